@@ -1,0 +1,9 @@
+// Package carp owns the wire and the election: CARP v2 (OpenBSD, FreeBSD,
+// ucarp) and VRRP v2/v3 (RFC 3768, RFC 5798/9568, keepalived) codecs
+// registered as gopacket layers, CARP's HMAC-SHA1 and VRRPv2's simple
+// password, and Machine, the per-virtual-router state machine.
+//
+// The package is pure: it never opens a socket, reads a clock, starts a
+// goroutine or logs. Callers hand in bytes and times and get back decoded
+// headers, typed errors and actions. Nothing here may import internal/.
+package carp

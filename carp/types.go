@@ -1,0 +1,90 @@
+package carp
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Proto is the protocol a virtual router speaks. CARP and VRRPv2 share IP
+// protocol 112, group 224.0.0.18 and the first header byte 0x21, so the
+// decoder is told which one to expect; ProtoUnknown asks it to tell them
+// apart by the rule documented on Classify.
+type Proto uint8
+
+// Protocols.
+const (
+	ProtoUnknown Proto = iota
+	ProtoCARP
+	ProtoVRRP2
+	ProtoVRRP3
+)
+
+func (p Proto) String() string {
+	switch p {
+	case ProtoCARP:
+		return "carp"
+	case ProtoVRRP2:
+		return "vrrp2"
+	case ProtoVRRP3:
+		return "vrrp3"
+	}
+	return "unknown"
+}
+
+// State is a virtual router's role.
+type State uint8
+
+// States, numbered as OpenBSD's CARP_STATES (INIT 0, BACKUP 1, MASTER 2).
+const (
+	Init State = iota
+	Backup
+	Master
+)
+
+func (s State) String() string {
+	switch s {
+	case Init:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	}
+	return "UNKNOWN"
+}
+
+// Errors returned by the decoders and verifiers. The daemon counts dropped
+// packets per error, so each names one reason.
+var (
+	ErrShort     = errors.New("packet too short")
+	ErrVersion   = errors.New("unsupported version")
+	ErrType      = errors.New("not an advertisement")
+	ErrChecksum  = errors.New("bad checksum")
+	ErrAuth      = errors.New("authentication failed")
+	ErrAmbiguous = errors.New("cannot tell CARP from VRRPv2")
+	ErrLength    = errors.New("length does not match address count")
+	ErrTTL       = errors.New("TTL is not 255")
+	ErrID        = errors.New("vhid/vrid not configured")
+	ErrLoop      = errors.New("own advertisement looped back")
+	ErrKeyLength = errors.New("password too long")
+	ErrInterval  = errors.New("advertisement interval mismatch")
+)
+
+// Advert is one advertisement in protocol-neutral form: what the state
+// machine consumes from the wire and what it asks to be sent.
+type Advert struct {
+	Proto Proto
+	ID    uint8      // vhid (CARP) or VRID (VRRP)
+	Src   netip.Addr // IP source; the VRRP tie-break and reasons use it
+	TTL   uint8      // IP TTL / hop limit as received; 0 when unknown
+
+	// CARP fields.
+	AdvBase uint8
+	AdvSkew uint8
+	Demote  uint8
+
+	// VRRP fields. Interval is whole seconds for v2 and centiseconds for v3.
+	Priority uint8
+	Interval time.Duration
+}
