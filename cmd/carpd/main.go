@@ -1,0 +1,29 @@
+// Command carpd keeps an MQTT broker highly available behind a floating IP,
+// speaking CARP (ucarp, OpenBSD, FreeBSD) or VRRP v2/v3 (keepalived) on the
+// wire. This build has the protocol tools; the daemon itself comes next.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "carpd:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "carpd",
+		Short:         "CARP/VRRP speaker that keeps an MQTT broker available behind a floating IP",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newInspect(), newVersion())
+	return root
+}

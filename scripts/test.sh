@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the one test command (README.md, .ci/run). On a fresh
+# Debian machine as root it installs what the tests need, then runs every
+# check: gofmt, go vet, staticcheck, go test -race (root-only lab tests
+# included) and short fuzz runs. Safe to run again: installs only what is
+# missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+FUZZTIME="${FUZZTIME:-10s}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the lab tests drive: real peers (ucarp, keepalived),
+# tcpdump for captures, iproute2 for namespaces, gcc for the race detector.
+need_pkgs=()
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v ucarp >/dev/null 2>&1 || need_pkgs+=(ucarp)
+command -v keepalived >/dev/null 2>&1 || need_pkgs+=(keepalived)
+command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc)
+if ((${#need_pkgs[@]})); then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages ${need_pkgs[*]}: run as root to install them" >&2
+		exit 1
+	fi
+	step "installing ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" </dev/null
+fi
+
+command -v go >/dev/null 2>&1 || { echo "go is not installed (expected at /usr/local/go)" >&2; exit 1; }
+go version
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+# The protocol core must stay portable (STYLE.md: pure packages build everywhere).
+GOOS=darwin go vet ./carp/...
+
+step "staticcheck"
+go tool staticcheck ./...
+
+step "go test -race"
+# The race detector needs cgo; never run the tests with CGO_ENABLED=0.
+CGO_ENABLED=1 go test -race -count=1 ./...
+
+step "fuzz (${FUZZTIME} each)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		CGO_ENABLED=1 go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"
+	done
+done
+
+step "all checks passed"
