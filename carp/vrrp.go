@@ -170,7 +170,9 @@ func (v *VRRP) pseudoAddrs(width int) (src, dst netip.Addr, ok bool) {
 // checksum with the IPv4 pseudo-header (keepalived default) over the RFC 9568
 // form; IPv6 always has one. Checksums with a pseudo-header use v.Src and
 // v.Dst, which must then be set. The family is that of v.Src, or of the
-// first address when v.Src is unset. On error b is returned unchanged.
+// first address when v.Src is unset; IPv4-mapped addresses are written as
+// IPv4 in an IPv4 advertisement and as 16 bytes in an IPv6 one. On error b
+// is returned unchanged.
 func (v *VRRP) AppendTo(b []byte, pseudo bool) ([]byte, error) {
 	width, size, err := v.layout(true, pseudo)
 	if err != nil {
@@ -220,14 +222,16 @@ func (v *VRRP) layout(computing, pseudo bool) (width, size int, err error) {
 		if !v.Src.Unmap().Is4() {
 			width = 16
 		}
-	case len(v.Addrs) > 0 && !v.Addrs[0].Unmap().Is4():
+	case len(v.Addrs) > 0 && v.Addrs[0].Is6():
+		// Not unmapped: a decoded IPv6 advertisement may carry
+		// ::ffff:a.b.c.d and must encode as it came.
 		width = 16
 	}
 	if v.Version == 2 && v.AdvInt > 255 || v.Version == 3 && v.AdvInt > vrrpMaxV3Int {
 		return 0, 0, fmt.Errorf("encoding VRRPv%d advertisement interval %d: out of range", v.Version, v.AdvInt)
 	}
 	for _, a := range v.Addrs {
-		if !a.IsValid() || a.Unmap().Is4() != (width == 4) {
+		if width == 4 && !a.Unmap().Is4() || width == 16 && !a.Is6() {
 			return 0, 0, fmt.Errorf("encoding VRRPv%d address %v: family differs from the advertisement's (%d-byte addresses)", v.Version, a, width)
 		}
 	}
@@ -256,9 +260,8 @@ func (v *VRRP) put(p []byte, width int, compute, pseudo bool) {
 	binary.BigEndian.PutUint16(p[6:], 0)
 	q := p[vrrpFixedLen:]
 	for _, a := range v.Addrs {
-		a = a.Unmap()
 		if width == 4 {
-			b := a.As4()
+			b := a.Unmap().As4()
 			q = q[copy(q, b[:]):]
 		} else {
 			b := a.As16()
