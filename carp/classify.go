@@ -4,9 +4,10 @@ package carp
 // nothing else says so. CARP and VRRPv2 share protocol number, group and
 // first byte (0x21), so the decision rests on lengths and checksums:
 //
-//   - Fewer than 8 bytes (or none): ErrShort.
+//   - An empty payload: ErrShort.
+//   - Version nibble (high nibble of byte 0) neither 2 nor 3: ErrVersion.
+//   - Fewer than 8 bytes, the shortest VRRP advertisement: ErrShort.
 //   - Version nibble 3: ProtoVRRP3 (CARP has no version 3).
-//   - Version nibble neither 2 nor 3: ErrVersion.
 //   - Version 2 is CARP if the payload is exactly 36 bytes, byte 3 (authlen)
 //     is 7 and the checksum over the 36 bytes is valid.
 //   - Version 2 is VRRPv2 if the payload is exactly 8 + 4·count + 8 bytes,

@@ -2,9 +2,11 @@ package carp
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"net/netip"
@@ -70,10 +72,16 @@ func NewAuth(pass []byte, vhid uint8, addrs []netip.Addr, lladdr []byte) (*Auth,
 		return nil, err
 	}
 
+	if fips140.Enforced() {
+		// crypto/hmac would panic: FIPS 140-only mode forbids SHA-1 HMAC
+		// and keys under 14 bytes, and CARP's wire format needs both.
+		return nil, errors.New("carp HMAC-SHA1 is not allowed in FIPS 140-only mode (GODEBUG=fips140=only)")
+	}
 	// Trailing zero bytes of an HMAC key are equivalent to the zero padding
 	// HMAC applies anyway, so keying with the passphrase bytes equals the
 	// kernels' NUL-padded 20-byte key (PROTOCOL §2.1, verified in §2.5).
-	a := &Auth{mac: hmac.New(sha1.New, bytes.Clone(pass))}
+	// hmac.New keeps its own copy of the key.
+	a := &Auth{mac: hmac.New(sha1.New, pass)}
 	a.nov6ll = appendPrefix(nil, vhid, lladdr, v4, v6, false)
 	if slices.ContainsFunc(v6, scopeEmbedded) {
 		a.orig = appendPrefix(nil, vhid, lladdr, v4, v6, true)
