@@ -10,9 +10,11 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// linkTypeLinuxSLL2 is what `tcpdump -i any` writes since libpcap 1.10;
-// gopacket v1.1.19 predates it.
-const linkTypeLinuxSLL2 layers.LinkType = 276
+// linkTypeLinuxSLL2 is what `tcpdump -i any` writes since libpcap 1.10
+// (LINKTYPE_LINUX_SLL2, 276). gopacket v1.1.19 predates it and keeps link
+// types in a byte, so pcapgo hands it over truncated to 276 & 0xff = 20,
+// a number no other link type uses.
+const linkTypeLinuxSLL2 layers.LinkType = 276 & 0xff
 
 const protoCARPVRRP = 112
 

@@ -1,0 +1,170 @@
+package carp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// capturesGlob is where captures of real ucarp and keepalived traffic live.
+const capturesGlob = "testdata/*.pcap*"
+
+// capture is one IP protocol 112 packet from a capture file.
+type capture struct {
+	name     string // file:packet number, for messages
+	payload  []byte // the IP payload: the CARP or VRRP message
+	src, dst netip.Addr
+	ttl      uint8 // TTL or hop limit
+}
+
+// readCaptures returns the protocol 112 IP payloads of every pcap or pcapng
+// file matching glob, in file order. Files whose link type gopacket decodes
+// (Ethernet, Linux cooked, raw IP) are supported; other packets are skipped.
+func readCaptures(t testing.TB, glob string) []capture {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		t.Fatalf("bad capture glob %q: %v", glob, err)
+	}
+	var caps []capture
+	for _, file := range files {
+		cs, err := readCaptureFile(file)
+		if err != nil {
+			t.Fatalf("reading capture %s: %v", file, err)
+		}
+		caps = append(caps, cs...)
+	}
+	return caps
+}
+
+// packetSource is what pcapgo's pcap and pcapng readers have in common.
+type packetSource interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+func readCaptureFile(file string) ([]capture, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var src packetSource
+	if bytes.HasPrefix(raw, []byte{0x0a, 0x0d, 0x0d, 0x0a}) { // pcapng section header block
+		src, err = pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
+	} else {
+		src, err = pcapgo.NewReader(bytes.NewReader(raw))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var caps []capture
+	for i := 1; ; i++ {
+		data, _, err := src.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return caps, nil
+		}
+		if err != nil {
+			return caps, fmt.Errorf("packet %d: %w", i, err)
+		}
+		p := gopacket.NewPacket(data, src.LinkType(), gopacket.Default)
+		c := capture{name: fmt.Sprintf("%s:%d", filepath.Base(file), i)}
+		switch ip := p.NetworkLayer().(type) {
+		case *layers.IPv4:
+			if ip.Protocol != layers.IPProtocolVRRP || ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				continue
+			}
+			c.payload, c.ttl = ip.Payload, ip.TTL
+			c.src, _ = netip.AddrFromSlice(ip.SrcIP)
+			c.dst, _ = netip.AddrFromSlice(ip.DstIP)
+		case *layers.IPv6:
+			if ip.NextHeader != layers.IPProtocolVRRP {
+				continue
+			}
+			c.payload, c.ttl = ip.Payload, ip.HopLimit
+			c.src, _ = netip.AddrFromSlice(ip.SrcIP)
+			c.dst, _ = netip.AddrFromSlice(ip.DstIP)
+		default:
+			continue
+		}
+		c.src, c.dst = c.src.Unmap(), c.dst.Unmap()
+		c.payload = bytes.Clone(c.payload)
+		caps = append(caps, c)
+	}
+}
+
+// TestCaptures decodes every advertisement captured from real ucarp and
+// keepalived: each must classify, decode with a valid checksum and carry
+// TTL 255. It skips when no captures are present.
+func TestCaptures(t *testing.T) {
+	caps := readCaptures(t, capturesGlob)
+	if len(caps) == 0 {
+		t.Skipf("no captures match %s", capturesGlob)
+	}
+	for _, c := range caps {
+		if c.ttl != 255 {
+			t.Errorf("%s: TTL %d, want 255", c.name, c.ttl)
+		}
+		proto, err := Classify(c.payload)
+		if err != nil {
+			t.Errorf("%s: Classify: %v", c.name, err)
+			continue
+		}
+		switch proto {
+		case ProtoCARP:
+			var h Header
+			err = h.DecodeFromBytes(c.payload, nil)
+		default:
+			var v VRRP
+			err = v.Decode(c.payload, c.src, c.dst)
+			if err == nil && !v.ChecksumChecked {
+				err = errors.New("checksum not checked")
+			}
+		}
+		if err != nil {
+			t.Errorf("%s: decoding %v: %v", c.name, proto, err)
+		}
+	}
+}
+
+// TestReadCaptures writes a small pcap with pcapgo and reads it back, so
+// the helper is known to work before real captures arrive.
+func TestReadCaptures(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "x.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	h := vector1Header(t)
+	other := frame(t, false, gopacket.Payload{1, 2, 3})
+	other[14+9] = 17 // IP protocol UDP: skipped (IPv4 checksum is not checked by gopacket)
+	for _, fr := range [][]byte{frame(t, false, &h), other, frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
+		if err := w.WritePacket(gopacket.CaptureInfo{CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := readCaptures(t, filepath.Join(dir, "*.pcap"))
+	want := []capture{
+		{name: "x.pcap:1", payload: unhex(t, vector1), src: vSrc4, dst: vDst4, ttl: 255},
+		{name: "x.pcap:3", payload: unhex(t, vrrp3v6Vector), src: vSrc6, dst: vDst6, ttl: 255},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(capture{}), eqAddr); diff != "" {
+		t.Errorf("readCaptures (-want +got):\n%s", diff)
+	}
+}

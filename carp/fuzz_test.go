@@ -1,0 +1,141 @@
+package carp
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/gopacket"
+)
+
+// Fuzz seeds are the unit vectors plus the payloads of testdata captures.
+
+func unitVectors(t testing.TB) [][]byte {
+	return [][]byte{
+		unhex(t, vector1),
+		unhex(t, vrrp2Vector),
+		unhex(t, vrrp3PseudoVector),
+		unhex(t, vrrp3PlainVector),
+		unhex(t, vrrp3v6Vector),
+	}
+}
+
+func FuzzHeader(f *testing.F) {
+	for _, v := range unitVectors(f) {
+		f.Add(v)
+	}
+	for _, c := range readCaptures(f, capturesGlob) {
+		f.Add(c.payload)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h Header
+		if err := h.DecodeFromBytes(data, nil); err != nil {
+			return
+		}
+		// Every byte of the header is a field, so encoding restores it.
+		enc := h.AppendTo(nil)
+		if diff := cmp.Diff(data[:HeaderLen], enc); diff != "" {
+			t.Fatalf("re-encoded header (-want +got):\n%s", diff)
+		}
+		var h2 Header
+		if err := h2.DecodeFromBytes(enc, nil); err != nil {
+			t.Fatalf("decoding re-encoded header: %v", err)
+		}
+		if diff := cmp.Diff(h, h2, ignoreBase); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// fuzzAddrs maps the fuzzer's family choice to the IP addresses a packet
+// arrived with: none, IPv4 or IPv6.
+func fuzzAddrs(family uint8) (src, dst netip.Addr) {
+	switch family % 3 {
+	case 1:
+		return vSrc4, vDst4
+	case 2:
+		return vSrc6, vDst6
+	}
+	return netip.Addr{}, netip.Addr{}
+}
+
+func FuzzVRRP(f *testing.F) {
+	for _, v := range unitVectors(f) {
+		for family := range uint8(3) {
+			f.Add(v, family)
+		}
+	}
+	for _, c := range readCaptures(f, capturesGlob) {
+		family := uint8(1)
+		if c.src.Is6() {
+			family = 2
+		}
+		f.Add(c.payload, family)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, family uint8) {
+		src, dst := fuzzAddrs(family)
+		var v VRRP
+		if err := v.Decode(data, src, dst); err != nil {
+			return
+		}
+		// Written back field for field, the bytes are the input but for
+		// v3's reserved bits, which are not kept.
+		buf := gopacket.NewSerializeBuffer()
+		if err := v.SerializeTo(buf, gopacket.SerializeOptions{}); err != nil {
+			t.Fatalf("SerializeTo of a decoded advertisement: %v", err)
+		}
+		want := append([]byte(nil), data...)
+		if v.Version == 3 {
+			want[4] &= 0x0f
+		}
+		if diff := cmp.Diff(want, buf.Bytes()); diff != "" {
+			t.Fatalf("re-serialized (-want +got):\n%s", diff)
+		}
+		if !v.ChecksumChecked {
+			return // nothing to compute a checksum with
+		}
+		enc, err := v.AppendTo(nil, v.PseudoHeader)
+		if err != nil {
+			t.Fatalf("AppendTo of a decoded advertisement: %v", err)
+		}
+		var v2 VRRP
+		if err := v2.Decode(enc, src, dst); err != nil {
+			t.Fatalf("decoding re-encoded % x: %v", enc, err)
+		}
+		// The checksum differs when reserved bits were set.
+		if diff := cmp.Diff(v, v2, ignoreBase, eqAddr, cmpopts.IgnoreFields(VRRP{}, "Checksum")); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, v := range unitVectors(f) {
+		f.Add(v)
+	}
+	for _, c := range readCaptures(f, capturesGlob) {
+		f.Add(c.payload)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		proto, err := Classify(data)
+		switch {
+		case err != nil:
+		case proto == ProtoCARP:
+			var h Header
+			if err := h.DecodeFromBytes(data, nil); err != nil {
+				t.Fatalf("classified as CARP but DecodeFromBytes: %v", err)
+			}
+		case proto == ProtoVRRP2:
+			var v VRRP
+			if err := v.Decode(data, netip.Addr{}, netip.Addr{}); err != nil {
+				t.Fatalf("classified as VRRPv2 but Decode: %v", err)
+			}
+		case proto != ProtoVRRP3:
+			t.Fatalf("Classify = %v with no error", proto)
+		}
+		// The gopacket path must not panic; SkipDecodeRecovery lets a panic
+		// through instead of turning it into a DecodeFailure.
+		gopacket.NewPacket(data, layerTypeProto112, gopacket.DecodeOptions{SkipDecodeRecovery: true})
+	})
+}

@@ -1,0 +1,305 @@
+package carp
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/gopacket"
+)
+
+// PROTOCOL §4.2 vectors, reproduced with keepalived's in_csum: VRID 51,
+// priority 100, VIP 192.168.1.100, 192.168.1.1 → 224.0.0.18.
+const (
+	vrrp2Vector       = "21336401 0001 b8bd c0a80164 0000000000000000"
+	vrrp3PseudoVector = "31336401 0064 0622 c0a80164"
+	vrrp3PlainVector  = "31336401 0064 a85a c0a80164"
+	// Computed with the Appendix A csum in Python over the RFC 8200 §8.1
+	// pseudo-header: VRID 51, priority 100, 1 s, VIP 2001:2::100,
+	// fe80::1 → ff02::12.
+	vrrp3v6Vector = "31336401 0064 4b45 20010002000000000000000000000100"
+)
+
+var (
+	vSrc4 = netip.MustParseAddr("192.168.1.1")
+	vDst4 = netip.MustParseAddr("224.0.0.18")
+	vSrc6 = netip.MustParseAddr("fe80::1")
+	vDst6 = netip.MustParseAddr("ff02::12")
+)
+
+func TestVRRPDecodeVectors(t *testing.T) {
+	vip4 := addrs("192.168.1.100")
+	tests := []struct {
+		name     string
+		in       string
+		src, dst netip.Addr
+		want     VRRP
+	}{
+		{"v2", vrrp2Vector, vSrc4, vDst4, VRRP{
+			Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1, Checksum: 0xb8bd,
+			Addrs: vip4, ChecksumChecked: true,
+		}},
+		{"v3 pseudo", vrrp3PseudoVector, vSrc4, vDst4, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
+			Addrs: vip4, PseudoHeader: true, ChecksumChecked: true,
+		}},
+		{"v3 plain", vrrp3PlainVector, vSrc4, vDst4, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0xa85a,
+			Addrs: vip4, ChecksumChecked: true,
+		}},
+		// Without addresses the RFC 9568 form can still be checked...
+		{"v3 plain no addrs", vrrp3PlainVector, netip.Addr{}, netip.Addr{}, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0xa85a,
+			Addrs: vip4, ChecksumChecked: true,
+		}},
+		// ...the pseudo-header form cannot.
+		{"v3 pseudo no addrs", vrrp3PseudoVector, netip.Addr{}, netip.Addr{}, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
+			Addrs: vip4,
+		}},
+		{"v3 ipv6", vrrp3v6Vector, vSrc6, vDst6, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x4b45,
+			Addrs: addrs("2001:2::100"), PseudoHeader: true, ChecksumChecked: true,
+		}},
+		// A 24-byte v3 payload with count 1 only fits IPv6.
+		{"v3 ipv6 inferred", vrrp3v6Vector, netip.Addr{}, netip.Addr{}, VRRP{
+			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x4b45,
+			Addrs: addrs("2001:2::100"),
+		}},
+	}
+	for _, tt := range tests {
+		var got VRRP
+		if err := got.Decode(unhex(t, tt.in), tt.src, tt.dst); err != nil {
+			t.Errorf("%s: Decode: %v", tt.name, err)
+		}
+		tt.want.Src, tt.want.Dst = tt.src, tt.dst
+		if diff := cmp.Diff(tt.want, got, ignoreBase, eqAddr); diff != "" {
+			t.Errorf("%s: decoded (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestVRRPEncodeVectors(t *testing.T) {
+	base := func(ver uint8, adv uint16, src, dst netip.Addr, vips ...string) VRRP {
+		return VRRP{Version: ver, Type: 1, VRID: 51, Priority: 100, AdvInt: adv, Addrs: addrs(vips...), Src: src, Dst: dst}
+	}
+	tests := []struct {
+		name   string
+		in     VRRP
+		pseudo bool
+		want   string
+	}{
+		{"v2", base(2, 1, netip.Addr{}, netip.Addr{}, "192.168.1.100"), false, vrrp2Vector},
+		{"v3 pseudo", base(3, 100, vSrc4, vDst4, "192.168.1.100"), true, vrrp3PseudoVector},
+		{"v3 plain", base(3, 100, vSrc4, vDst4, "192.168.1.100"), false, vrrp3PlainVector},
+		{"v3 plain no addrs", base(3, 100, netip.Addr{}, netip.Addr{}, "192.168.1.100"), false, vrrp3PlainVector},
+		// IPv6 always has the pseudo-header, whatever pseudo says.
+		{"v3 ipv6", base(3, 100, vSrc6, vDst6, "2001:2::100"), false, vrrp3v6Vector},
+	}
+	for _, tt := range tests {
+		want := unhex(t, tt.want)
+		got, err := tt.in.AppendTo([]byte{0xaa}, tt.pseudo)
+		if err != nil {
+			t.Errorf("%s: AppendTo: %v", tt.name, err)
+			continue
+		}
+		if diff := cmp.Diff(append([]byte{0xaa}, want...), got); diff != "" {
+			t.Errorf("%s: AppendTo (-want +got):\n%s", tt.name, diff)
+		}
+		if tt.in.CountAddrs != 1 || tt.in.Checksum != uint16(want[6])<<8|uint16(want[7]) {
+			t.Errorf("%s: CountAddrs, Checksum = %d, %#04x after AppendTo", tt.name, tt.in.CountAddrs, tt.in.Checksum)
+		}
+	}
+}
+
+func TestVRRPEncodeErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     VRRP
+		pseudo bool
+		is     error // nil: any error
+	}{
+		{"version 4", VRRP{Version: 4}, false, ErrVersion},
+		{"too many addrs", VRRP{Version: 2, Addrs: make([]netip.Addr, 256)}, false, ErrLength},
+		{"v2 interval", VRRP{Version: 2, AdvInt: 256}, false, nil},
+		{"v3 interval", VRRP{Version: 3, AdvInt: 4096}, false, nil},
+		{"v2 ipv6 addr", VRRP{Version: 2, Addrs: addrs("2001:2::1")}, false, nil},
+		{"v3 mixed", VRRP{Version: 3, Src: vSrc4, Dst: vDst4, Addrs: addrs("192.168.1.1", "2001:2::1")}, false, nil},
+		{"v3 pseudo no src", VRRP{Version: 3, Addrs: addrs("192.168.1.1")}, true, nil},
+		{"v3 ipv6 no dst", VRRP{Version: 3, Src: vSrc6, Addrs: addrs("2001:2::1")}, false, nil},
+		{"v3 ipv6 v4 dst", VRRP{Version: 3, Src: vSrc6, Dst: vDst4, Addrs: addrs("2001:2::1")}, false, nil},
+	}
+	for _, tt := range tests {
+		in := []byte{1, 2}
+		out, err := tt.in.AppendTo(in, tt.pseudo)
+		if err == nil || tt.is != nil && !errors.Is(err, tt.is) {
+			t.Errorf("%s: AppendTo error = %v, want %v", tt.name, err, tt.is)
+		}
+		if diff := cmp.Diff(in, out); diff != "" {
+			t.Errorf("%s: buffer changed on error (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestVRRPDecodeErrors(t *testing.T) {
+	mod := func(s string, f func(b []byte)) []byte {
+		b := unhex(t, s)
+		f(b)
+		return b
+	}
+	tests := []struct {
+		name     string
+		in       []byte
+		src, dst netip.Addr
+		want     error
+		wantVRID uint8 // 0 when the fields must be untouched
+		checked  bool
+	}{
+		{"empty", nil, vSrc4, vDst4, ErrShort, 0, false},
+		{"7 bytes", unhex(t, vrrp2Vector)[:7], vSrc4, vDst4, ErrShort, 0, false},
+		{"version 1", mod(vrrp2Vector, func(b []byte) { b[0] = 0x11 }), vSrc4, vDst4, ErrVersion, 0, false},
+		{"version 4", mod(vrrp3PlainVector, func(b []byte) { b[0] = 0x41 }), vSrc4, vDst4, ErrVersion, 0, false},
+		{"v2 no auth data", unhex(t, vrrp2Vector)[:12], vSrc4, vDst4, ErrLength, 51, false},
+		{"v2 trailing byte", append(unhex(t, vrrp2Vector), 0), vSrc4, vDst4, ErrLength, 51, false},
+		{"v2 count 2", mod(vrrp2Vector, func(b []byte) { b[3] = 2 }), vSrc4, vDst4, ErrLength, 51, false},
+		{"v3 ipv6 src, ipv4 length", unhex(t, vrrp3PlainVector), vSrc6, vDst6, ErrLength, 51, false},
+		{"v3 ipv4 src, ipv6 length", unhex(t, vrrp3v6Vector), vSrc4, vDst4, ErrLength, 51, false},
+		{"v3 neither length", unhex(t, vrrp3PlainVector)[:10], netip.Addr{}, netip.Addr{}, ErrLength, 51, false},
+		{"v2 bad checksum", mod(vrrp2Vector, func(b []byte) { b[19] = 1 }), vSrc4, vDst4, ErrChecksum, 51, true},
+		{"v3 bad checksum", mod(vrrp3PseudoVector, func(b []byte) { b[2] = 99 }), vSrc4, vDst4, ErrChecksum, 51, true},
+		// The pseudo-header form with other addresses is wrong, and without
+		// one it does not match either.
+		{"v3 other src", unhex(t, vrrp3PseudoVector), netip.MustParseAddr("192.168.1.2"), vDst4, ErrChecksum, 51, true},
+		{"v3 ipv6 bad checksum", unhex(t, vrrp3v6Vector), vSrc6, netip.MustParseAddr("ff02::1"), ErrChecksum, 51, true},
+	}
+	for _, tt := range tests {
+		var v VRRP
+		err := v.Decode(tt.in, tt.src, tt.dst)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: Decode error = %v, want %v", tt.name, err, tt.want)
+		}
+		if v.VRID != tt.wantVRID || v.ChecksumChecked != tt.checked {
+			t.Errorf("%s: VRID, ChecksumChecked = %d, %v; want %d, %v", tt.name, v.VRID, v.ChecksumChecked, tt.wantVRID, tt.checked)
+		}
+	}
+}
+
+// TestVRRPReuse decodes into the same struct twice: no field of the first
+// packet may survive into the second.
+func TestVRRPReuse(t *testing.T) {
+	var v VRRP
+	if err := v.SetPassword([]byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	v.Version, v.VRID, v.AdvInt, v.Addrs = 2, 51, 1, addrs("192.168.1.100", "192.168.1.101")
+	b, err := v.AppendTo(nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got VRRP
+	if err := got.Decode(b, vSrc4, vDst4); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Decode(unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
+		t.Fatal(err)
+	}
+	want := VRRP{
+		Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
+		Addrs: addrs("192.168.1.100"), Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true,
+	}
+	if diff := cmp.Diff(want, got, ignoreBase, eqAddr); diff != "" {
+		t.Errorf("second decode (-want +got):\n%s", diff)
+	}
+}
+
+func TestVRRPPassword(t *testing.T) {
+	v := VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")}
+	if err := v.SetPassword([]byte("123456789")); !errors.Is(err, ErrKeyLength) {
+		t.Fatalf("SetPassword of 9 bytes: %v, want ErrKeyLength", err)
+	}
+	if err := v.SetPassword([]byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.AppendTo(nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// keepalived auth_type PASS: type 1 in byte 4, password zero-padded in
+	// the last 8 bytes.
+	if b[4] != 1 || string(b[len(b)-8:]) != "secret\x00\x00" {
+		t.Errorf("encoded % x: want auth type 1 and \"secret\" padded", b)
+	}
+	var got VRRP
+	if err := got.Decode(b, vSrc4, vDst4); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pass string
+		want error
+	}{
+		{"secret", nil},
+		{"secret\x00", nil}, // padding is not part of the password, but cannot be told from it
+		{"secreT", ErrAuth},
+		{"secre", ErrAuth},
+		{"", ErrAuth},
+		{"secret123", ErrKeyLength},
+	}
+	for _, tt := range tests {
+		if err := got.VerifyPassword([]byte(tt.pass)); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
+			t.Errorf("VerifyPassword(%q) = %v, want %v", tt.pass, err, tt.want)
+		}
+	}
+	// No auth: an empty password does not match auth type 0.
+	if err := (&VRRP{}).VerifyPassword(nil); !errors.Is(err, ErrAuth) {
+		t.Errorf("VerifyPassword on auth type 0 = %v, want ErrAuth", err)
+	}
+}
+
+func TestVRRPSerializeTo(t *testing.T) {
+	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
+		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
+	buf := gopacket.NewSerializeBuffer()
+	err := v.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(unhex(t, vrrp3PseudoVector), buf.Bytes()); diff != "" {
+		t.Errorf("SerializeTo (-want +got):\n%s", diff)
+	}
+	// Without the options, CountAddrs and Checksum are written as set.
+	v.CountAddrs, v.Checksum = 7, 0xbeef
+	buf.Clear()
+	if err := v.SerializeTo(buf, gopacket.SerializeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b := buf.Bytes(); b[3] != 7 || b[6] != 0xbe || b[7] != 0xef {
+		t.Errorf("SerializeTo without options wrote % x", b)
+	}
+}
+
+func TestVRRPAdvert(t *testing.T) {
+	tests := []struct {
+		in   VRRP
+		want Advert
+	}{
+		{VRRP{Version: 2, VRID: 5, Priority: 200, AdvInt: 3, Src: vSrc4},
+			Advert{Proto: ProtoVRRP2, ID: 5, Src: vSrc4, TTL: 255, Priority: 200, Interval: 3 * time.Second}},
+		{VRRP{Version: 3, VRID: 6, Priority: 0, AdvInt: 4095, Src: vSrc6},
+			Advert{Proto: ProtoVRRP3, ID: 6, Src: vSrc6, TTL: 255, Priority: 0, Interval: 40950 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, tt.in.Advert(255), eqAddr); diff != "" {
+			t.Errorf("Advert (-want +got):\n%s", diff)
+		}
+	}
+}
+
+func TestVRRPDecodeNoAllocs(t *testing.T) {
+	data := unhex(t, vrrp3v6Vector)
+	var v VRRP
+	if n := testing.AllocsPerRun(100, func() { _ = v.Decode(data, vSrc6, vDst6) }); n != 0 {
+		t.Errorf("Decode allocates %v times once warm", n)
+	}
+}
