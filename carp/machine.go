@@ -302,12 +302,13 @@ func (m *Machine) resetDown(now time.Time) {
 	m.cause = downCause{}
 }
 
-// announce asks for a re-announcement and an immediate advert, which makes
-// the less preferred master heard at src step down (RFC 9568 §6.4.3 for
-// VRRP; for CARP the peer applies the same rule on our advert).
+// announce sends an advert at once, which makes the less preferred master
+// step down (RFC 9568 §6.4.3 for VRRP; a CARP peer applies §3.3 to it),
+// then asks for the addresses to be re-announced, in the same order as a
+// claim: advert first, then gratuitous ARP (OpenBSD carp_master_down).
 func (m *Machine) announce(now time.Time, reason string) {
-	m.acts = append(m.acts, Action{Kind: ActAnnounce, Reason: reason})
 	m.send(now, reason)
+	m.acts = append(m.acts, Action{Kind: ActAnnounce, Reason: reason})
 }
 
 // advInterval is how often a MASTER advertises.

@@ -80,7 +80,7 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) {
 }
 
 // carpYields decides whether a MASTER steps down for the master that sent
-// ad, and says why (or why not). OpenBSD ip_carp.c 1.370: step down if
+// ad, and says why (or why not); PROTOCOL.md §3.3. OpenBSD ip_carp.c 1.370: step down if
 // (peer timing ≤ ours && d ≤ D) || d < D. The demote byte is compared in
 // DemoteSkew mode too (ours is 0 there), since an OpenBSD peer may send
 // one; FreeBSD ignores it.

@@ -122,7 +122,7 @@ func TestCARPMasterReceive(t *testing.T) {
 		return []Action{{Kind: ActState, From: Master, To: Backup, Reason: r}}
 	}
 	lessPreferred := func(ad Advert, r string) []Action {
-		return []Action{{Kind: ActAnnounce, Reason: r}, {Kind: ActSend, Advert: ad, Reason: r}}
+		return []Action{{Kind: ActSend, Advert: ad, Reason: r}, {Kind: ActAnnounce, Reason: r}}
 	}
 	a := netip.MustParseAddr("198.18.1.10") // reversed 10.1.18.198
 	b := netip.MustParseAddr("198.18.2.9")  // reversed 9.2.18.198: numerically higher, reversed lower

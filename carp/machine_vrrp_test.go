@@ -82,7 +82,7 @@ func TestVRRPMasterReceive(t *testing.T) {
 		return []Action{{Kind: ActState, From: Master, To: Backup, Reason: r}}
 	}
 	lower := func(r string) []Action {
-		return []Action{{Kind: ActAnnounce, Reason: r}, {Kind: ActSend, Advert: us, Reason: r}}
+		return []Action{{Kind: ActSend, Advert: us, Reason: r}, {Kind: ActAnnounce, Reason: r}}
 	}
 	low := netip.MustParseAddr("198.18.0.10")
 	tests := []recvCase{

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -74,7 +75,7 @@ func run(t testing.TB, s *Sim, d time.Duration) {
 func since(s *Sim, at time.Duration) []Transition {
 	log := s.Transitions()
 	i, _ := slices.BinarySearchFunc(log, at, func(tr Transition, at time.Duration) int {
-		return int(tr.At - at)
+		return cmp.Compare(tr.At, at)
 	})
 	return log[i:]
 }

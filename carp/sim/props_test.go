@@ -271,3 +271,35 @@ func TestDemotion(t *testing.T) {
 		})
 	}
 }
+
+// TestEqualTiming: two CARP nodes with identical timing. With TieBreakIP
+// the ucarp address rule leaves exactly one master at the first collision.
+// Without it both step down (BSD rule), their timers stay in step, and
+// they flap until the jitter random walk separates the timers by more
+// than the link delay; the figures are logged, not judged.
+func TestEqualTiming(t *testing.T) {
+	for seed := range uint64(10) {
+		s := build(t, seed, carp.ProtoCARP, []int{0, 0}, func(c *carp.Config) { c.TieBreakIP = true })
+		run(t, s, 10*time.Minute)
+		// Reversed, 198.18.0.10 is 10.0.18.198 < 11.0.18.198.
+		if diff := cmp.Diff([]int{0}, s.Masters()); diff != "" {
+			t.Fatalf("seed %d TieBreakIP masters (-want +got):\n%s", seed, diff)
+		}
+		if late := since(s, 10*time.Second); len(late) > 0 {
+			t.Fatalf("seed %d: TieBreakIP still moving:\n%s", seed, dump(late))
+		}
+	}
+	var settled []string
+	for seed := range uint64(10) {
+		s := build(t, seed, carp.ProtoCARP, []int{0, 0}, nil)
+		run(t, s, time.Hour)
+		log := s.Transitions()
+		last := log[len(log)-1].At
+		if last > 59*time.Minute {
+			settled = append(settled, fmt.Sprintf("flapping after 1h (%d transitions)", len(log)))
+			continue
+		}
+		settled = append(settled, fmt.Sprintf("%v (%d transitions)", last.Round(time.Second), len(log)))
+	}
+	t.Logf("equal timing without TieBreakIP, one master settled after: %v", settled)
+}

@@ -95,7 +95,8 @@ func (s *Sim) AddNode(cfg carp.Config) (int, error) {
 }
 
 // Crash stops node n without a word: no bow-out, timers and in-flight
-// adverts to it are dropped. Adverts it already sent still arrive.
+// adverts to it are dropped. Adverts it already sent still arrive. The
+// log records it as a transition to INIT with reason "crash".
 func (s *Sim) Crash(n int) {
 	nd := s.nodes[n]
 	if !nd.up {
