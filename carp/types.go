@@ -84,7 +84,8 @@ type Advert struct {
 	AdvSkew uint8
 	Demote  uint8
 
-	// VRRP fields. Interval is whole seconds for v2 and centiseconds for v3.
+	// VRRP fields. Interval is the real advertisement interval; on the
+	// wire it travels as whole seconds (v2) or centiseconds (v3).
 	Priority uint8
 	Interval time.Duration
 }

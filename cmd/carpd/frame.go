@@ -18,6 +18,10 @@ const linkTypeLinuxSLL2 layers.LinkType = 276 & 0xff
 
 const protoCARPVRRP = 112
 
+// timeFormat is RFC 3339 with all nine fractional digits, so lines align
+// and sort as text.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
 // ipPacket is the part of an IP packet the protocol-112 decoders need.
 type ipPacket struct {
 	src, dst netip.Addr
@@ -106,7 +110,7 @@ func (in *inspector) frame(ts time.Time, lt layers.LinkType, data []byte) error 
 	in.n++
 	in.seen[p.src] = true
 	r := in.decode(p)
-	r.Time = ts.UTC().Format(time.RFC3339Nano)
+	r.Time = ts.UTC().Format(timeFormat)
 	if in.json != nil {
 		return in.json.Encode(r)
 	}

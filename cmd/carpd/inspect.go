@@ -183,7 +183,7 @@ func (in *inspector) file(path string) error {
 		}
 		ng, ngerr := pcapgo.NewNgReader(fh, pcapgo.DefaultNgReaderOptions)
 		if ngerr != nil {
-			return fmt.Errorf("%s is not a pcap or pcapng capture: %v", path, err)
+			return fmt.Errorf("%s is not a pcap or pcapng capture (%v)", path, err)
 		}
 		src, lt = ng, ng.LinkType()
 	}
