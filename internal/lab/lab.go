@@ -48,6 +48,7 @@ type Lab struct {
 	mu         sync.Mutex
 	namespaces []string
 	procs      []*Proc
+	filter     filterState
 }
 
 // Node is one network namespace of a lab. Its fields are read-only.

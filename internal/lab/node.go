@@ -46,7 +46,9 @@ func (n *Node) Run(ctx context.Context, argv ...string) ([]byte, error) {
 // thread switched into the node's network namespace, and switches back before
 // unlocking. Sockets and netlink handles opened in fn stay bound to the node's
 // namespace after Do returns. Goroutines started by fn run on other threads,
-// in the original namespace. fn may call t.Fatal: the namespace is restored
+// in the original namespace. Package net caches interface names for IPv6
+// zones process-wide, so inside fn give zones as numbers ("%3"), not names
+// that exist in several namespaces ("%eth0"). fn may call t.Fatal: the namespace is restored
 // on the way out. Do panics if it cannot switch the thread back, because the
 // goroutine would otherwise run on in the node's namespace.
 func (n *Node) Do(fn func() error) error {
@@ -79,7 +81,7 @@ func (n *Node) Do(fn func() error) error {
 }
 
 // LinkDown sets the node's switch port down, so the node's interface loses
-// carrier (NO-CARRIER, state LOWERLAYERDOWN) as when a cable is pulled. It
+// carrier (NO-CARRIER, operstate DOWN) as when a cable is pulled. It
 // fails the lab's test on error.
 func (n *Node) LinkDown() { n.setPort("down") }
 
