@@ -28,6 +28,8 @@ const (
 
 // Lab is one isolated Ethernet segment: a bridge in the Switch namespace,
 // Nodes (n1, n2, ...) and a Client joined to it. Its fields are read-only.
+// Methods of Lab and Node that cannot return an error fail the test given to
+// New, so call them from that test's goroutine.
 type Lab struct {
 	// Prefix starts the name of every namespace of this lab,
 	// "carpdlab-<pid>-<random>".
