@@ -288,7 +288,7 @@ func TestCleanup(t *testing.T) {
 	t.Parallel()
 	var prefix string
 	var pids []int
-	t.Run("lab", func(t *testing.T) {
+	ok := t.Run("lab", func(t *testing.T) {
 		l := New(t, 2)
 		prefix = l.Prefix
 		pids = append(pids, l.Nodes[0].Start(t, "sleep", "60").PID)
@@ -304,7 +304,10 @@ func TestCleanup(t *testing.T) {
 		pids = append(pids, p.PID, child)
 	})
 	if prefix == "" {
-		t.Fatal("the lab was not built")
+		if ok {
+			t.Skip("the lab was skipped")
+		}
+		return // the subtest has failed already
 	}
 	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
 	if err != nil {
