@@ -7,6 +7,7 @@ require (
 	github.com/google/gopacket v1.1.19
 	github.com/mdlayher/packet v1.2.0
 	github.com/spf13/cobra v1.10.2
+	github.com/vishvananda/netns v0.0.5
 )
 
 require (
