@@ -3,19 +3,22 @@
 package link
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
+	"strconv"
+	"syscall"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
-	"github.com/vishvananda/netns"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Announcer sends gratuitous ARP and unsolicited neighbour advertisements
@@ -26,20 +29,19 @@ import (
 // and sends nothing itself when an IPv4 address is added (PITFALLS §B.3),
 // so these announcements are what moves the neighbours' caches.
 type Announcer struct {
-	ifi *net.Interface
-	arp *packet.Conn
-	ns  netns.NsHandle // where the NDP socket is opened, late or again
-
-	mu  sync.Mutex
-	ndp *ndp.Conn // opened when first usable: it needs a link-local address
+	ifi  *net.Interface
+	arp  *packet.Conn
+	icmp *ipv6.PacketConn
+	h    *netlink.Handle // finds the link-local source at send time
 }
 
-// NewAnnouncer opens an ARP packet socket on ifname in the calling thread's
-// namespace. It works without an IPv4 address on the interface: arp.Dial and
-// arp.New both refuse such an interface (client.go firstIPv4Addr), so the
-// packets are built with arp.NewPacket and written to the packet socket
-// directly. The socket receives nothing: a BPF filter drops every frame, so
-// no queue of other hosts' ARP builds up unread.
+// NewAnnouncer opens the sockets on ifname in the calling thread's
+// namespace. It needs no address on the interface: arp.Dial and arp.New
+// refuse an interface without IPv4 (client.go firstIPv4Addr), and
+// ndp.Listen one without a bindable link-local, so packets are built with
+// arp.NewPacket and ndp.MarshalMessage and written to sockets opened here.
+// Neither socket receives anything: filters drop every frame and message,
+// so no queue of other hosts' traffic builds up unread.
 func NewAnnouncer(ifname string) (*Announcer, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
@@ -48,27 +50,55 @@ func NewAnnouncer(ifname string) (*Announcer, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("opening announcer on %s: no Ethernet address", ifname)
 	}
-	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
-	if err != nil {
-		return nil, fmt.Errorf("assembling BPF filter: %w", err)
-	}
-	pc, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
-	if err != nil {
-		return nil, fmt.Errorf("opening ARP socket on %s: %w", ifname, err)
-	}
-	ns, err := netns.Get()
-	if err != nil {
-		pc.Close()
+	a := &Announcer{ifi: ifi}
+	if err := a.open(); err != nil {
+		a.Close()
 		return nil, fmt.Errorf("opening announcer on %s: %w", ifname, err)
 	}
-	return &Announcer{ifi: ifi, arp: pc, ns: ns}, nil
+	return a, nil
+}
+
+func (a *Announcer) open() error {
+	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
+	if err != nil {
+		return fmt.Errorf("assembling BPF filter: %w", err)
+	}
+	a.arp, err = packet.Listen(a.ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
+	if err != nil {
+		return fmt.Errorf("opening ARP socket: %w", err)
+	}
+	if a.h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		return fmt.Errorf("opening netlink handle: %w", err)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), a.ifi.Name) })
+		return errors.Join(err, serr)
+	}}
+	c, err := lc.ListenPacket(context.Background(), "ip6:58", "::")
+	if err != nil {
+		return fmt.Errorf("opening ICMPv6 socket: %w", err)
+	}
+	a.icmp = ipv6.NewPacketConn(c)
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	// RFC 4861 §7.1.2: receivers drop NDP messages with a hop limit other
+	// than 255. The kernel computes the ICMPv6 checksum on raw ICMPv6
+	// sockets by itself.
+	return errors.Join(
+		a.icmp.SetICMPFilter(&f),
+		a.icmp.SetMulticastInterface(a.ifi),
+		a.icmp.SetMulticastHopLimit(ndp.HopLimit),
+		a.icmp.SetMulticastLoopback(false),
+	)
 }
 
 // Announce sends one round for vips and returns how many packets went out.
 // For an IPv4 VIP that is two broadcast frames, the request and the reply
 // form of gratuitous ARP, because some stacks honour only one
 // (MetalLB#172, kube-vip gratuitousARP); for an IPv6 VIP one unsolicited NA
-// to ff02::1. Every VIP is tried; the errors are joined.
+// to ff02::1, from the interface's link-local address (an error if it has
+// none). Every VIP is tried; the errors are joined.
 func (a *Announcer) Announce(vips []netip.Addr) (int, error) {
 	n := 0
 	var errs []error
@@ -133,58 +163,43 @@ func (a *Announcer) garp(vip netip.Addr) (int, error) {
 // Override set, Solicited clear, and Router clear because a service VIP is
 // not a router (RFC 5798 §6.4.2 sets it only for router VIPs).
 func (a *Announcer) na(vip netip.Addr) (int, error) {
-	c, err := a.ndpConn()
+	list, err := a.h.AddrList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: a.ifi.Index}}, netlink.FAMILY_V6)
+	if err != nil {
+		return 0, fmt.Errorf("listing IPv6 addresses: %w", err)
+	}
+	src, err := pickPrimary(a.ifi.Name, IPv6, list, nil)
 	if err != nil {
 		return 0, err
 	}
-	m := &ndp.NeighborAdvertisement{
+	b, err := ndp.MarshalMessage(&ndp.NeighborAdvertisement{
 		Override:      true,
 		TargetAddress: vip,
 		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: a.ifi.HardwareAddr}},
+	})
+	if err != nil {
+		return 0, err
 	}
-	if err := c.WriteTo(m, nil, netip.IPv6LinkLocalAllNodes()); err != nil {
+	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: src.AsSlice(), IfIndex: a.ifi.Index}
+	// A numeric zone: a zone name would be resolved in the calling
+	// thread's namespace.
+	dst := &net.IPAddr{IP: net.IPv6linklocalallnodes, Zone: strconv.Itoa(a.ifi.Index)}
+	if _, err := a.icmp.WriteTo(b, cm, dst); err != nil {
 		return 0, err
 	}
 	return 1, nil
 }
 
-// ndpConn opens the NDP socket on first use, and again after a failure: the
-// interface may have no link-local address yet, or one still in DAD, which
-// cannot be bound. ndp.Listen reads the interface's addresses and opens its
-// socket in the calling thread's namespace, so it runs inside a's.
-func (a *Announcer) ndpConn() (*ndp.Conn, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ndp != nil {
-		return a.ndp, nil
-	}
-	var c *ndp.Conn
-	err := within(a.ns, func() error {
-		var err error
-		c, _, err = ndp.Listen(a.ifi, ndp.LinkLocal)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening NDP socket (it needs a usable IPv6 link-local address): %w", err)
-	}
-	var f ipv6.ICMPFilter
-	f.SetAll(true) // send only: nothing to queue
-	if err := c.SetICMPFilter(&f); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("setting ICMPv6 filter: %w", err)
-	}
-	a.ndp = c
-	return c, nil
-}
-
-// Close closes the sockets.
+// Close closes the sockets and the netlink handle.
 func (a *Announcer) Close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	errs := []error{a.arp.Close(), a.ns.Close()}
-	if a.ndp != nil {
-		errs = append(errs, a.ndp.Close())
-		a.ndp = nil
+	var errs []error
+	if a.arp != nil {
+		errs = append(errs, a.arp.Close())
+	}
+	if a.icmp != nil {
+		errs = append(errs, a.icmp.Close())
+	}
+	if a.h != nil {
+		a.h.Close()
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 
@@ -88,10 +89,11 @@ type Conn struct {
 	ifi     *net.Interface
 	src     netip.Addr
 	group   netip.Addr
+	unicast bool
 	c       net.PacketConn
 	p4      *ipv4.PacketConn
 	p6      *ipv6.PacketConn
-	foreign atomic.Uint64
+	dropped atomic.Uint64
 }
 
 // Listen opens the protocol 112 socket for family on ifname, in the calling
@@ -104,7 +106,7 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", ifname, err)
 	}
-	c := &Conn{family: family, ifi: ifi, src: opt.Src.Unmap(), group: opt.Group.Unmap()}
+	c := &Conn{family: family, ifi: ifi, src: opt.Src.Unmap(), group: opt.Group.Unmap(), unicast: opt.Unicast}
 	if err := c.defaults(); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", ifname, err)
 	}
@@ -231,9 +233,15 @@ func (c *Conn) Group() netip.Addr { return c.group }
 // Family returns the address family of the socket.
 func (c *Conn) Family() Family { return c.family }
 
-// Foreign counts packets dropped because they arrived on another interface,
-// which SO_BINDTODEVICE should make impossible.
-func (c *Conn) Foreign() uint64 { return c.foreign.Load() }
+// Dropped counts packets ReadPacket discarded: from another interface
+// (SO_BINDTODEVICE should make that impossible), or to a multicast group
+// this Conn did not join. The latter happens with IPv6: a raw socket bound
+// to :: gets every multicast packet of its protocol that the interface
+// accepts, whatever IPV6_MULTICAST_ALL says (net/ipv6/raw.c raw_v6_match
+// skips the membership check for a wildcard-bound socket; IPv4's
+// raw_v4_input does check it), so a unicast-mode Conn sees the adverts of
+// a multicast Conn or keepalived on the same interface.
+func (c *Conn) Dropped() uint64 { return c.dropped.Load() }
 
 // ReadPacket blocks until a packet arrives on the interface. Payload aliases
 // buf; a payload longer than buf is truncated. Close unblocks it with an
@@ -244,8 +252,8 @@ func (c *Conn) ReadPacket(buf []byte) (Packet, error) {
 		if err != nil {
 			return Packet{}, err
 		}
-		if pkt.IfIndex != c.ifi.Index {
-			c.foreign.Add(1)
+		if pkt.IfIndex != c.ifi.Index || pkt.Dst.IsMulticast() && (c.unicast || pkt.Dst != c.group) {
+			c.dropped.Add(1)
 			continue
 		}
 		return pkt, nil
@@ -286,7 +294,9 @@ func (c *Conn) WriteTo(payload []byte, dst netip.Addr) error {
 		cm := &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index}
 		_, err = c.p4.WriteTo(payload, cm, to)
 	} else {
-		to.Zone = c.ifi.Name
+		// A numeric zone: Go resolves a zone name in the calling
+		// thread's namespace, which need not be the socket's.
+		to.Zone = strconv.Itoa(c.ifi.Index)
 		cm := &ipv6.ControlMessage{HopLimit: TTL, Src: c.src.AsSlice(), IfIndex: c.ifi.Index}
 		_, err = c.p6.WriteTo(payload, cm, to)
 	}
