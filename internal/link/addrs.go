@@ -90,7 +90,6 @@ func (a *Addrs) link() (netlink.Link, error) {
 // are deprecated (preferred lifetime 0, valid forever) so the kernel does
 // not pick them as source addresses (kube-vip#1198).
 func nlAddr(vip netip.Prefix, label string) *netlink.Addr {
-	vip = netip.PrefixFrom(vip.Addr().Unmap(), vip.Bits()-unmapBits(vip.Addr()))
 	ip := vip.Addr()
 	na := &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(vip.Bits(), ip.BitLen())}}
 	if vip.Bits() < ip.BitLen() {
@@ -106,12 +105,15 @@ func nlAddr(vip netip.Prefix, label string) *netlink.Addr {
 	return na
 }
 
-// unmapBits is what an IPv4-mapped prefix loses when unmapped.
-func unmapBits(a netip.Addr) int {
-	if a.Is4In6() {
-		return 96
+// unmap turns an IPv4-mapped prefix into the IPv4 prefix it stands for.
+func unmap(vip netip.Prefix) (netip.Prefix, error) {
+	if vip.IsValid() && vip.Addr().Is4In6() {
+		vip = netip.PrefixFrom(vip.Addr().Unmap(), vip.Bits()-96)
 	}
-	return 0
+	if !vip.IsValid() || vip.Addr().Zone() != "" {
+		return netip.Prefix{}, errors.New("invalid prefix")
+	}
+	return vip, nil
 }
 
 // Add puts vip on the interface, or refreshes it if it is there
@@ -119,9 +121,11 @@ func unmapBits(a netip.Addr) int {
 // chooses the prefix, /32 or /128 by default. label applies to IPv4 only
 // (see Label); "" means none.
 func (a *Addrs) Add(vip netip.Prefix, label string) error {
-	if !vip.IsValid() {
-		return fmt.Errorf("adding VIP %s to %s: invalid prefix", vip, a.ifname)
+	p, err := unmap(vip)
+	if err != nil {
+		return fmt.Errorf("adding VIP %s to %s: %w", vip, a.ifname, err)
 	}
+	vip = p
 	if len(label) > labelMax {
 		return fmt.Errorf("adding VIP %s to %s: label %q longer than %d bytes", vip, a.ifname, label, labelMax)
 	}
@@ -133,7 +137,7 @@ func (a *Addrs) Add(vip netip.Prefix, label string) error {
 		return fmt.Errorf("adding VIP %s to %s: %w", vip, a.ifname, err)
 	}
 	a.mu.Lock()
-	a.added[vip.Addr().Unmap()] = true
+	a.added[vip.Addr()] = true
 	a.mu.Unlock()
 	return nil
 }
@@ -141,9 +145,11 @@ func (a *Addrs) Add(vip netip.Prefix, label string) error {
 // Remove deletes vip, which must have the prefix length it was added with.
 // A VIP that is not there counts as removed.
 func (a *Addrs) Remove(vip netip.Prefix) error {
-	if !vip.IsValid() {
-		return fmt.Errorf("removing VIP %s from %s: invalid prefix", vip, a.ifname)
+	p, err := unmap(vip)
+	if err != nil {
+		return fmt.Errorf("removing VIP %s from %s: %w", vip, a.ifname, err)
 	}
+	vip = p
 	l, err := a.link()
 	if err != nil {
 		return fmt.Errorf("removing VIP %s: %w", vip, err)
@@ -155,7 +161,7 @@ func (a *Addrs) Remove(vip netip.Prefix) error {
 		return fmt.Errorf("removing VIP %s from %s: %w", vip, a.ifname, err)
 	}
 	a.mu.Lock()
-	delete(a.added, vip.Addr().Unmap())
+	delete(a.added, vip.Addr())
 	a.mu.Unlock()
 	return nil
 }
