@@ -51,9 +51,10 @@ type Event struct {
 // ends, when it returns nil. It runs in the calling goroutine and
 // subscribes in the calling thread's network namespace.
 //
-// The current state comes first: one LinkUp or LinkDown per interface that
-// exists and an AddrAdded per address, so the caller needs no separate
-// snapshot. After that a link event is sent only when the state changes.
+// The current state comes first: one LinkUp or LinkDown per name, in the
+// order given (an interface that does not exist is down), then an
+// AddrAdded per address, so the caller needs no separate snapshot. After
+// that a link event is sent only when the state changes.
 // A link is up when it is administratively up and operationally running
 // (IFF_RUNNING), so carrier loss, such as a veth whose peer went down,
 // counts as down; a deleted interface is down.
@@ -99,7 +100,7 @@ func Watch(ctx context.Context, ifnames []string, events chan<- Event) error {
 			drain()
 		}
 	}()
-	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr, ListExisting: true}); err != nil {
+	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
 		return fmt.Errorf("subscribing to link updates: %w", err)
 	}
 	subscribed = append(subscribed, func() { drain(links) })
@@ -107,6 +108,13 @@ func Watch(ctx context.Context, ifnames []string, events chan<- Event) error {
 		return fmt.Errorf("subscribing to address updates: %w", err)
 	}
 	subscribed = append(subscribed, func() { drain(addrs) })
+	// The links' state is read after subscribing, so no change falls in
+	// between, and sent before the queued address dump.
+	for _, name := range ifnames {
+		if err := w.snapshot(ctx, name); err != nil {
+			return err
+		}
+	}
 	return w.loop(ctx, links, addrs, errc)
 }
 
@@ -144,6 +152,32 @@ func (w *watcher) loop(ctx context.Context, links <-chan netlink.LinkUpdate, add
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// snapshot sends the current state of the interface name; one that does
+// not exist is down.
+func (w *watcher) snapshot(ctx context.Context, name string) error {
+	var ev Event
+	l, err := w.h.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		w.up[name] = false
+		ev = Event{Kind: LinkDown, Iface: name}
+	case err != nil:
+		return fmt.Errorf("looking up %s: %w", name, err)
+	default:
+		var changed bool
+		if ev, changed = w.link(netlink.LinkUpdate{Link: l}); !changed {
+			return nil // a name given twice
+		}
+	}
+	select {
+	case w.events <- ev:
+		return nil
+	case <-ctx.Done():
+		return nil
 	}
 }
 
