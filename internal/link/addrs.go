@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -39,8 +40,22 @@ func Label(ifname, proto string, id uint8) (string, error) {
 		long, labelMax, short)
 }
 
-// vipLabel matches the labels Label makes, on any interface.
-var vipLabel = regexp.MustCompile(`:(carp|vrrp|c|v)[0-9]{1,3}$`)
+// isVIPLabel reports whether label has the form Label gives, on any
+// interface: "…:carpN", "…:vrrpN", "…:cN" or "…:vN".
+func isVIPLabel(label string) bool {
+	i := strings.LastIndexByte(label, ':')
+	if i < 0 {
+		return false
+	}
+	rest := label[i+1:]
+	for _, p := range []string{"carp", "vrrp", "c", "v"} {
+		if id, ok := strings.CutPrefix(rest, p); ok {
+			n, err := strconv.ParseUint(id, 10, 8)
+			return err == nil && id == strconv.FormatUint(n, 10)
+		}
+	}
+	return false
+}
 
 // Addrs adds and removes VIPs on one interface. It holds a netlink handle
 // bound to the network namespace it was created in.
@@ -232,7 +247,7 @@ func pickPrimary(ifname string, family Family, list []netlink.Addr, vips map[net
 		case vips[ip], na.Flags&unix.IFA_F_DADFAILED != 0:
 			continue
 		case family == IPv4 && ip.Is4():
-			if na.Flags&unix.IFA_F_SECONDARY == 0 && !vipLabel.MatchString(na.Label) {
+			if na.Flags&unix.IFA_F_SECONDARY == 0 && !isVIPLabel(na.Label) {
 				return ip, nil
 			}
 		case family == IPv6 && ip.Is6() && ip.IsLinkLocalUnicast():

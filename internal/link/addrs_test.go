@@ -4,7 +4,6 @@ package link
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -116,15 +115,8 @@ func TestAddrs(t *testing.T) {
 		}
 	}
 	// The /24 VIP added no prefix route.
-	var routes []netlink.Route
-	l.in("n1", func() { routes, err = netlink.RouteList(nil, netlink.FAMILY_V4) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range routes {
-		if r.Dst != nil && strings.HasPrefix(r.Dst.String(), "198.19.5.") {
-			t.Errorf("route %s exists, want none (IFA_F_NOPREFIXROUTE)", r.Dst)
-		}
+	if r := l.routeTo("n1", "198.19.5.0/24"); r != "" {
+		t.Errorf("route %s exists, want none (IFA_F_NOPREFIXROUTE)", r)
 	}
 	// The VIPs are not primaries, although a /32 VIP is not secondary.
 	for f, want := range map[Family]netip.Addr{IPv4: netip.MustParseAddr("198.18.0.1"), IPv6: l.linkLocal("n1", "eth0")} {
@@ -170,4 +162,34 @@ func TestAddrsPrimaryAfterCrash(t *testing.T) {
 	if want := netip.MustParseAddr("198.18.0.1"); err != nil || got != want {
 		t.Errorf("Primary(IPv4) = %v, %v; want %v", got, err, want)
 	}
+}
+
+func TestIsVIPLabel(t *testing.T) {
+	tests := map[string]bool{
+		"eth0:carp7": true, "eth0:vrrp255": true, "enp0s31f6:c12": true, "eth0:v1": true,
+		"eth0": false, "eth0:1": false, "eth0:carp": false, "eth0:carp256": false,
+		"eth0:carp07": false, "eth0:vip": false, "": false,
+	}
+	for label, want := range tests {
+		if got := isVIPLabel(label); got != want {
+			t.Errorf("isVIPLabel(%q) = %v, want %v", label, got, want)
+		}
+	}
+}
+
+// routeTo returns the route to dst in node's main table, or "".
+func (l *lab) routeTo(node, dst string) string {
+	l.t.Helper()
+	var routes []netlink.Route
+	var err error
+	l.in(node, func() { routes, err = netlink.RouteList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, r := range routes {
+		if r.Dst != nil && r.Dst.String() == dst {
+			return r.String()
+		}
+	}
+	return ""
 }

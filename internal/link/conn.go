@@ -31,11 +31,14 @@ const TTL = 255
 // class) keepalived sends advertisements with.
 const DefaultTOS = 0xc0
 
-// Multicast groups of CARP and VRRP (RFC 5798 §5.1.1.2, §5.1.2.2).
-var (
-	GroupIPv4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
-	GroupIPv6 = netip.MustParseAddr("ff02::12")
-)
+// DefaultGroup returns the multicast group of CARP and VRRP for f:
+// 224.0.0.18 or ff02::12 (RFC 5798 §5.1.1.2, §5.1.2.2).
+func DefaultGroup(f Family) netip.Addr {
+	if f == IPv6 {
+		return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
+	}
+	return netip.AddrFrom4([4]byte{224, 0, 0, 18})
+}
 
 // Options tunes Listen. The zero value is the usual multicast setup.
 type Options struct {
@@ -44,7 +47,7 @@ type Options struct {
 	// that is not a VIP, or the IPv6 link-local address (RFC 5798 §5.1.2.1).
 	Src netip.Addr
 	// Group is the multicast group joined and the usual destination; the
-	// default is GroupIPv4 or GroupIPv6.
+	// default is DefaultGroup(family).
 	Group netip.Addr
 	// Unicast is the peers mode (keepalived unicast_peer, OpenBSD carppeer):
 	// the group is not joined and the caller sends to each peer.
@@ -147,10 +150,7 @@ func (c *Conn) defaults() error {
 		c.src = src
 	}
 	if !c.group.IsValid() {
-		c.group = GroupIPv4
-		if c.family == IPv6 {
-			c.group = GroupIPv6
-		}
+		c.group = DefaultGroup(c.family)
 	}
 	if FamilyOf(c.src) != c.family {
 		return fmt.Errorf("source address %s is not %s", c.src, c.family)
