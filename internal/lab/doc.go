@@ -13,6 +13,10 @@
 //	node N (1..99)  198.18.0.N/24  2001:2::N/64 (N written in decimal)  MAC 02:ca:4d:00:00:NN (NN = N in hex)
 //	client          198.18.0.200/24  2001:2::200/64                     MAC 02:ca:4d:00:00:c8
 //
+// Node.Attach adds further segments for hosts with several interfaces: bridge
+// "brS" in the switch namespace, and for each node attached to it an interface
+// "ethS" with 198.18.S.N/24, 2001:2:0:S::N/64 and MAC 02:ca:4d:SS:00:NN.
+//
 // Only the benchmarking ranges 198.18.0.0/15 (RFC 2544) and 2001:2::/48
 // (RFC 5180) are used, and no interface is ever created in the host
 // namespace, not even briefly: each veth is created in the switch namespace

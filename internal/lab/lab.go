@@ -51,6 +51,7 @@ type Lab struct {
 	namespaces []string
 	procs      []*Proc
 	filter     filterState
+	segments   map[int]bool // further segments whose bridge exists
 }
 
 // Node is one network namespace of a lab. Its fields are read-only.
@@ -173,11 +174,17 @@ func (l *Lab) addSwitch() error {
 	}); err != nil {
 		return err
 	}
-	return runTools(
-		[]string{"-n", sw.NS, "link", "add", "br0", "type", "bridge",
+	return runTools(bridgeCmds(sw.NS, "br0")...)
+}
+
+// bridgeCmds are the ip commands that add bridge name to namespace ns, a dumb
+// switch as described at addSwitch.
+func bridgeCmds(ns, name string) [][]string {
+	return [][]string{
+		{"-n", ns, "link", "add", name, "type", "bridge",
 			"stp_state", "0", "forward_delay", "0", "mcast_snooping", "0"},
-		[]string{"-n", sw.NS, "link", "set", "br0", "up"},
-	)
+		{"-n", ns, "link", "set", name, "up"},
+	}
 }
 
 // addNode creates a node namespace joined to the bridge. DAD is off so
@@ -200,18 +207,31 @@ func (l *Lab) addNode(n *Node) error {
 	if err := n.sysctls(sysctls); err != nil {
 		return err
 	}
-	sw := l.Switch.NS
-	cmds := [][]string{
-		{"-n", sw, "link", "add", n.port, "type", "veth",
-			"peer", "name", n.Iface, "address", n.MAC.String(), "netns", n.NS},
-		{"-n", sw, "link", "set", n.port, "master", "br0", "up"},
-		{"-n", n.NS, "link", "set", n.Iface, "up"},
-		{"-n", n.NS, "addr", "add", n.IP4.String(), "dev", n.Iface},
-	}
+	addrs := []netip.Prefix{n.IP4}
 	if l.ipv6 {
-		cmds = append(cmds, []string{"-n", n.NS, "addr", "add", n.IP6.String(), "dev", n.Iface, "nodad"})
+		addrs = append(addrs, n.IP6)
 	}
-	return runTools(cmds...)
+	return runTools(plugCmds(l.Switch.NS, n.NS, n.port, "br0", n.Iface, n.MAC, addrs)...)
+}
+
+// plugCmds are the ip commands that create interface iface in namespace ns,
+// with the MAC and addresses given, as the peer of a veth whose other end,
+// port, is created in the switch namespace sw and joined to bridge.
+func plugCmds(sw, ns, port, bridge, iface string, mac net.HardwareAddr, addrs []netip.Prefix) [][]string {
+	cmds := [][]string{
+		{"-n", sw, "link", "add", port, "type", "veth",
+			"peer", "name", iface, "address", mac.String(), "netns", ns},
+		{"-n", sw, "link", "set", port, "master", bridge, "up"},
+		{"-n", ns, "link", "set", iface, "up"},
+	}
+	for _, a := range addrs {
+		cmd := []string{"-n", ns, "addr", "add", a.String(), "dev", iface}
+		if a.Addr().Is6() {
+			cmd = append(cmd, "nodad")
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
 }
 
 // addNS creates a namespace, records it for cleanup and brings lo up.

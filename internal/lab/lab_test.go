@@ -24,7 +24,14 @@ import (
 // addrsOf lists the addresses on n's interface as "ip -o addr" prints them.
 func addrsOf(t *testing.T, n *Node) []string {
 	t.Helper()
-	out, err := n.Run(t.Context(), "ip", "-o", "addr", "show", "dev", n.Iface)
+	return addrsOn(t, n, n.Iface)
+}
+
+// addrsOn lists the addresses on n's interface iface as "ip -o addr" prints
+// them.
+func addrsOn(t *testing.T, n *Node, iface string) []string {
+	t.Helper()
+	out, err := n.Run(t.Context(), "ip", "-o", "addr", "show", "dev", iface)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +100,9 @@ func TestWithoutIPv6(t *testing.T) {
 	}
 	if n.IP6.IsValid() || n.LinkLocal.IsValid() {
 		t.Errorf("IP6 %v, LinkLocal %v, want none", n.IP6, n.LinkLocal)
+	}
+	if diff := cmp.Diff([]string{"inet 198.18.1.1/24"}, addrsOn(t, n, n.Attach(1))); diff != "" {
+		t.Errorf("addresses on segment 1 (-want +got):\n%s", diff)
 	}
 }
 

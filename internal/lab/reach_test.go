@@ -75,6 +75,13 @@ func reaches(t *testing.T, src, dst *Node, v6 bool, wait time.Duration) bool {
 	if v6 {
 		addr = dst.IP6.Addr()
 	}
+	return reachesAddr(t, src, dst, addr, wait)
+}
+
+// reachesAddr reports whether a datagram from src gets to addr on dst,
+// waiting up to wait for it.
+func reachesAddr(t *testing.T, src, dst *Node, addr netip.Addr, wait time.Duration) bool {
+	t.Helper()
 	c := listenUDP(t, dst, addr)
 	defer c.Close()
 	sendUDP(t, src, addr, 1)
