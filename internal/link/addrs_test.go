@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/carpd/carpd/internal/lab"
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -52,19 +53,19 @@ type vipState struct {
 	Preferred, Valid int
 }
 
-// listVIP returns the kernel's view of vip on node's eth0, or nil.
-func (l *lab) listVIP(node string, vip netip.Prefix) []vipState {
-	l.t.Helper()
+// listVIP returns the kernel's view of vip on n's eth0, or nil.
+func listVIP(t *testing.T, n *lab.Node, vip netip.Prefix) []vipState {
+	t.Helper()
 	var list []netlink.Addr
 	var err error
-	l.in(node, func() {
+	in(t, n, func() {
 		var lk netlink.Link
 		if lk, err = netlink.LinkByName("eth0"); err == nil {
 			list, err = netlink.AddrList(lk, nlFamily(FamilyOf(vip.Addr())))
 		}
 	})
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var got []vipState
 	for _, a := range list {
@@ -82,10 +83,11 @@ func (l *lab) listVIP(node string, vip netip.Prefix) []vipState {
 }
 
 func TestAddrs(t *testing.T) {
-	l := twoNodes(t)
+	l := lab.New(t, 1)
+	n1 := l.Nodes[0]
 	var a *Addrs
 	var err error
-	l.in("n1", func() { a, err = NewAddrs("eth0") })
+	in(t, n1, func() { a, err = NewAddrs("eth0") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestAddrs(t *testing.T) {
 				t.Fatalf("Add(%s): %v", vip, err)
 			}
 		}
-		if diff := cmp.Diff(tt.want, l.listVIP("n1", vip)); diff != "" {
+		if diff := cmp.Diff(tt.want, listVIP(t, n1, vip)); diff != "" {
 			t.Errorf("after Add(%s) (-want +got):\n%s", vip, diff)
 		}
 		if has, err := a.Has(vip.Addr()); err != nil || !has {
@@ -115,11 +117,11 @@ func TestAddrs(t *testing.T) {
 		}
 	}
 	// The /24 VIP added no prefix route.
-	if r := l.routeTo("n1", "198.19.5.0/24"); r != "" {
+	if r := routeTo(t, n1, "198.19.5.0/24"); r != "" {
 		t.Errorf("route %s exists, want none (IFA_F_NOPREFIXROUTE)", r)
 	}
 	// The VIPs are not primaries, although a /32 VIP is not secondary.
-	for f, want := range map[Family]netip.Addr{IPv4: netip.MustParseAddr("198.18.0.1"), IPv6: l.linkLocal("n1", "eth0")} {
+	for f, want := range map[Family]netip.Addr{IPv4: netip.MustParseAddr("198.18.0.1"), IPv6: n1.LinkLocal} {
 		if got, err := a.Primary(f); err != nil || got != want {
 			t.Errorf("Primary(%v) = %v, %v; want %v", f, got, err, want)
 		}
@@ -131,7 +133,7 @@ func TestAddrs(t *testing.T) {
 				t.Errorf("Remove(%s): %v", vip, err)
 			}
 		}
-		if got := l.listVIP("n1", vip); len(got) != 0 {
+		if got := listVIP(t, n1, vip); len(got) != 0 {
 			t.Errorf("after Remove(%s): %v still there", vip, got)
 		}
 		if has, err := a.Has(vip.Addr()); err != nil || has {
@@ -144,15 +146,15 @@ func TestAddrs(t *testing.T) {
 // through this Addrs) and holding the only primary slot is recognised by
 // its label and is not taken for the node's address.
 func TestAddrsPrimaryAfterCrash(t *testing.T) {
-	l := newLab(t)
-	l.bridge("br0")
-	l.node("n1")
-	l.plug("n1", "eth0", "br0")
-	l.ip("-n", l.prefix+"n1", "addr", "add", "198.18.0.200/32", "dev", "eth0", "label", "eth0:carp3")
-	l.ip("-n", l.prefix+"n1", "addr", "add", "198.18.0.1/24", "dev", "eth0")
+	l := lab.New(t, 1)
+	n1 := l.Nodes[0]
+	// The stale VIP is added first, so that it takes the primary slot.
+	run(t, n1, "ip", "-4", "addr", "flush", "dev", "eth0")
+	run(t, n1, "ip", "addr", "add", "198.18.0.100/32", "dev", "eth0", "label", "eth0:carp3")
+	run(t, n1, "ip", "addr", "add", "198.18.0.1/24", "dev", "eth0")
 	var got netip.Addr
 	var err error
-	l.in("n1", func() {
+	in(t, n1, func() {
 		var a *Addrs
 		if a, err = NewAddrs("eth0"); err == nil {
 			got, err = a.Primary(IPv4)
@@ -177,14 +179,14 @@ func TestIsVIPLabel(t *testing.T) {
 	}
 }
 
-// routeTo returns the route to dst in node's main table, or "".
-func (l *lab) routeTo(node, dst string) string {
-	l.t.Helper()
+// routeTo returns the route to dst in n's main table, or "".
+func routeTo(t *testing.T, n *lab.Node, dst string) string {
+	t.Helper()
 	var routes []netlink.Route
 	var err error
-	l.in(node, func() { routes, err = netlink.RouteList(nil, netlink.FAMILY_ALL) })
+	in(t, n, func() { routes, err = netlink.RouteList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, r := range routes {
 		if r.Dst != nil && r.Dst.String() == dst {

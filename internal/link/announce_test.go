@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/lab"
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -34,17 +35,17 @@ type frame struct {
 	TargetLLA         string
 }
 
-// capture opens a packet socket for ethType on node's eth0.
-func (l *lab) capture(node string, ethType int) *packet.Conn {
-	l.t.Helper()
-	ifi := l.iface(node, "eth0")
+// capture opens a packet socket for ethType on n's eth0.
+func capture(t *testing.T, n *lab.Node, ethType int) *packet.Conn {
+	t.Helper()
+	ifi := iface(t, n, "eth0")
 	var pc *packet.Conn
 	var err error
-	l.in(node, func() { pc, err = packet.Listen(ifi, packet.Raw, ethType, nil) })
+	in(t, n, func() { pc, err = packet.Listen(ifi, packet.Raw, ethType, nil) })
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
-	l.t.Cleanup(func() { pc.Close() })
+	t.Cleanup(func() { pc.Close() })
 	return pc
 }
 
@@ -107,17 +108,17 @@ func decode(f *ethernet.Frame, vip netip.Addr) (frame, bool, error) {
 	return fr, true, nil
 }
 
-// TestAnnounce sends one round from a node without any IPv4 address and
-// checks the frames on another node.
+// TestAnnounce sends one round from a node without any IPv4 address (nor a
+// global IPv6 one) and checks the frames on another node.
 func TestAnnounce(t *testing.T) {
-	l := twoNodes(t)
-	l.node("bare")
-	l.plug("bare", "eth0", "br0")
-	arpCap := l.capture("n2", unix.ETH_P_ARP)
-	v6Cap := l.capture("n2", unix.ETH_P_IPV6)
+	l := lab.New(t, 2)
+	bare, n2 := l.Nodes[0], l.Nodes[1]
+	strip(t, bare)
+	arpCap := capture(t, n2, unix.ETH_P_ARP)
+	v6Cap := capture(t, n2, unix.ETH_P_IPV6)
 	var a *Announcer
 	var err error
-	l.in("bare", func() { a, err = NewAnnouncer("eth0") })
+	in(t, bare, func() { a, err = NewAnnouncer("eth0") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestAnnounce(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("Announce = %d, %v; want 3, nil", n, err)
 	}
-	mac := l.iface("bare", "eth0").HardwareAddr.String()
+	mac := iface(t, bare, "eth0").HardwareAddr.String()
 	bcast := ethernet.Broadcast.String()
 	wantARP := []frame{
 		{EthSrc: mac, EthDst: bcast, Op: arp.OperationRequest, SenderHW: mac, SenderIP: vip4,
@@ -138,7 +139,7 @@ func TestAnnounce(t *testing.T) {
 	if diff := cmp.Diff(wantARP, frames(t, arpCap, 2, vip4), addrCmp); diff != "" {
 		t.Errorf("gratuitous ARP (-want +got):\n%s", diff)
 	}
-	wantNA := []frame{{EthSrc: mac, EthDst: "33:33:00:00:00:01", IPSrc: l.linkLocal("bare", "eth0"),
+	wantNA := []frame{{EthSrc: mac, EthDst: "33:33:00:00:00:01", IPSrc: bare.LinkLocal,
 		IPDst: netip.IPv6LinkLocalAllNodes(), HopLimit: 255, Override: true, TargetLLA: mac}}
 	if diff := cmp.Diff(wantNA, frames(t, v6Cap, 1, vip6), addrCmp); diff != "" {
 		t.Errorf("unsolicited NA (-want +got):\n%s", diff)
@@ -148,11 +149,12 @@ func TestAnnounce(t *testing.T) {
 // TestAnnounceNoLinkLocal: without IPv6 on the interface the IPv4 VIPs are
 // still announced and the error says what is missing.
 func TestAnnounceNoLinkLocal(t *testing.T) {
-	l := twoNodes(t)
-	l.sysctl("n1", "net.ipv6.conf.eth0.disable_ipv6=1")
+	l := lab.New(t, 1)
+	n1 := l.Nodes[0]
+	disableIPv6(t, n1)
 	var a *Announcer
 	var err error
-	l.in("n1", func() { a, err = NewAnnouncer("eth0") })
+	in(t, n1, func() { a, err = NewAnnouncer("eth0") })
 	if err != nil {
 		t.Fatal(err)
 	}

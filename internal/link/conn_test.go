@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/lab"
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/ipv4"
@@ -16,28 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// twoNodes is a lab with nodes n1 and n2 on one bridge.
-func twoNodes(t *testing.T) *lab {
-	l := newLab(t)
-	l.bridge("br0")
-	for i, n := range []string{"n1", "n2"} {
-		l.node(n)
-		l.plug(n, "eth0", "br0", netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)}).String()+"/24",
-			netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 15: byte(i + 1)}).String()+"/64")
-	}
-	return l
-}
-
-// listen opens a Conn in node, closed by t.Cleanup.
-func (l *lab) listen(node, ifname string, f Family, opt Options) *Conn {
-	l.t.Helper()
+// listen opens a Conn in n, closed by t.Cleanup.
+func listen(t *testing.T, n *lab.Node, ifname string, f Family, opt Options) *Conn {
+	t.Helper()
 	var c *Conn
 	var err error
-	l.in(node, func() { c, err = Listen(ifname, f, opt) })
+	in(t, n, func() { c, err = Listen(ifname, f, opt) })
 	if err != nil {
-		l.t.Fatalf("Listen(%s, %v) in %s: %v", ifname, f, node, err)
+		t.Fatalf("Listen(%s, %v) in %s: %v", ifname, f, n.Name, err)
 	}
-	l.t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -71,13 +60,14 @@ func read(t *testing.T, c *Conn) Packet {
 func TestConnExchange(t *testing.T) {
 	for _, f := range []Family{IPv4, IPv6} {
 		t.Run(f.String(), func(t *testing.T) {
-			l := twoNodes(t)
-			a := l.listen("n1", "eth0", f, Options{})
-			b := l.listen("n2", "eth0", f, Options{})
-			bIndex := l.iface("n2", "eth0").Index
+			l := lab.New(t, 2)
+			n1, n2 := l.Nodes[0], l.Nodes[1]
+			a := listen(t, n1, "eth0", f, Options{})
+			b := listen(t, n2, "eth0", f, Options{})
+			bIndex := iface(t, n2, "eth0").Index
 			wantSrc := netip.MustParseAddr("198.18.0.1")
 			if f == IPv6 {
-				wantSrc = l.linkLocal("n1", "eth0")
+				wantSrc = n1.LinkLocal
 			}
 			if a.Src() != wantSrc {
 				t.Fatalf("Src() = %s, want %s (primary address)", a.Src(), wantSrc)
@@ -114,17 +104,18 @@ func TestConnExchange(t *testing.T) {
 func TestConnHeader(t *testing.T) {
 	for _, f := range []Family{IPv4, IPv6} {
 		t.Run(f.String(), func(t *testing.T) {
-			l := twoNodes(t)
-			a := l.listen("n1", "eth0", f, Options{})
-			b := l.listen("n2", "eth0", f, Options{Unicast: true})
+			l := lab.New(t, 2)
+			n1, n2 := l.Nodes[0], l.Nodes[1]
+			a := listen(t, n1, "eth0", f, Options{})
+			b := listen(t, n2, "eth0", f, Options{Unicast: true})
 			ethType := unix.ETH_P_IP
 			if f == IPv6 {
 				ethType = unix.ETH_P_IPV6
 			}
 			var pc *packet.Conn
 			var err error
-			ifi := l.iface("n2", "eth0")
-			l.in("n2", func() { pc, err = packet.Listen(ifi, packet.Datagram, ethType, nil) })
+			ifi := iface(t, n2, "eth0")
+			in(t, n2, func() { pc, err = packet.Listen(ifi, packet.Datagram, ethType, nil) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,25 +179,20 @@ func captureHeader(pc *packet.Conn, f Family) (ipHeader, error) {
 // TestConnIsolation: a Conn on eth0 sees nothing that arrives on eth1 of
 // the same node, although a Conn there joined the same group
 // (SO_BINDTODEVICE, IP_MULTICAST_ALL=0), and a unicast-mode Conn sees no
-// multicast at all although its interface is in the group.
+// multicast at all although its interface is in the group. n1's eth1 and
+// n3's eth1 are on a second segment, 198.18.1.0/24; n3's eth0 stays silent.
 func TestConnIsolation(t *testing.T) {
 	for _, f := range []Family{IPv4, IPv6} {
 		t.Run(f.String(), func(t *testing.T) {
-			l := newLab(t)
-			l.bridge("br0")
-			l.bridge("br1")
-			for _, n := range []string{"n1", "n2", "n3"} {
-				l.node(n)
-			}
-			l.plug("n1", "eth0", "br0", "198.18.0.1/24")
-			l.plug("n1", "eth1", "br1", "198.18.1.1/24")
-			l.plug("n2", "eth0", "br0", "198.18.0.2/24")
-			l.plug("n3", "eth0", "br1", "198.18.1.3/24")
-			a0 := l.listen("n1", "eth0", f, Options{})
-			a1 := l.listen("n1", "eth1", f, Options{})
-			u1 := l.listen("n1", "eth1", f, Options{Unicast: true})
-			b := l.listen("n2", "eth0", f, Options{})
-			c := l.listen("n3", "eth0", f, Options{})
+			l := lab.New(t, 3)
+			n1, n2, n3 := l.Nodes[0], l.Nodes[1], l.Nodes[2]
+			n1.Attach(1)
+			n3.Attach(1)
+			a0 := listen(t, n1, "eth0", f, Options{})
+			a1 := listen(t, n1, "eth1", f, Options{})
+			u1 := listen(t, n1, "eth1", f, Options{Unicast: true})
+			b := listen(t, n2, "eth0", f, Options{})
+			c := listen(t, n3, "eth1", f, Options{})
 
 			if err := c.WriteTo([]byte("from eth1"), c.Group()); err != nil {
 				t.Fatal(err)
@@ -239,8 +225,8 @@ func TestConnIsolation(t *testing.T) {
 }
 
 func TestConnClose(t *testing.T) {
-	l := twoNodes(t)
-	a := l.listen("n1", "eth0", IPv4, Options{})
+	l := lab.New(t, 1)
+	a := listen(t, l.Nodes[0], "eth0", IPv4, Options{})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := a.ReadPacket(make([]byte, 64))
@@ -259,21 +245,21 @@ func TestConnClose(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	l := twoNodes(t)
-	l.node("bare")
-	l.plug("bare", "eth0", "br0")
-	l.sysctl("bare", "net.ipv6.conf.eth0.disable_ipv6=1")
+	l := lab.New(t, 2)
+	n1, bare := l.Nodes[0], l.Nodes[1]
+	strip(t, bare)
+	disableIPv6(t, bare)
 	tests := []struct {
 		name   string
-		node   string
+		node   *lab.Node
 		family Family
 		opt    Options
 	}{
-		{"no IPv4 address", "bare", IPv4, Options{}},
-		{"no link-local", "bare", IPv6, Options{}},
-		{"source of the wrong family", "n1", IPv4, Options{Src: netip.MustParseAddr("2001:2::1")}},
-		{"unicast group", "n1", IPv6, Options{Group: netip.MustParseAddr("2001:2::2")}},
-		{"no such interface", "n1", IPv4, Options{}},
+		{"no IPv4 address", bare, IPv4, Options{}},
+		{"no link-local", bare, IPv6, Options{}},
+		{"source of the wrong family", n1, IPv4, Options{Src: netip.MustParseAddr("2001:2::1")}},
+		{"unicast group", n1, IPv6, Options{Group: netip.MustParseAddr("2001:2::2")}},
+		{"no such interface", n1, IPv4, Options{}},
 	}
 	for _, tt := range tests {
 		ifname := "eth0"
@@ -281,7 +267,7 @@ func TestListenErrors(t *testing.T) {
 			ifname = "nosuch0"
 		}
 		var err error
-		l.in(tt.node, func() {
+		in(t, tt.node, func() {
 			var c *Conn
 			if c, err = Listen(ifname, tt.family, tt.opt); err == nil {
 				c.Close()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/lab"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -39,18 +40,15 @@ func await(t *testing.T, events <-chan Event, want Event) {
 }
 
 func TestWatch(t *testing.T) {
-	l := newLab(t)
-	l.bridge("br0")
-	l.node("n1")
-	port := l.plug("n1", "eth0", "br0", "198.18.0.1/24")
-	l.plug("n1", "eth1", "br0", "198.18.1.1/24") // not watched
-	ns := l.nodes["n1"]
+	l := lab.New(t, 1)
+	n1 := l.Nodes[0]
+	n1.Attach(1) // eth1, 198.18.1.1/24: not watched
 
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan Event, 64)
 	done := make(chan error, 1)
 	go func() {
-		done <- within(ns, func() error { return Watch(ctx, []string{"eth0", "eth9"}, events) })
+		done <- n1.Do(func() error { return Watch(ctx, []string{"eth0", "eth9"}, events) })
 	}()
 	defer func() {
 		cancel()
@@ -72,27 +70,29 @@ func TestWatch(t *testing.T) {
 		t.Errorf("initial events (-want +got):\n%s", diff)
 	}
 
+	// ip runs ip(8) with args in n1.
+	ip := func(args ...string) func() {
+		return func() { run(t, n1, append([]string{"ip"}, args...)...) }
+	}
 	steps := []struct {
 		name string
-		cmd  []string
+		do   func()
 		want Event
 	}{
-		{"carrier loss", []string{"-n", l.sw, "link", "set", port, "down"}, Event{Kind: LinkDown, Iface: "eth0"}},
-		{"carrier back", []string{"-n", l.sw, "link", "set", port, "up"}, Event{Kind: LinkUp, Iface: "eth0"}},
-		{"address removed", []string{"-n", l.prefix + "n1", "addr", "del", "198.18.0.1/24", "dev", "eth0"},
-			Event{Kind: AddrRemoved, Iface: "eth0", Addr: v4}},
-		{"address added", []string{"-n", l.prefix + "n1", "addr", "add", "198.18.0.1/24", "dev", "eth0"},
-			Event{Kind: AddrAdded, Iface: "eth0", Addr: v4}},
-		{"admin down", []string{"-n", l.prefix + "n1", "link", "set", "eth0", "down"}, Event{Kind: LinkDown, Iface: "eth0"}},
-		{"watched interface appears", []string{"-n", l.prefix + "n1", "link", "add", "eth9", "type", "veth", "peer", "name", "eth9p"},
+		{"carrier loss", n1.LinkDown, Event{Kind: LinkDown, Iface: "eth0"}},
+		{"carrier back", n1.LinkUp, Event{Kind: LinkUp, Iface: "eth0"}},
+		{"address removed", ip("addr", "del", "198.18.0.1/24", "dev", "eth0"), Event{Kind: AddrRemoved, Iface: "eth0", Addr: v4}},
+		{"address added", ip("addr", "add", "198.18.0.1/24", "dev", "eth0"), Event{Kind: AddrAdded, Iface: "eth0", Addr: v4}},
+		{"admin down", ip("link", "set", "eth0", "down"), Event{Kind: LinkDown, Iface: "eth0"}},
+		{"watched interface appears", ip("link", "add", "eth9", "type", "veth", "peer", "name", "eth9p"),
 			Event{}}, // it was down already: no event
-		{"peer up", []string{"-n", l.prefix + "n1", "link", "set", "eth9p", "up"}, Event{}},
-		{"it comes up", []string{"-n", l.prefix + "n1", "link", "set", "eth9", "up"}, Event{Kind: LinkUp, Iface: "eth9"}},
-		{"it is deleted", []string{"-n", l.prefix + "n1", "link", "del", "eth9"}, Event{Kind: LinkDown, Iface: "eth9"}},
+		{"peer up", ip("link", "set", "eth9p", "up"), Event{}},
+		{"it comes up", ip("link", "set", "eth9", "up"), Event{Kind: LinkUp, Iface: "eth9"}},
+		{"it is deleted", ip("link", "del", "eth9"), Event{Kind: LinkDown, Iface: "eth9"}},
 	}
 	for _, s := range steps {
 		start := time.Now()
-		l.ip(s.cmd...)
+		s.do()
 		if s.want == (Event{}) {
 			continue
 		}
