@@ -11,7 +11,7 @@ import (
 // the daemon), and the family the protocol allows.
 func (p *parser) addresses(s *spec, r *Router) {
 	if len(r.VIPs) == 0 {
-		if _, ok := s.given("vips"); !ok {
+		if !s.present("vips") {
 			p.errorf(s.line, "%s: at least one virtual address is required", s.label("vips"))
 		}
 		return

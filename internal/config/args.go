@@ -175,6 +175,8 @@ func (p *parser) setInt(s *spec, fs *pflag.FlagSet, flag, key, val string, lo, h
 func (p *parser) specFromArgs(fs *pflag.FlagSet, a *args) *spec {
 	labels := flagLabels()
 	s := newSpec(0, "")
+	before := len(p.errs)
+	defer func() { s.bad = len(p.errs) != before }()
 	s.fromArgs = true
 	s.label = func(k string) string {
 		if l, ok := labels[k]; ok {

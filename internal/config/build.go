@@ -40,7 +40,7 @@ func (p *parser) build(s *spec) (Router, bool) {
 	p.password(s, &r)
 	p.addresses(s, &r)
 	p.hookRules(s, &r)
-	if len(p.errs) != before {
+	if len(p.errs) != before || s.bad {
 		return r, false
 	}
 	// Validate needs an address; the daemon sets the real one.
@@ -95,11 +95,11 @@ func (p *parser) checkIdentity(s *spec, r *Router) {
 	if r.Proto != carp.ProtoCARP {
 		idKey = "vrid"
 	}
-	if _, ok := s.given(idKey); !ok {
+	if !s.present(idKey) {
 		p.errorf(s.line, "%s is required", s.label(idKey))
 	}
 	r.ID = uint8(s.id)
-	if _, ok := s.given("iface"); !ok {
+	if !s.present("iface") {
 		p.errorf(s.line, "%s is required", s.label("iface"))
 	} else if r.Iface != "" {
 		if err := checkIface(r.Iface); err != nil {

@@ -172,6 +172,9 @@ func (p *parser) argv(key string, n *yaml.Node) ([]string, bool) {
 	if !ok || resolve(n).Kind != yaml.SequenceNode {
 		return nil, false
 	}
+	if len(out) == 0 {
+		return nil, true // [] means no hook, as WriteNormalized writes it
+	}
 	if err := checkArgv(out); err != nil {
 		p.errorf(n.Line, "%s: %v", key, err)
 		return nil, false

@@ -25,14 +25,17 @@ type spec struct {
 	password                                  string
 	vipLines, peerLines, trackLines           []int
 	fromArgs                                  bool
+	bad                                       bool            // a key failed to parse
+	failed                                    map[string]bool // keys whose value was refused
 }
 
 func newSpec(line int, dir string) *spec {
 	return &spec{
-		line:  line,
-		at:    map[string]int{},
-		label: func(k string) string { return k },
-		dir:   dir,
+		line:   line,
+		at:     map[string]int{},
+		failed: map[string]bool{},
+		label:  func(k string) string { return k },
+		dir:    dir,
 		r: Router{
 			Proto: carp.ProtoCARP,
 			GARP:  GARP{Repeat: DefaultGARPRepeat, Interval: DefaultGARPInterval, Delay: DefaultGARPDelay},
@@ -42,10 +45,18 @@ func newSpec(line int, dir string) *spec {
 	}
 }
 
-// given reports whether key was set, and where.
+// given reports whether key was set to a usable value, and where. A key
+// whose value was refused counts as not given, so one mistake is reported
+// once rather than again by every rule that reads the value.
 func (s *spec) given(key string) (int, bool) {
 	l, ok := s.at[key]
-	return l, ok
+	return l, ok && !s.failed[key]
+}
+
+// present reports whether key was written at all, for "is required".
+func (s *spec) present(key string) bool {
+	_, ok := s.at[key]
+	return ok
 }
 
 // lineOf is the line of key, or of the router when the key is absent.
@@ -69,11 +80,15 @@ func routerKeys() []string {
 // router reads one entry of routers:.
 func (p *parser) router(n *yaml.Node, dir string) *spec {
 	s := newSpec(resolve(n).Line, dir)
+	before := len(p.errs)
+	defer func() { s.bad = len(p.errs) != before }()
 	p.fields("router", n, routerKeys(), func(key string, k, v *yaml.Node) {
 		s.at[key] = k.Line
+		n := len(p.errs)
 		if !p.routerScalar(s, key, v) {
 			p.routerCompound(s, key, v)
 		}
+		s.failed[key] = len(p.errs) != n
 	})
 	return s
 }
@@ -295,7 +310,7 @@ func (p *parser) trackInterface(s *spec, n *yaml.Node) {
 
 func (p *parser) trackScript(s *spec, n *yaml.Node) {
 	t := TrackScript{Interval: DefaultTrackInterval, Rise: 1, Fall: 1}
-	var timeoutSet, argvSet bool
+	var timeoutSet, argvSet, argvOK bool
 	keys := []string{"name", "argv", "interval", "timeout", "rise", "fall", "weight"}
 	ok := p.fields("track_script", n, keys, func(k string, _, v *yaml.Node) {
 		key := "track_script." + k
@@ -308,7 +323,7 @@ func (p *parser) trackScript(s *spec, n *yaml.Node) {
 			}
 		case "argv":
 			argvSet = true
-			t.Argv, _ = p.argv(key, v)
+			t.Argv, argvOK = p.argv(key, v)
 		case "interval":
 			t.Interval, _ = p.durationIn(key, v, 100*time.Millisecond, time.Hour, false)
 		case "timeout":
@@ -322,8 +337,8 @@ func (p *parser) trackScript(s *spec, n *yaml.Node) {
 		}
 	})
 	line := resolve(n).Line
-	if ok && !argvSet {
-		p.errorf(line, "track_script: argv is required")
+	if ok && (!argvSet || argvOK && t.Argv == nil) {
+		p.errorf(line, "track_script.argv: the program to run is required")
 	}
 	if !timeoutSet {
 		t.Timeout = t.Interval
