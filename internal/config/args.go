@@ -87,6 +87,8 @@ func flagLabels() map[string]string {
 // with ucarp's meanings (PROTOCOL.md §3.6) plus --proto, --priority,
 // --interval, --nopreempt, --vip-by-scripts, --peer, --state-dir, --name.
 // Errors name the flag; the File's Path is "" and the router's Line 0.
+// On error the File is nil when the flags did not parse, and otherwise
+// good only for its Warnings.
 func (l Loader) FromArgs(argv []string) (*File, error) {
 	var a args
 	fs := newFlagSet(&a)
@@ -167,6 +169,7 @@ func (p *parser) setInt(s *spec, fs *pflag.FlagSet, flag, key, val string, lo, h
 	n, err := parseInt(val, lo, hi)
 	if err != nil {
 		p.errorf(0, "%s: %v", s.label(key), err)
+		s.failed[key] = true
 		return
 	}
 	*dst = n
@@ -216,9 +219,6 @@ func (p *parser) argInterval(s *spec, fs *pflag.FlagSet, a *args, vrrp bool) {
 	case fs.Changed("advbase") && fs.Changed("interval"):
 		p.errorf(0, "-b/--advbase and --interval both set the VRRP interval: give one")
 	case fs.Changed("advbase"):
-		var secs int
-		p.setInt(s, fs, "advbase", "interval", a.advbase, 1, 255, &secs)
-		s.interval = time.Duration(secs) * time.Second
 		old := s.label
 		s.label = func(k string) string {
 			if k == "interval" {
@@ -226,11 +226,15 @@ func (p *parser) argInterval(s *spec, fs *pflag.FlagSet, a *args, vrrp bool) {
 			}
 			return old(k)
 		}
+		var secs int
+		p.setInt(s, fs, "advbase", "interval", a.advbase, 1, 255, &secs)
+		s.interval = time.Duration(secs) * time.Second
 	case fs.Changed("interval"):
 		s.at["interval"] = 0
 		d, err := parseDuration(a.interval)
 		if err != nil {
 			p.errorf(0, "--interval: %v", err)
+			s.failed["interval"] = true
 		}
 		s.interval = d
 	}
@@ -282,6 +286,7 @@ func (p *parser) argAddrs(s *spec, fs *pflag.FlagSet, a *args) {
 		var err error
 		if s.r.SrcIP, err = parseAddr(a.srcip); err != nil {
 			p.errorf(0, "-s/--srcip: %v", err)
+			s.failed["srcip"] = true
 		}
 	}
 	if fs.Changed("mcast") {
@@ -289,6 +294,7 @@ func (p *parser) argAddrs(s *spec, fs *pflag.FlagSet, a *args) {
 		var err error
 		if s.r.Group, err = parseAddr(a.mcast); err != nil {
 			p.errorf(0, "--mcast: %v", err)
+			s.failed["mcast"] = true
 		}
 	}
 }

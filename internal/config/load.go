@@ -40,6 +40,12 @@ func (l Loader) Load(path string) (*File, error) {
 	if err != nil {
 		return f, Errors{{File: path, Msg: err.Error()}}
 	}
+	return l.load(p, f, data)
+}
+
+// load validates data read from f.Path.
+func (l Loader) load(p *parser, f *File, data []byte) (*File, error) {
+	path := f.Path
 	specs, hasPassword := p.document(data, f, filepath.Dir(path))
 	if hasPassword {
 		p.warnReadable(path)
