@@ -1,0 +1,28 @@
+package config
+
+import (
+	"net"
+	"net/netip"
+)
+
+// netAddrs lists an interface's addresses with the net package. It cannot
+// tell carpd's own VIPs from the interface's addresses; see systemAddrs.
+func netAddrs(iface string) ([]netip.Addr, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, err
+	}
+	as, err := ifi.Addrs()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
+}
