@@ -195,3 +195,40 @@ func routeTo(t *testing.T, n *lab.Node, dst string) string {
 	}
 	return ""
 }
+
+// TestInterfaceAddrs checks that the VIPs Add leaves behind are told apart
+// from the interface's own addresses, for IPv4 (by label) and IPv6 (by
+// NODAD + deprecated).
+func TestInterfaceAddrs(t *testing.T) {
+	l := lab.New(t, 1)
+	n := l.Nodes[0]
+	v4 := netip.MustParsePrefix("198.18.0.100/32")
+	v6 := netip.MustParsePrefix("2001:2::100/128")
+	var got []netip.Addr
+	in(t, n, func() {
+		a, err := NewAddrs(n.Iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		for _, vip := range []netip.Prefix{v4, v6} {
+			label, _ := Label(n.Iface, "carp", 1)
+			if err := a.Add(vip, label); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err = InterfaceAddrs(n.Iface); err != nil {
+			t.Fatal(err)
+		}
+	})
+	want := map[netip.Addr]bool{n.IP4.Addr(): true, n.IP6.Addr(): true, n.LinkLocal: true}
+	for _, a := range got {
+		if a == v4.Addr() || a == v6.Addr() {
+			t.Errorf("InterfaceAddrs lists the VIP %v", a)
+		}
+		delete(want, a)
+	}
+	if len(want) != 0 {
+		t.Errorf("InterfaceAddrs = %v, missing %v", got, want)
+	}
+}
