@@ -45,7 +45,7 @@ func newFlagSet(a *args) *pflag.FlagSet {
 	fs.BoolVarP(&a.ignoreIfState, "ignoreifstate", "S", false, "keep advertising when the interface is down")
 	fs.BoolVarP(&a.nomcast, "nomcast", "M", false, "not supported (ucarp broadcast advertisements)")
 	fs.StringVarP(&a.xparam, "xparam", "x", "", "extra argument for the up and down scripts")
-	fs.BoolVarP(&a.daemonize, "daemonize", "B", false, "not supported: carpd runs in the foreground")
+	fs.BoolVarP(&a.daemonize, "daemonize", "B", false, "detach and run in the background (ucarp -B); logs go to STATE_DIR/carpd.log")
 	fs.StringVarP(&a.facility, "facility", "f", "", "accepted for ucarp; carpd logs to standard error")
 	fs.BoolVarP(&a.debug, "debug", "D", false, "debug logging")
 	fs.StringVar(&a.mcast, "mcast", "", "multicast group (default 224.0.0.18, ff02::12)")
@@ -107,7 +107,7 @@ func (l Loader) FromArgs(argv []string) (*File, error) {
 	if a.config != "" {
 		return l.fromFile(p, fs, &a)
 	}
-	f := &File{StateDir: filepath.Clean(a.stateDir), Debug: a.debug}
+	f := &File{StateDir: filepath.Clean(a.stateDir), Debug: a.debug, Daemonize: a.daemonize}
 	s := p.specFromArgs(fs, &a)
 	return l.finish(p, f, []*spec{s})
 }
@@ -119,9 +119,6 @@ func (p *parser) refuse(fs *pflag.FlagSet, a *args) {
 	}
 	if a.nomcast {
 		p.errorf(0, "-M/--nomcast (broadcast advertisements) is not supported: use unicast peers (--peer ADDR, once per peer) or --mcast GROUP")
-	}
-	if a.daemonize {
-		p.errorf(0, "-B/--daemonize is not supported: carpd stays in the foreground for its supervisor (systemd, runit, s6); drop -B")
 	}
 	if a.preempt && a.nopreempt {
 		p.errorf(0, "-P/--preempt and --nopreempt contradict each other")
@@ -147,6 +144,7 @@ func (l Loader) fromFile(p *parser, fs *pflag.FlagSet, a *args) (*File, error) {
 		f.StateDir = filepath.Clean(a.stateDir)
 	}
 	f.Debug = f.Debug || a.debug
+	f.Daemonize = a.daemonize
 	if len(p.errs) > 0 {
 		if es, ok := err.(Errors); ok {
 			p.errs = append(p.errs, es...)

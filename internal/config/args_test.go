@@ -135,8 +135,6 @@ func TestFromArgsErrors(t *testing.T) {
 		{"unknown long flag", append([]string{"--foo"}, base...), []string{"unknown flag: --foo"}},
 		{"nomcast", append([]string{"-M"}, base...),
 			[]string{"-M/--nomcast (broadcast advertisements) is not supported: use unicast peers (--peer ADDR, once per peer) or --mcast GROUP"}},
-		{"daemonize", append([]string{"-B"}, base...),
-			[]string{"-B/--daemonize is not supported: carpd stays in the foreground for its supervisor (systemd, runit, s6); drop -B"}},
 		{"positional argument", append([]string{"eth0"}, base...), []string{`unexpected argument "eth0": every setting is a flag`}},
 		{"nothing", nil, []string{"-v/--vhid is required", "-i/--interface is required", "-a/--addr: at least one virtual address is required"}},
 		{"vhid 0", []string{"-i", "eth0", "-v", "0", "-a", "198.18.0.2"}, []string{"-v/--vhid: 0 is out of range 1..255"}},
@@ -220,5 +218,24 @@ func TestFromArgsWarnings(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, f.Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+func TestFromArgsDaemonize(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-i", "eth0", "-v", "1", "-a", "198.18.0.10"}, false},
+		{[]string{"-B", "-i", "eth0", "-v", "1", "-a", "198.18.0.10"}, true},
+		{[]string{"-i", "eth0", "-v", "1", "-a", "198.18.0.10", "--daemonize"}, true},
+	} {
+		f, err := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}.FromArgs(tc.args)
+		if err != nil {
+			t.Fatalf("FromArgs(%q): %v", tc.args, err)
+		}
+		if f.Daemonize != tc.want {
+			t.Errorf("FromArgs(%q).Daemonize = %v, want %v", tc.args, f.Daemonize, tc.want)
+		}
 	}
 }

@@ -44,7 +44,10 @@ type File struct {
 	Path     string // "" for a command-line configuration
 	StateDir string // pid, state and socket files; default /run/carpd
 	Debug    bool   // debug logging (key debug, ucarp -D)
-	Routers  []Router
+	// Daemonize detaches into the background (ucarp -B); command line only,
+	// since under systemd or another supervisor carpd stays in the foreground.
+	Daemonize bool
+	Routers   []Router
 	// Warnings are problems that do not stop carpd: a password readable by
 	// others, an interface that does not exist on this machine (yet).
 	Warnings []string
