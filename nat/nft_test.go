@@ -16,16 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// unhex decodes hex written in groups separated by spaces.
-func unhex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad golden hex %q: %v", s, err)
-	}
-	return b
-}
-
 // Goldens. Table and rule messages are byte for byte what nft(8) 1.0.6
 // sends for the commands in the comments (captured with "nft --debug=mnl -f"
 // in a scratch namespace). Chain messages carry nft's attributes in
@@ -114,7 +104,7 @@ const (
 	flagsChain   = "flags 0x405" // request, ack, create
 	flagsRule    = "flags 0xc0d" // request, ack, echo, create, append
 	flagsBatch   = "flags 0x1"   // request
-	batchPayload = "0000000a" // AF_UNSPEC, NFNETLINK_V0, res_id NFNL_SUBSYS_NFTABLES
+	batchPayload = "0000000a"    // AF_UNSPEC, NFNETLINK_V0, res_id NFNL_SUBSYS_NFTABLES
 )
 
 // toOutput turns a golden prerouting rule into the same rule in the output
