@@ -215,9 +215,12 @@ func parseRule(f family, es []expr.Any) (Rule, error) {
 		return bad(7)
 	}
 	r.To = netip.AddrPortFrom(toAddr, tp)
+	// The kernel fills in the unset maximum registers with the minimum
+	// ones when it dumps the rule (nft_nat_init), so both forms are ours.
 	n, ok := es[8].(*expr.NAT)
 	if !ok || n.Type != expr.NATTypeDestNAT || n.Family != f.nat || n.RegAddrMin != 1 ||
-		n.RegAddrMax != 0 || n.RegProtoMin != 2 || n.RegProtoMax != 0 || n.Prefix {
+		(n.RegAddrMax != 0 && n.RegAddrMax != 1) || n.RegProtoMin != 2 ||
+		(n.RegProtoMax != 0 && n.RegProtoMax != 2) || n.Prefix || n.Random || n.FullyRandom || n.Persistent {
 		return bad(8)
 	}
 	return r, nil

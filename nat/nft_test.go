@@ -277,6 +277,15 @@ func TestParseRule(t *testing.T) {
 		if diff := cmp.Diff(tt.r, got, ruleCmp); diff != "" {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
+		// The kernel dumps the nat expression with the maximum registers
+		// set to the minimum ones.
+		es := exprs(tt.f, tt.r)
+		n := *es[8].(*expr.NAT)
+		n.RegAddrMax, n.RegProtoMax = n.RegAddrMin, n.RegProtoMin
+		es[8] = &n
+		if got, err := parseRule(tt.f, es); err != nil || got != tt.r {
+			t.Errorf("parseRule(as the kernel dumps %v) = %v, %v", tt.r, got, err)
+		}
 	}
 }
 
