@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -313,5 +314,15 @@ func TestParseRuleRefusesForeign(t *testing.T) {
 				t.Errorf("parseRule accepted %s as %v", tt.name, got)
 			}
 		})
+	}
+}
+
+func TestFlushConntrackArgs(t *testing.T) {
+	if _, err := FlushConntrack(netip.Addr{}, []uint16{1883}); err == nil {
+		t.Error("FlushConntrack accepted the zero address")
+	}
+	// No ports: nothing to match, so nothing is dumped and nothing needs root.
+	if n, err := FlushConntrack(netip.MustParseAddr("198.18.0.100"), nil); n != 0 || err != nil {
+		t.Errorf("FlushConntrack without ports = %d, %v; want 0, nil", n, err)
 	}
 }
