@@ -162,6 +162,20 @@ func testDNAT(t *testing.T, vip netip.Addr, v6 bool) {
 		t.Fatalf("client dialling %s directly: %q, %v", other, got, err)
 	}
 
+	checkFlush(t, ns, vip, mqtt, other)
+
+	if err := tab.Remove(); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	refused("after Remove")
+}
+
+// checkFlush checks that FlushConntrack deletes the flows to vip:1883, which
+// DNAT sent to mqtt, and leaves the unrelated flow to other alone.
+func checkFlush(t *testing.T, ns int, vip netip.Addr, mqtt, other netip.AddrPort) {
+	t.Helper()
+	atVIP := netip.AddrPortFrom(vip, 1883)
+	static := mqtt.Addr()
 	before := flows(t, ns, atVIP)
 	if len(before) < 2 {
 		t.Fatalf("conntrack has %d flows to %s, want the client's and the node's: %v", len(before), atVIP, before)
@@ -186,8 +200,4 @@ func testDNAT(t *testing.T, vip netip.Addr, v6 bool) {
 		t.Errorf("flows to %s after FlushConntrack: %v, want the one unrelated flow kept", other, kept)
 	}
 
-	if err := tab.Remove(); err != nil {
-		t.Fatalf("Remove: %v", err)
-	}
-	refused("after Remove")
 }

@@ -160,11 +160,23 @@ func exprs(f family, r Rule) []expr.Any {
 // exprs builds for family f and returns the rule, or an error naming the
 // first expression that differs.
 func parseRule(f family, es []expr.Any) (Rule, error) {
-	var r Rule
 	if len(es) != 9 {
-		return r, fmt.Errorf("%d expressions, want 9", len(es))
+		return Rule{}, fmt.Errorf("%d expressions, want 9", len(es))
 	}
-	bad := func(i int) (Rule, error) { return Rule{}, fmt.Errorf("expression %d (%T) is not carpd's", i, es[i]) }
+	var r Rule
+	i, ok := parseMatch(f, es, &r)
+	if ok {
+		i, ok = parseTarget(f, es, &r)
+	}
+	if !ok {
+		return Rule{}, fmt.Errorf("expression %d (%T) is not carpd's", i, es[i])
+	}
+	return r, nil
+}
+
+// parseMatch reads "ip daddr VIP tcp dport PORT" from es[0:6] into r, or
+// returns the index of the first expression that is not as exprs writes it.
+func parseMatch(f family, es []expr.Any, r *Rule) (int, bool) {
 	payload := func(i int, base expr.PayloadBase, off, n uint32) bool {
 		p, ok := es[i].(*expr.Payload)
 		return ok && p.OperationType == expr.PayloadLoad && p.DestRegister == 1 &&
@@ -177,6 +189,31 @@ func parseRule(f family, es []expr.Any) (Rule, error) {
 		}
 		return c.Data, true
 	}
+	if !payload(0, expr.PayloadBaseNetworkHeader, f.daddr, f.addrSz) {
+		return 0, false
+	}
+	vip, ok := cmpEq(1)
+	if r.VIP, ok = addrFrom(f, vip, ok); !ok {
+		return 1, false
+	}
+	if m, ok := es[2].(*expr.Meta); !ok || m.Key != expr.MetaKeyL4PROTO || m.Register != 1 {
+		return 2, false
+	}
+	if proto, ok := cmpEq(3); !ok || !slices.Equal(proto, []byte{unix.IPPROTO_TCP}) {
+		return 3, false
+	}
+	if !payload(4, expr.PayloadBaseTransportHeader, 2, 2) {
+		return 4, false
+	}
+	if r.Port, ok = portFrom(cmpEq(5)); !ok {
+		return 5, false
+	}
+	return 0, true
+}
+
+// parseTarget reads "dnat to TO" from es[6:9] into r, or returns the index
+// of the first expression that is not as exprs writes it.
+func parseTarget(f family, es []expr.Any, r *Rule) (int, bool) {
 	imm := func(i int, reg uint32) ([]byte, bool) {
 		m, ok := es[i].(*expr.Immediate)
 		if !ok || m.Register != reg {
@@ -184,55 +221,36 @@ func parseRule(f family, es []expr.Any) (Rule, error) {
 		}
 		return m.Data, true
 	}
-	if !payload(0, expr.PayloadBaseNetworkHeader, f.daddr, f.addrSz) {
-		return bad(0)
-	}
-	vip, ok := cmpEq(1)
-	if r.VIP, ok = addrFrom(vip, ok, f); !ok {
-		return bad(1)
-	}
-	if m, ok := es[2].(*expr.Meta); !ok || m.Key != expr.MetaKeyL4PROTO || m.Register != 1 {
-		return bad(2)
-	}
-	if proto, ok := cmpEq(3); !ok || !slices.Equal(proto, []byte{unix.IPPROTO_TCP}) {
-		return bad(3)
-	}
-	if !payload(4, expr.PayloadBaseTransportHeader, 2, 2) {
-		return bad(4)
-	}
-	port, ok := cmpEq(5)
-	if r.Port, ok = portFrom(port, ok); !ok {
-		return bad(5)
-	}
-	to, ok := imm(6, 1)
-	toAddr, ok := addrFrom(to, ok, f)
+	b, ok := imm(6, 1)
+	addr, ok := addrFrom(f, b, ok)
 	if !ok {
-		return bad(6)
+		return 6, false
 	}
-	toPort, ok := imm(7, 2)
-	tp, ok := portFrom(toPort, ok)
+	port, ok := portFrom(imm(7, 2))
 	if !ok {
-		return bad(7)
+		return 7, false
 	}
-	r.To = netip.AddrPortFrom(toAddr, tp)
+	r.To = netip.AddrPortFrom(addr, port)
 	// The kernel fills in the unset maximum registers with the minimum
 	// ones when it dumps the rule (nft_nat_init), so both forms are ours.
 	n, ok := es[8].(*expr.NAT)
 	if !ok || n.Type != expr.NATTypeDestNAT || n.Family != f.nat || n.RegAddrMin != 1 ||
 		(n.RegAddrMax != 0 && n.RegAddrMax != 1) || n.RegProtoMin != 2 ||
 		(n.RegProtoMax != 0 && n.RegProtoMax != 2) || n.Prefix || n.Random || n.FullyRandom || n.Persistent {
-		return bad(8)
+		return 8, false
 	}
-	return r, nil
+	return 0, true
 }
 
-func addrFrom(b []byte, ok bool, f family) (netip.Addr, bool) {
+// addrFrom turns b, when ok, into an address of family f.
+func addrFrom(f family, b []byte, ok bool) (netip.Addr, bool) {
 	if !ok || uint32(len(b)) != f.addrSz {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFromSlice(b)
 }
 
+// portFrom turns b, when ok, into a port.
 func portFrom(b []byte, ok bool) (uint16, bool) {
 	if !ok || len(b) != 2 {
 		return 0, false
