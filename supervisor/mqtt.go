@@ -140,7 +140,7 @@ func (b Broker) clientOptions(clientID string) *mqtt.ClientOptions {
 		scheme = "ssl"
 	}
 	o := mqtt.NewClientOptions().
-		AddBroker(scheme+"://"+b.Addr).
+		AddBroker(scheme + "://" + b.Addr).
 		SetClientID(clientID).
 		SetUsername(b.Username).
 		SetPassword(string(b.Password)).
