@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -226,6 +227,9 @@ type session struct {
 	c    mqtt.Client
 	b    Broker
 	once sync.Once
+	// failed is set when an operation failed, so the owner replaces the
+	// client.
+	failed atomic.Bool
 }
 
 // sub is a subscription of a session: QoS 1 on filter, each message to fn
@@ -257,7 +261,11 @@ func dialSession(ctx context.Context, b Broker, clientID string, subs []sub) (*s
 
 // publish sends a non-retained QoS 1 message and waits for the PUBACK.
 func (s *session) publish(ctx context.Context, topic, payload string) error {
-	return waitToken(ctx, s.c.Publish(topic, 1, false, payload), s.b.timeout(), "publishing to "+s.b.Addr)
+	err := waitToken(ctx, s.c.Publish(topic, 1, false, payload), s.b.timeout(), "publishing to "+s.b.Addr)
+	if err != nil {
+		s.failed.Store(true)
+	}
+	return err
 }
 
 func (s *session) alive() bool { return s.c.IsConnectionOpen() }
