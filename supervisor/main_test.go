@@ -1,3 +1,5 @@
+//go:build linux
+
 package supervisor
 
 import (
@@ -29,6 +31,8 @@ func helperMain(mode string) int {
 	const helperLife = 60 * time.Second
 	addr := os.Getenv("HELPER_ADDR")
 	switch mode {
+	case "supervise":
+		return superviseMain()
 	case "crash":
 		fmt.Fprintln(os.Stdout, "starting up")
 		fmt.Fprintln(os.Stderr, "Error: boom, cannot bind")
@@ -47,16 +51,10 @@ func helperMain(mode string) int {
 		}
 	}
 	if os.Getenv("HELPER_GRANDCHILD") != "" {
-		// A child of the child, in its process group, that ignores
-		// SIGTERM: only a group SIGKILL ends it.
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), helperEnv+"=ignore-term", "HELPER_ADDR=", "HELPER_GRANDCHILD=")
-		cmd.Stdout = os.Stdout
-		if err := cmd.Start(); err != nil {
+		if err := startGrandchild(); err != nil {
 			fmt.Fprintln(os.Stderr, "grandchild:", err)
 			return 2
 		}
-		fmt.Printf("grandchild %d\n", cmd.Process.Pid)
 	}
 	term := make(chan os.Signal, 1)
 	if mode != "ignore-term" {
@@ -118,4 +116,17 @@ func checkGoroutines(t *testing.T) {
 			t.Errorf("goroutine leak: %d before, %d after:\n%s", before, n, buf)
 		}
 	})
+}
+
+// startGrandchild starts a child of the child, in its process group, that
+// ignores SIGTERM: only a group SIGKILL ends it.
+func startGrandchild() error {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=ignore-term", "HELPER_ADDR=", "HELPER_GRANDCHILD=")
+	cmd.Stdout = os.Stdout
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	fmt.Printf("grandchild %d\n", cmd.Process.Pid)
+	return nil
 }
