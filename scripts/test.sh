@@ -20,6 +20,7 @@ command -v ucarp >/dev/null 2>&1 || need_pkgs+=(ucarp)
 command -v keepalived >/dev/null 2>&1 || need_pkgs+=(keepalived)
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
 command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
+command -v mosquitto >/dev/null 2>&1 || need_pkgs+=(mosquitto)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc)
 if ((${#need_pkgs[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then
