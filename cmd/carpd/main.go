@@ -24,6 +24,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspect(), newVersion())
+	root.AddCommand(newDemote(), newInspect(), newVersion())
 	return root
 }

@@ -155,7 +155,7 @@ func (e *executor) do(j job) {
 		e.rounds, e.refresh = nil, time.Time{}
 		e.transition(j, e.demotion())
 	case jobAnnounce:
-		if e.holding {
+		if e.holding && e.spec.GARP.Repeat > 0 {
 			e.announce(time.Now(), j.reason)
 		}
 	case jobEnsure:
@@ -226,17 +226,17 @@ func (e *executor) announceDue(now time.Time) {
 func (e *executor) schedule(now time.Time) {
 	g := e.spec.GARP
 	e.rounds = e.rounds[:0]
-	for i := 1; i < max(g.Repeat, 1); i++ {
+	for i := 1; i < g.Repeat; i++ {
 		e.rounds = append(e.rounds, now.Add(time.Duration(i)*g.Interval))
 	}
 	if g.Delay > 0 {
-		for i := range max(g.Repeat, 1) {
+		for i := range g.Repeat {
 			e.rounds = append(e.rounds, now.Add(g.Delay+time.Duration(i)*g.Interval))
 		}
 	}
 	slices.SortFunc(e.rounds, func(a, b time.Time) int { return a.Compare(b) })
 	e.refresh = time.Time{}
-	if g.Refresh > 0 {
+	if g.Refresh > 0 && g.Repeat > 0 {
 		e.refresh = now.Add(g.Refresh)
 	}
 }
@@ -297,7 +297,7 @@ func (e *executor) respec(n *Router) {
 			}
 		}
 	}
-	if len(added) > 0 {
+	if len(added) > 0 && n.GARP.Repeat > 0 {
 		if err := e.ann.Announce(added); err != nil {
 			e.log.Warn("announcing reloaded VIPs", "error", err)
 		} else {

@@ -190,7 +190,7 @@ func TestExecutorAnnounceSchedule(t *testing.T) {
 	}{
 		{"burst of 3", GARP{Repeat: 3, Interval: 20 * time.Millisecond}, 0, 3},
 		{"burst and delayed burst", GARP{Repeat: 2, Interval: 20 * time.Millisecond, Delay: 100 * time.Millisecond}, 0, 4},
-		{"repeat 0 is one round", GARP{}, 0, 1},
+		{"repeat 0 sends none", GARP{Interval: time.Millisecond, Delay: time.Millisecond, Refresh: time.Millisecond}, 0, 0},
 		{"demotion cancels", GARP{Repeat: 3, Interval: 200 * time.Millisecond, Delay: 200 * time.Millisecond}, 50 * time.Millisecond, 1},
 	}
 	for _, tt := range tests {

@@ -52,7 +52,8 @@ type Router struct {
 // Interval apart, the same burst again Delay later (keepalived
 // garp_master_delay), and one round every Refresh while MASTER
 // (garp_master_refresh). Zero Delay or Refresh turns that part off; Repeat
-// below 1 counts as 1.
+// 0 turns announcing off altogether, including the round sent when a less
+// preferred master is heard.
 type GARP struct {
 	Repeat   int
 	Interval time.Duration

@@ -70,6 +70,9 @@ func (e *executor) claimAnnounce(*job) error {
 	e.holding = true
 	now := time.Now()
 	e.schedule(now)
+	if e.spec.GARP.Repeat <= 0 {
+		return nil
+	}
 	return e.announce(now, "claim")
 }
 
