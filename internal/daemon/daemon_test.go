@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +140,21 @@ func TestPIDLock(t *testing.T) {
 	}
 	if a.router("vr").State != "BACKUP" {
 		t.Errorf("the refused start disturbed the running daemon")
+	}
+}
+
+// TestUnicastPeers elects over unicast: each node sends to its peer only.
+func TestUnicastPeers(t *testing.T) {
+	seg := &segment{}
+	ra, rb := vrrpRouter("vr", 7, 200, "198.18.0.100/32"), vrrpRouter("vr", 7, 100, "198.18.0.100/32")
+	ra.Peers = []netip.Addr{netip.MustParseAddr("198.18.0.2")}
+	rb.Peers = []netip.Addr{netip.MustParseAddr("198.18.0.1")}
+	a := newNode(t, seg, "198.18.0.1", ra).start()
+	b := newNode(t, seg, "198.18.0.2", rb).start()
+	a.waitState("vr", "MASTER", 3*time.Second)
+	b.waitState("vr", "BACKUP", time.Second)
+	waitFor(t, time.Second, "adverts received", func() bool { return b.router("vr").Counters.Received > 2 })
+	if st := a.d.Status(); len(st.Sockets) != 1 || !st.Sockets[0].Unicast || st.Sockets[0].Group != "" {
+		t.Errorf("sockets %+v, want one unicast socket", st.Sockets)
 	}
 }

@@ -153,6 +153,9 @@ func TestClaimFailureDemotes(t *testing.T) {
 	if recs := a.logs.records("transition step failed"); len(recs) == 0 || recs[0]["step"] != "vip-add" {
 		t.Errorf("failed step logs %v, want vip-add", recs)
 	}
+	if got := a.router("vr").Reason; got != "claiming the VIPs failed" {
+		t.Errorf("a's reason for leaving MASTER %q", got)
+	}
 }
 
 // TestReload applies a new configuration to a running daemon.

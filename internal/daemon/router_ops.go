@@ -24,7 +24,7 @@ func (r *router) demote(n int, reset bool) (int, error) {
 		r.applyDemotion(now)
 		res <- r.manual
 	}) {
-		return 0, fmt.Errorf("router %s is stopped", r.spec.Name)
+		return 0, fmt.Errorf("router %s is stopped", r.base.Name)
 	}
 	return <-res, nil
 }
@@ -41,8 +41,12 @@ func (r *router) resign() {
 }
 
 // claimResult is the executor's report on a promotion's VIP step. A
-// failed claim demotes the router so a healthy peer takes over; the
-// demotion is lifted by the next good claim or after the hold time.
+// failed claim demotes the router and, if it is still MASTER, steps it
+// down with a bow-out, so a healthy peer takes over at once even without
+// preemption (CARP backups do not preempt by default). The demotion is
+// lifted by the next good claim or after the hold time; without a peer
+// the router claims again after its master-down interval, which retries
+// the VIPs.
 func (r *router) claimResult(ok bool) {
 	r.post(func(now time.Time) {
 		if ok {
@@ -70,6 +74,11 @@ func (r *router) claimResult(ok bool) {
 			})
 		})
 		r.applyDemotion(now)
+		if r.m.State() == carp.Master {
+			r.why = "claiming the VIPs failed"
+			r.do(now, r.m.Resign(now))
+			r.why = ""
+		}
 	})
 }
 
