@@ -163,6 +163,13 @@ func (d *Daemon) resolveAddr(r *Router) error {
 		}
 		r.Machine.Addr = a.WithZone("")
 	}
+	for _, p := range r.VIPs {
+		if p.Addr() == r.Machine.Addr {
+			// A leftover VIP can look like the primary address after a
+			// crash; adverts from it would follow the VIP around.
+			return fmt.Errorf("router %s: source address %v is one of its VIPs; set srcip", r.Name, p.Addr())
+		}
+	}
 	if len(r.Peers) > 0 {
 		r.Machine.IgnoreTTL = true
 	}

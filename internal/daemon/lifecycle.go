@@ -130,6 +130,11 @@ func (d *Daemon) reconcile(specs []*Router) {
 				log.Error("removing leftover VIP", "vip", p.String(), "error", err)
 				continue
 			}
+			if still, err := res.addrs.Has(p.Addr()); err == nil && still {
+				// Removal matches the prefix length too.
+				log.Error("leftover VIP has another prefix length; not removed", "vip", p.String())
+				continue
+			}
 			log.Warn("removed leftover VIP", "vip", p.String())
 		}
 	}
