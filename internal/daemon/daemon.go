@@ -201,6 +201,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer release()
+	defer d.hookCancel()
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
@@ -230,10 +231,33 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// startAll reconciles and starts the routers of New.
+// startAll opens the sockets and interface handles, reconciles, and
+// starts the routers of New. Opening comes first so that a start-up that
+// cannot work (no privilege, say) fails before any address is touched.
 func (d *Daemon) startAll() error {
 	d.lifeMu.Lock()
 	defer d.lifeMu.Unlock()
+	var opened []*socket
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, s := range opened {
+			d.releaseSocket(s)
+		}
+	}()
+	for _, s := range d.specs {
+		d.mu.Lock()
+		_, err := d.iface(s.Iface)
+		var sock *socket
+		if err == nil {
+			sock, err = d.acquireSocket(s)
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		opened = append(opened, sock)
+	}
 	d.reconcile(d.specs)
 	for _, s := range d.specs {
 		if err := d.startRouter(s); err != nil {
