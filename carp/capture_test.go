@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -103,35 +104,97 @@ func readCaptureFile(file string) ([]capture, error) {
 }
 
 // TestCaptures decodes every advertisement captured from real ucarp and
-// keepalived: each must classify, decode with a valid checksum and carry
-// TTL 255. It skips when no captures are present.
+// keepalived (carp/testdata/README.md): each must classify as the program
+// that sent it, decode with a valid checksum, carry TTL 255, and re-encode
+// to the very bytes on the wire. The CARP HMAC and the VRRPv2 password are
+// checked with the lab's password and refused with another.
 func TestCaptures(t *testing.T) {
-	caps := readCaptures(t, capturesGlob)
-	if len(caps) == 0 {
-		t.Skipf("no captures match %s", capturesGlob)
+	want := map[string]Proto{
+		"ucarp.pcap":              ProtoCARP,
+		"keepalived-v2.pcap":      ProtoVRRP2,
+		"keepalived-v3.pcap":      ProtoVRRP3,
+		"keepalived-v3-ipv6.pcap": ProtoVRRP3,
 	}
+	caps := readCaptures(t, capturesGlob)
+	perFile := map[string]int{}
 	for _, c := range caps {
+		file := c.name[:strings.LastIndexByte(c.name, ':')]
+		perFile[file]++
 		if c.ttl != 255 {
 			t.Errorf("%s: TTL %d, want 255", c.name, c.ttl)
 		}
 		proto, err := Classify(c.payload)
-		if err != nil {
-			t.Errorf("%s: Classify: %v", c.name, err)
+		if err != nil || proto != want[file] {
+			t.Errorf("%s: Classify = %v, %v; want %v", c.name, proto, err, want[file])
 			continue
 		}
-		switch proto {
-		case ProtoCARP:
-			var h Header
-			err = h.DecodeFromBytes(c.payload, nil)
-		default:
-			var v VRRP
-			err = v.Decode(c.payload, c.src, c.dst)
-			if err == nil && !v.ChecksumChecked {
-				err = errors.New("checksum not checked")
-			}
+		if proto == ProtoCARP {
+			checkCapturedCARP(t, c)
+		} else {
+			checkCapturedVRRP(t, c)
 		}
-		if err != nil {
-			t.Errorf("%s: decoding %v: %v", c.name, proto, err)
+	}
+	for file := range want {
+		if perFile[file] == 0 {
+			t.Errorf("no advertisements read from testdata/%s", file)
+		}
+	}
+}
+
+func checkCapturedCARP(t *testing.T, c capture) {
+	t.Helper()
+	var h Header
+	if err := h.DecodeFromBytes(c.payload, nil); err != nil {
+		t.Errorf("%s: decoding CARP: %v", c.name, err)
+		return
+	}
+	if got := h.AppendTo(nil); !bytes.Equal(got, c.payload) {
+		t.Errorf("%s: re-encoded\n%x\nwant\n%x", c.name, got, c.payload)
+	}
+	vip := []netip.Addr{netip.MustParseAddr("198.18.0.10")}
+	good, err := NewAuth([]byte("s3cretpw"), h.VHID, vip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Verify(&h); err != nil {
+		t.Errorf("%s: ucarp HMAC with the right password: %v", c.name, err)
+	}
+	// Signing the captured counter must reproduce ucarp's digest.
+	signed := h
+	signed.MD = [20]byte{}
+	good.Sign(&signed)
+	if signed.MD != h.MD {
+		t.Errorf("%s: Sign gives %x, ucarp sent %x", c.name, signed.MD, h.MD)
+	}
+	bad, err := NewAuth([]byte("s3cretpx"), h.VHID, vip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Verify(&h); !errors.Is(err, ErrAuth) {
+		t.Errorf("%s: wrong password: Verify = %v, want ErrAuth", c.name, err)
+	}
+}
+
+func checkCapturedVRRP(t *testing.T, c capture) {
+	t.Helper()
+	var v VRRP
+	if err := v.Decode(c.payload, c.src, c.dst); err != nil || !v.ChecksumChecked {
+		t.Errorf("%s: decoding VRRP: %v (checksum checked %v)", c.name, err, v.ChecksumChecked)
+		return
+	}
+	if v.Version == 3 && c.src.Is4() && !v.PseudoHeader {
+		t.Errorf("%s: keepalived 2.2.7 checksums VRRPv3 over IPv4 with the pseudo-header", c.name)
+	}
+	got, err := v.AppendTo(nil, v.PseudoHeader)
+	if err != nil || !bytes.Equal(got, c.payload) {
+		t.Errorf("%s: re-encoded (%v)\n%x\nwant\n%x", c.name, err, got, c.payload)
+	}
+	if v.Version == 2 && v.AuthType == 1 {
+		if err := v.VerifyPassword([]byte("s3cretpw")); err != nil {
+			t.Errorf("%s: keepalived PASS with the right password: %v", c.name, err)
+		}
+		if err := v.VerifyPassword([]byte("s3cretpx")); !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: wrong password: %v, want ErrAuth", c.name, err)
 		}
 	}
 }

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin:/usr/sbin:/sbin"
 FUZZTIME="${FUZZTIME:-10s}"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -19,6 +19,7 @@ command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v ucarp >/dev/null 2>&1 || need_pkgs+=(ucarp)
 command -v keepalived >/dev/null 2>&1 || need_pkgs+=(keepalived)
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
+command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc)
 if ((${#need_pkgs[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then

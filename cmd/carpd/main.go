@@ -24,6 +24,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemote(), newInspect(), newVersion())
+	root.AddCommand(newCheck(), newDemote(), newInspect(), newVersion())
 	return root
 }

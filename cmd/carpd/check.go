@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/carpd/carpd/internal/config"
+	"github.com/spf13/cobra"
+)
+
+func newCheck() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check -c FILE | check [ucarp-style flags]",
+		Short: "Validate a configuration and print it with every default filled in",
+		Long: `Check reads a configuration exactly as "carpd run" would, from a YAML file
+(-c FILE) or from a ucarp-style command line, and prints it normalized on
+standard output: every default filled in, passwords as ***. Warnings go to
+standard error. On errors it lists all of them, one per line as
+FILE:LINE: reason, and exits 1. It changes nothing on the system; a missing
+interface is only a warning, so a file can be checked on another machine.
+
+Flags:
+` + config.ArgsUsage(),
+		// The flags are config.FromArgs's, shared with "carpd run".
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("check needs -c FILE or a ucarp-style command line (see carpd check --help)")
+			}
+			f, err := config.FromArgs(args)
+			if errors.Is(err, config.ErrHelp) {
+				return cmd.Help()
+			}
+			if f != nil {
+				for _, w := range f.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+				}
+			}
+			var es config.Errors
+			if errors.As(err, &es) {
+				for _, e := range es {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				return fmt.Errorf("check: %d error(s)", len(es))
+			}
+			if err != nil {
+				return err
+			}
+			return f.WriteNormalized(cmd.OutOrStdout())
+		},
+	}
+}

@@ -1,0 +1,298 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+	"github.com/spf13/pflag"
+)
+
+// ErrHelp is returned by FromArgs for -h/--help; print ArgsUsage.
+var ErrHelp = errors.New("help requested")
+
+// args holds the command line as typed. Numbers stay strings so they are
+// checked by the same code, with the same messages, as the YAML keys.
+type args struct {
+	config, iface, srcip, vhid, pass, passfile, advbase, advskew  string
+	upscript, downscript, deadratio, xparam, facility, mcast      string
+	proto, priority, interval, stateDir, name                     string
+	addrs, peers                                                  []string
+	preempt, nopreempt, neutral, shutdown, ignoreIfState, nomcast bool
+	daemonize, debug, vipByScripts, help                          bool
+}
+
+func newFlagSet(a *args) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("carpd run", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVarP(&a.config, "config", "c", "", "read the configuration from this YAML file instead of flags")
+	fs.StringVarP(&a.iface, "interface", "i", "", "interface to speak on (required)")
+	fs.StringVarP(&a.srcip, "srcip", "s", "", "source address of advertisements (default: the interface's primary address)")
+	fs.StringVarP(&a.vhid, "vhid", "v", "", "virtual router id 1..255 (CARP vhid, VRRP vrid; required)")
+	fs.StringVarP(&a.pass, "pass", "p", "", "password: CARP HMAC key ≤ 19 bytes, VRRPv2 PASS ≤ 8 (visible in ps: prefer -o)")
+	fs.StringVarP(&a.passfile, "passfile", "o", "", "read the password from the first line of this file")
+	fs.BoolVarP(&a.preempt, "preempt", "P", false, "take over from a less preferred master (VRRP: the default)")
+	fs.BoolVarP(&a.neutral, "neutral", "n", false, "do not run the down script when starting as backup")
+	fs.StringArrayVarP(&a.addrs, "addr", "a", nil, "virtual address, ADDR or ADDR/PREFIX (required; repeatable)")
+	fs.StringVarP(&a.advbase, "advbase", "b", "", "CARP: advertisement base interval in seconds, 0..255 (default 1); VRRP: the interval in seconds")
+	fs.StringVarP(&a.advskew, "advskew", "k", "", "CARP: advertisement skew 0..254 (default 0)")
+	fs.StringVarP(&a.upscript, "upscript", "u", "", "run on becoming master: SCRIPT IFACE VIP [XPARAM]")
+	fs.StringVarP(&a.downscript, "downscript", "d", "", "run on leaving master: SCRIPT IFACE VIP [XPARAM]")
+	fs.StringVarP(&a.deadratio, "deadratio", "r", "", "CARP: master-down ratio 1..255 (default 3)")
+	fs.BoolVarP(&a.shutdown, "shutdown", "z", false, "accepted for ucarp; always on: down scripts run on SIGTERM")
+	fs.BoolVarP(&a.ignoreIfState, "ignoreifstate", "S", false, "keep advertising when the interface is down")
+	fs.BoolVarP(&a.nomcast, "nomcast", "M", false, "not supported (ucarp broadcast advertisements)")
+	fs.StringVarP(&a.xparam, "xparam", "x", "", "extra argument for the up and down scripts")
+	fs.BoolVarP(&a.daemonize, "daemonize", "B", false, "detach and run in the background (ucarp -B); logs go to STATE_DIR/carpd.log")
+	fs.StringVarP(&a.facility, "facility", "f", "", "accepted for ucarp; carpd logs to standard error")
+	fs.BoolVarP(&a.debug, "debug", "D", false, "debug logging")
+	fs.StringVar(&a.mcast, "mcast", "", "multicast group (default 224.0.0.18, ff02::12)")
+	fs.StringVar(&a.proto, "proto", "carp", "protocol: carp, vrrp2 or vrrp3")
+	fs.StringVar(&a.priority, "priority", "", "VRRP: priority 1..255 (default 100)")
+	fs.StringVar(&a.interval, "interval", "", "VRRP: advertisement interval, e.g. 1s, 100ms (vrrp3) (default 1s)")
+	fs.BoolVar(&a.nopreempt, "nopreempt", false, "VRRP: do not preempt a less preferred master")
+	fs.BoolVar(&a.vipByScripts, "vip-by-scripts", false, "leave adding and removing the VIPs to the scripts")
+	fs.StringArrayVar(&a.peers, "peer", nil, "unicast peer address instead of multicast (repeatable)")
+	fs.StringVar(&a.stateDir, "state-dir", DefaultStateDir, "directory for pid, state and socket files")
+	fs.StringVar(&a.name, "name", "", "router name for notify and logs (default carpVHID / vrrpVRID)")
+	fs.BoolVarP(&a.help, "help", "h", false, "show this help")
+	return fs
+}
+
+// ArgsUsage describes the flags FromArgs accepts.
+func ArgsUsage() string {
+	var a args
+	return newFlagSet(&a).FlagUsages()
+}
+
+// flagLabels names keys the way the command line spells them.
+func flagLabels() map[string]string {
+	return map[string]string{
+		"iface": "-i/--interface", "srcip": "-s/--srcip", "vhid": "-v/--vhid", "vrid": "-v/--vhid",
+		"password": "-p/--pass", "passfile": "-o/--passfile", "preempt": "-P/--preempt",
+		"vips": "-a/--addr", "advbase": "-b/--advbase", "advskew": "-k/--advskew",
+		"deadratio": "-r/--deadratio", "hooks.xparam": "-x/--xparam", "mcast": "--mcast",
+		"proto": "--proto", "priority": "--priority", "interval": "--interval",
+		"peers": "--peer", "name": "--name", "vip_by_scripts": "--vip-by-scripts",
+	}
+}
+
+// FromArgs reads a command line: `-c FILE [--state-dir DIR] [-D]`, or a
+// ucarp one-liner such as
+//
+//	-i eth0 -s 198.18.0.3 -v 29 -o /etc/ucarp/pass -a 198.18.0.2 -u up.sh -d down.sh -P -z
+//
+// with ucarp's meanings (PROTOCOL.md §3.6) plus --proto, --priority,
+// --interval, --nopreempt, --vip-by-scripts, --peer, --state-dir, --name.
+// Errors name the flag; the File's Path is "" and the router's Line 0.
+// On error the File is nil when the flags did not parse, and otherwise
+// good only for its Warnings.
+func (l Loader) FromArgs(argv []string) (*File, error) {
+	var a args
+	fs := newFlagSet(&a)
+	fs.SetOutput(discard{})
+	if err := fs.Parse(argv); err != nil {
+		return nil, Errors{{Msg: err.Error()}}
+	}
+	if a.help {
+		return nil, ErrHelp
+	}
+	p := &parser{}
+	p.refuse(fs, &a)
+	if a.stateDir != "" && !filepath.IsAbs(a.stateDir) {
+		p.errorf(0, "--state-dir: %q is not an absolute path", a.stateDir)
+	}
+	if a.config != "" {
+		return l.fromFile(p, fs, &a)
+	}
+	f := &File{StateDir: filepath.Clean(a.stateDir), Debug: a.debug, Daemonize: a.daemonize}
+	s := p.specFromArgs(fs, &a)
+	return l.finish(p, f, []*spec{s})
+}
+
+// refuse reports what carpd will not do, rather than ignoring it.
+func (p *parser) refuse(fs *pflag.FlagSet, a *args) {
+	if len(fs.Args()) > 0 {
+		p.errorf(0, "unexpected argument %q: every setting is a flag", fs.Arg(0))
+	}
+	if a.nomcast {
+		p.errorf(0, "-M/--nomcast (broadcast advertisements) is not supported: use unicast peers (--peer ADDR, once per peer) or --mcast GROUP")
+	}
+	if a.preempt && a.nopreempt {
+		p.errorf(0, "-P/--preempt and --nopreempt contradict each other")
+	}
+}
+
+// fromFile handles -c: only the flags that are not router settings may
+// come with it.
+func (l Loader) fromFile(p *parser, fs *pflag.FlagSet, a *args) (*File, error) {
+	fs.Visit(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case "config", "state-dir", "debug", "facility", "shutdown", "nomcast", "daemonize":
+		default:
+			name := "--" + fl.Name
+			if fl.Shorthand != "" {
+				name = "-" + fl.Shorthand + "/" + name
+			}
+			p.errorf(0, "%s cannot be combined with -c: put router settings in the file", name)
+		}
+	})
+	f, err := l.Load(a.config)
+	if fs.Changed("state-dir") {
+		f.StateDir = filepath.Clean(a.stateDir)
+	}
+	f.Debug = f.Debug || a.debug
+	f.Daemonize = a.daemonize
+	if len(p.errs) > 0 {
+		if es, ok := err.(Errors); ok {
+			p.errs = append(p.errs, es...)
+		}
+		return f, p.errs
+	}
+	return f, err
+}
+
+type discard struct{}
+
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// setInt parses a numeric flag into *dst, recording the key as given.
+func (p *parser) setInt(s *spec, fs *pflag.FlagSet, flag, key, val string, lo, hi int, dst *int) {
+	if !fs.Changed(flag) {
+		return
+	}
+	s.at[key] = 0
+	n, err := parseInt(val, lo, hi)
+	if err != nil {
+		p.errorf(0, "%s: %v", s.label(key), err)
+		s.failed[key] = true
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) specFromArgs(fs *pflag.FlagSet, a *args) *spec {
+	labels := flagLabels()
+	s := newSpec(0, "")
+	before := len(p.errs)
+	defer func() { s.bad = len(p.errs) != before }()
+	s.fromArgs = true
+	s.label = func(k string) string {
+		if l, ok := labels[k]; ok {
+			return l
+		}
+		return k
+	}
+	p.proto(s, a.proto, 0)
+	vrrp := s.r.Proto != carp.ProtoCARP
+	idKey := map[bool]string{false: "vhid", true: "vrid"}[vrrp]
+	p.setInt(s, fs, "vhid", idKey, a.vhid, 1, 255, &s.id)
+	p.setInt(s, fs, "advskew", "advskew", a.advskew, 0, 255, &s.advskew)
+	p.setInt(s, fs, "deadratio", "deadratio", a.deadratio, 1, 255, &s.deadratio)
+	p.setInt(s, fs, "priority", "priority", a.priority, 1, 255, &s.priority)
+	p.argInterval(s, fs, a, vrrp)
+	p.argStrings(s, fs, a)
+	p.argAddrs(s, fs, a)
+	s.preempt = a.preempt || (vrrp && !a.nopreempt)
+	if a.preempt || a.nopreempt || vrrp {
+		s.at["preempt"] = 0
+	}
+	s.r.IgnoreIfState, s.r.Neutral, s.r.VIPByScripts = a.ignoreIfState, a.neutral, a.vipByScripts
+	return s
+}
+
+// argInterval maps -b: CARP advbase, or for VRRP the interval in seconds
+// (keepalived advert_int), unless --interval gives it as a duration.
+func (p *parser) argInterval(s *spec, fs *pflag.FlagSet, a *args, vrrp bool) {
+	if !vrrp {
+		p.setInt(s, fs, "advbase", "advbase", a.advbase, 0, 255, &s.advbase)
+		if fs.Changed("interval") {
+			s.at["interval"] = 0
+		}
+		return
+	}
+	switch {
+	case fs.Changed("advbase") && fs.Changed("interval"):
+		p.errorf(0, "-b/--advbase and --interval both set the VRRP interval: give one")
+	case fs.Changed("advbase"):
+		old := s.label
+		s.label = func(k string) string {
+			if k == "interval" {
+				return "-b/--advbase"
+			}
+			return old(k)
+		}
+		var secs int
+		p.setInt(s, fs, "advbase", "interval", a.advbase, 1, 255, &secs)
+		s.interval = time.Duration(secs) * time.Second
+	case fs.Changed("interval"):
+		s.at["interval"] = 0
+		d, err := parseDuration(a.interval)
+		if err != nil {
+			p.errorf(0, "--interval: %v", err)
+			s.failed["interval"] = true
+		}
+		s.interval = d
+	}
+}
+
+func (p *parser) argStrings(s *spec, fs *pflag.FlagSet, a *args) {
+	if fs.Changed("interface") {
+		s.at["iface"], s.r.Iface = 0, a.iface
+	}
+	if fs.Changed("name") {
+		s.at["name"], s.r.Name = 0, a.name
+	}
+	if fs.Changed("pass") {
+		s.at["password"], s.password = 0, a.pass
+		p.warnf("-p/--pass puts the password in the process list (ps, /proc/PID/cmdline): use -o FILE with mode 0600")
+	}
+	if fs.Changed("passfile") {
+		s.at["passfile"], s.r.Passfile = 0, a.passfile
+	}
+	if a.upscript != "" {
+		s.r.Hooks.Up = []string{a.upscript}
+	}
+	if a.downscript != "" {
+		s.r.Hooks.Down = []string{a.downscript}
+	}
+	if fs.Changed("xparam") {
+		s.at["hooks.xparam"], s.r.Hooks.XParam = 0, a.xparam
+	}
+}
+
+func (p *parser) argAddrs(s *spec, fs *pflag.FlagSet, a *args) {
+	if fs.Changed("addr") {
+		s.at["vips"] = 0
+	}
+	for _, v := range a.addrs {
+		p.vip(s, strings.TrimSpace(v), 0)
+	}
+	for _, v := range a.peers {
+		ad, err := parseAddr(v)
+		if err != nil {
+			p.errorf(0, "--peer: %v", err)
+			continue
+		}
+		s.r.Peers = append(s.r.Peers, ad)
+		s.peerLines = append(s.peerLines, 0)
+	}
+	if fs.Changed("srcip") {
+		s.at["srcip"] = 0
+		var err error
+		if s.r.SrcIP, err = parseAddr(a.srcip); err != nil {
+			p.errorf(0, "-s/--srcip: %v", err)
+			s.failed["srcip"] = true
+		}
+	}
+	if fs.Changed("mcast") {
+		s.at["mcast"] = 0
+		var err error
+		if s.r.Group, err = parseAddr(a.mcast); err != nil {
+			p.errorf(0, "--mcast: %v", err)
+			s.failed["mcast"] = true
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// Defaults that are not protocol defaults (those come from
+// carp.DefaultConfig).
+const (
+	DefaultStateDir = "/run/carpd"
+
+	// DefaultGARPRepeat is keepalived's garp_master_repeat.
+	DefaultGARPRepeat = 5
+	// DefaultGARPInterval spaces the packets of a burst: some switches
+	// rate-limit gratuitous ARP to one a second per address and drop the
+	// rest (MetalLB #172), so 1.1 s keeps every packet of the burst alive.
+	DefaultGARPInterval = 1100 * time.Millisecond
+	// DefaultGARPDelay is keepalived's garp_master_delay: a second burst
+	// for switches that missed the first while their port was converging.
+	DefaultGARPDelay = 5 * time.Second
+
+	// DefaultHookTimeout bounds one hook run; its process group is killed
+	// after it.
+	DefaultHookTimeout = 30 * time.Second
+
+	// DefaultTrackInterval is keepalived's vrrp_script interval.
+	DefaultTrackInterval = time.Second
+)
+
+// Multicast groups used when no peers and no mcast are configured
+// (RFC 5798 §5.1.1.2, §5.1.2.2; CARP uses the same ones).
+var (
+	GroupV4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+	GroupV6 = netip.MustParseAddr("ff02::12")
+)
+
+// File is a whole configuration: from a YAML file or a command line.
+type File struct {
+	Path     string // "" for a command-line configuration
+	StateDir string // pid, state and socket files; default /run/carpd
+	Debug    bool   // debug logging (key debug, ucarp -D)
+	// Daemonize detaches into the background (ucarp -B); command line only,
+	// since under systemd or another supervisor carpd stays in the foreground.
+	Daemonize bool
+	Routers   []Router
+	// Warnings are problems that do not stop carpd: a password readable by
+	// others, an interface that does not exist on this machine (yet).
+	Warnings []string
+}
+
+// Router is one virtual router with every default applied.
+type Router struct {
+	Name  string // unique; "carp<vhid>" / "vrrp<vrid>" unless configured
+	Iface string
+	Proto carp.Proto
+	ID    uint8 // vhid (CARP) or vrid (VRRP)
+
+	// Machine is the state machine configuration derived from the keys and
+	// checked with carp.Config.Validate. Addr is left zero: the daemon
+	// fills it from SrcIP or the interface's primary address.
+	Machine carp.Config
+
+	VIPs     []netip.Prefix // /32 or /128 unless a prefix was written
+	Password Secret         // CARP HMAC key (≤ 19 bytes) or VRRPv2 PASS (≤ 8)
+	Passfile string         // where Password was read from; "" when typed
+	SrcIP    netip.Addr     // optional advertisement source
+	Peers    []netip.Addr   // unicast peers; empty = multicast to Group
+	Group    netip.Addr     // multicast group; zero when Peers is set
+
+	// V3PseudoHeader makes VRRPv3 over IPv4 checksum with the IPv4
+	// pseudo-header, as keepalived does by default; RFC 9568 says not to
+	// (key v3_checksum_as_v2).
+	V3PseudoHeader bool
+
+	IgnoreIfState bool // ucarp -S: keep advertising when the link is down
+	VIPByScripts  bool // ucarp --vip-by-scripts: hooks add and remove the VIPs
+	Neutral       bool // ucarp -n: no down hook on the first INIT→BACKUP
+
+	GARP            GARP
+	Hooks           Hooks
+	TrackInterfaces []TrackInterface
+	TrackScripts    []TrackScript
+
+	Line int // line of the router in the file; 0 from the command line
+}
+
+// GARP tunes the gratuitous ARP / unsolicited NA bursts sent on promotion.
+type GARP struct {
+	Repeat   int           // packets per burst; 0 sends none
+	Interval time.Duration // between the packets of a burst
+	Refresh  time.Duration // periodic burst while MASTER; 0 = off
+	Delay    time.Duration // second burst after promotion; 0 = none
+}
+
+// Hooks are the programs run on transitions, as argv (never a shell
+// string). Up and Down get ucarp's arguments appended, once per VIP:
+// <iface> <vip> [xparam]. Notify gets keepalived's: INSTANCE <name>
+// MASTER|BACKUP|FAULT|STOP <priority>.
+type Hooks struct {
+	Up, Down, Notify []string
+	XParam           string
+	Timeout          time.Duration
+}
+
+// TrackInterface follows a link's state. Weight 0 puts the router in FAULT
+// while the link is down (keepalived); otherwise it is added to the
+// priority while up (weight > 0) or while down (weight < 0).
+type TrackInterface struct {
+	Iface  string
+	Weight int
+}
+
+// TrackScript runs Argv every Interval; Rise successes in a row mark it up,
+// Fall failures in a row down. Weight works as for TrackInterface.
+type TrackScript struct {
+	Name              string
+	Argv              []string
+	Interval, Timeout time.Duration
+	Rise, Fall        int
+	Weight            int
+}
+
+// Error is one problem at a place in a file: "FILE:LINE: msg". File is
+// empty for a command line, Line is 0 when the problem has no line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e Error) Error() string {
+	switch {
+	case e.File == "":
+		return e.Msg
+	case e.Line == 0:
+		return e.File + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// Errors is every problem found, in file order; it prints one per line.
+type Errors []Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}

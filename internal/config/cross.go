@@ -1,0 +1,112 @@
+package config
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// crossCheck applies the rules between routers: unique names, one owner
+// per (interface, id) and per VIP.
+func (p *parser) crossCheck(specs []*spec) {
+	names := map[string]*spec{}
+	type slot struct {
+		iface string
+		id    uint8
+	}
+	ids := map[slot][]*spec{}
+	vips := map[netip.Addr]*spec{}
+	for _, s := range specs {
+		r := &s.r
+		if prev, dup := names[r.Name]; dup {
+			p.errorf(s.lineOf("name"), "%s: %q is already the name of the router at line %d; set distinct names", s.label("name"), r.Name, prev.line)
+		}
+		names[r.Name] = s
+		k := slot{r.Iface, r.ID}
+		for _, prev := range ids[k] {
+			if !idsCoexist(&prev.r, r) {
+				p.errorf(s.lineOf(idKey(r)), "%s %d on %s is already used by router %s at line %d%s",
+					s.label(idKey(r)), r.ID, r.Iface, prev.r.Name, prev.line, macClash(&prev.r, r))
+			}
+		}
+		ids[k] = append(ids[k], s)
+		for i, v := range r.VIPs {
+			if prev, dup := vips[v.Addr()]; dup && prev != s {
+				p.errorf(s.vipLines[i], "%s: %s is also a VIP of router %s at line %d", s.label("vips"), v.Addr(), prev.r.Name, prev.line)
+			}
+			vips[v.Addr()] = s
+		}
+	}
+}
+
+// idsCoexist reports whether two routers may share an interface and id.
+// VRRP for IPv4 and for IPv6 have distinct virtual MACs (00:00:5e:00:01:ID
+// and 00:00:5e:00:02:ID, RFC 5798 §7.3) and sockets, as in keepalived; any
+// other pair collides.
+func idsCoexist(a, b *Router) bool {
+	if a.Proto == carp.ProtoCARP || b.Proto == carp.ProtoCARP {
+		return false
+	}
+	return a.VIPs[0].Addr().Is4() != b.VIPs[0].Addr().Is4()
+}
+
+func idKey(r *Router) string {
+	if r.Proto == carp.ProtoCARP {
+		return "vhid"
+	}
+	return "vrid"
+}
+
+func macClash(a, b *Router) string {
+	if (a.Proto == carp.ProtoCARP) != (b.Proto == carp.ProtoCARP) {
+		return ": CARP and VRRP with one id share the virtual MAC 00:00:5e:00:01:ID (RFC 5798 §7.3)"
+	}
+	return ""
+}
+
+// systemCheck compares the routers with the interfaces on this machine.
+// A missing interface is a warning (the file may be meant for another
+// host); a VIP that is already an interface address is an error, because
+// releasing it would take the host's own address away.
+func (p *parser) systemCheck(specs []*spec, lookup func(string) ([]netip.Addr, error)) {
+	type result struct {
+		addrs []netip.Addr
+		err   error
+	}
+	cache := map[string]result{}
+	get := func(iface string) result {
+		res, ok := cache[iface]
+		if !ok {
+			res.addrs, res.err = lookup(iface)
+			cache[iface] = res
+		}
+		return res
+	}
+	for _, s := range specs {
+		r := &s.r
+		res := get(r.Iface)
+		if res.err != nil {
+			p.warnf("router %s: interface %s: %v; carpd run will refuse to start without it", r.Name, r.Iface, res.err)
+		} else {
+			for i, v := range r.VIPs {
+				if slices.Contains(res.addrs, v.Addr()) {
+					p.errorf(s.vipLines[i], "%s: %s is an address of %s itself; a VIP must be an address no host keeps", s.label("vips"), v.Addr(), r.Iface)
+				}
+			}
+			if r.SrcIP.IsValid() && !slices.Contains(res.addrs, r.SrcIP) {
+				p.warnf("router %s: srcip %s is not an address of %s", r.Name, r.SrcIP, r.Iface)
+			}
+		}
+		for _, t := range r.TrackInterfaces {
+			if err := get(t.Iface).err; err != nil {
+				p.warnf("router %s: track_interface %s: %v", r.Name, t.Iface, err)
+			}
+		}
+	}
+}
+
+func sortErrors(es Errors) {
+	slices.SortStableFunc(es, func(a, b Error) int { return cmp.Compare(a.Line, b.Line) })
+}

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Loader reads configurations. The zero Loader looks at the real system.
+type Loader struct {
+	// IfaceAddrs lists the addresses an interface has of its own (carpd's
+	// VIPs excluded). A VIP equal to one of them is an error; an error
+	// from IfaceAddrs (no such interface) is only a warning, so a file
+	// can be checked on another machine; `carpd run` refuses later. nil
+	// uses the system: netlink on Linux, the net package elsewhere.
+	IfaceAddrs func(iface string) ([]netip.Addr, error)
+}
+
+// Load reads and validates a YAML file with the system Loader.
+func Load(path string) (*File, error) { return Loader{}.Load(path) }
+
+// FromArgs reads `-c FILE` or a ucarp-compatible command line with the
+// system Loader.
+func FromArgs(args []string) (*File, error) { return Loader{}.FromArgs(args) }
+
+// Load reads and validates the YAML file at path. On error it returns
+// Errors listing every problem, each as FILE:LINE: reason, and a File that
+// is good only for its Warnings.
+func (l Loader) Load(path string) (*File, error) {
+	p := &parser{file: path}
+	f := &File{Path: path, StateDir: DefaultStateDir}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return f, Errors{{File: path, Msg: err.Error()}}
+	}
+	return l.load(p, f, data)
+}
+
+// load validates data read from f.Path.
+func (l Loader) load(p *parser, f *File, data []byte) (*File, error) {
+	path := f.Path
+	specs, hasPassword := p.document(data, f, filepath.Dir(path))
+	if hasPassword {
+		p.warnReadable(path)
+	}
+	return l.finish(p, f, specs)
+}
+
+// finish builds the routers, checks them against each other and the
+// system, and collects the outcome.
+func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
+	lookup := l.IfaceAddrs
+	if lookup == nil {
+		lookup = systemAddrs
+	}
+	var built []*spec
+	for _, s := range specs {
+		r, ok := p.build(s)
+		if ok {
+			s.r = r
+			built = append(built, s)
+		}
+	}
+	p.crossCheck(built)
+	p.systemCheck(built, lookup)
+	if len(p.errs) == 0 {
+		for _, s := range built {
+			f.Routers = append(f.Routers, s.r)
+		}
+	}
+	f.Warnings = p.warns
+	if len(p.errs) > 0 {
+		sortErrors(p.errs)
+		return f, p.errs
+	}
+	return f, nil
+}
+
+// syntaxLine pulls the line out of yaml.v3's "yaml: line N: msg".
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document reads the top level. It reports whether any router holds a
+// password in the file itself.
+func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorf(0, "the file is empty: it needs routers:")
+			return nil, false
+		}
+		p.syntax(err)
+		return nil, false
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			p.syntax(err)
+		} else {
+			p.errorf(extra.Line, "a second YAML document; carpd reads one")
+		}
+		return nil, false
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	var specs []*spec
+	var routersSeen, hasPassword bool
+	p.fields("top level", root, []string{"state_dir", "debug", "routers"}, func(key string, _, v *yaml.Node) {
+		switch key {
+		case "state_dir":
+			if s, ok := p.str(key, v); ok {
+				if !filepath.IsAbs(s) {
+					p.errorf(v.Line, "state_dir: %q is not an absolute path", s)
+				}
+				f.StateDir = filepath.Clean(s)
+			}
+		case "debug":
+			f.Debug, _ = p.boolean(key, v)
+		case "routers":
+			routersSeen = true
+			p.list(key, v, func(it *yaml.Node) {
+				s := p.router(it, dir)
+				_, pw := s.given("password")
+				hasPassword = hasPassword || pw
+				specs = append(specs, s)
+			})
+			if r := resolve(v); r.Kind == yaml.SequenceNode && len(r.Content) == 0 {
+				p.errorf(v.Line, "routers: the list is empty")
+			}
+		}
+	})
+	if !routersSeen && root.Kind == yaml.MappingNode {
+		p.errorf(root.Line, "routers: missing; the file needs at least one router")
+	}
+	return specs, hasPassword
+}
+
+func (p *parser) syntax(err error) {
+	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.errorf(line, "YAML syntax: %s", m[2])
+		return
+	}
+	p.errorf(0, "YAML syntax: %v", err)
+}
