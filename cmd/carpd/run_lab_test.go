@@ -1,0 +1,213 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/lab"
+	"github.com/mdlayher/arp"
+)
+
+// labMainEnv makes the test binary run carpd's main instead of the tests:
+// the lab tests start it in namespaces as the real carpd, built from the
+// same sources (and with the race detector when the tests have it).
+const labMainEnv = "CARPD_LAB_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(labMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// carpdProc is a carpd running in a lab node.
+type carpdProc struct {
+	*lab.Proc
+	dir  string
+	node *lab.Node
+}
+
+// startCarpd runs `carpd run --state-dir DIR ARGS` in n. dir is reused
+// when given, so a restart finds the old state directory.
+func startCarpd(t *testing.T, n *lab.Node, dir string, args ...string) *carpdProc {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	argv := append([]string{"env", labMainEnv + "=1", os.Args[0], "run", "--state-dir", dir,
+		"--log-format", "json", "--log-level", "debug"}, args...)
+	return &carpdProc{Proc: n.Start(t, argv...), dir: dir, node: n}
+}
+
+// status asks the running carpd for its first router's status.
+func (c *carpdProc) status() (daemon.RouterStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
+	if err != nil {
+		return daemon.RouterStatus{}, err
+	}
+	if len(resp.Status.Routers) == 0 {
+		return daemon.RouterStatus{}, nil
+	}
+	return resp.Status.Routers[0], nil
+}
+
+// waitState waits until the first router is in state and returns how long
+// that took.
+func (c *carpdProc) waitState(t *testing.T, state string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	waitLab(t, timeout, c.node.Name+" "+state, func() bool {
+		st, err := c.status()
+		return err == nil && st.State == state
+	})
+	return time.Since(start)
+}
+
+// waitLab polls cond every 20 ms for at most timeout and fails t if it
+// never holds.
+func waitLab(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := lab.WaitFor(ctx, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("waiting %v for %s: %v", timeout, what, err)
+	}
+}
+
+// arpOwner resolves vip from the lab's client and returns the MAC that
+// answered, or an error if nobody did within 200 ms.
+func arpOwner(l *lab.Lab, vip netip.Addr) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName(l.Client.Iface)
+		if err != nil {
+			return err
+		}
+		c, err := arp.Dial(ifi)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+			return err
+		}
+		mac, err = c.Resolve(vip)
+		return err
+	})
+	return mac, err
+}
+
+// carpArgs is a ucarp-style command line for node n.
+func carpArgs(n *lab.Node, vhid, skew, pass, vip string, extra ...string) []string {
+	return append([]string{"-i", n.Iface, "-s", n.IP4.Addr().String(), "-v", vhid, "-p", pass, "-a", vip,
+		"-b", "1", "-k", skew}, extra...)
+}
+
+// TestLabKillAndLinkDown: two carpd nodes elect one master; SIGKILL of the
+// master plus its link down lets the backup take the VIP and answer ARP
+// within its master-down interval; restarting carpd on the old master
+// removes the stale VIP it left before electing.
+func TestLabKillAndLinkDown(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("198.18.0.10")
+	a := startCarpd(t, n1, "", carpArgs(n1, "10", "0", "s3cret", vip.String())...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", carpArgs(n2, "10", "50", "s3cret", vip.String())...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+	if mac, err := arpOwner(l, vip); err != nil || mac.String() != n1.MAC.String() {
+		t.Fatalf("ARP for %v answered by %v (%v), want n1 %v", vip, mac, err, n1.MAC)
+	}
+
+	start := time.Now()
+	if err := a.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n1.LinkDown()
+	// n2's master-down interval: 3 × advbase + 50/256 s = 3.195 s.
+	bound := 3195 * time.Millisecond
+	waitLab(t, bound+5*time.Second, "n2 answering ARP", func() bool {
+		mac, err := arpOwner(l, vip)
+		return err == nil && mac.String() == n2.MAC.String()
+	})
+	took := time.Since(start)
+	t.Logf("takeover after SIGKILL + link down: %v (master-down %v)", took.Round(time.Millisecond), bound)
+	if took > bound+3*time.Second {
+		t.Errorf("takeover took %v, want about %v", took, bound)
+	}
+	if !n1.HasAddr(vip) {
+		t.Fatalf("SIGKILL removed the VIP from n1; the leftover test needs it there")
+	}
+
+	n1.LinkUp()
+	a2 := startCarpd(t, n1, a.dir, carpArgs(n1, "10", "0", "s3cret", vip.String())...)
+	a2.waitState(t, "BACKUP", 5*time.Second)
+	if n1.HasAddr(vip) {
+		t.Errorf("restarted carpd left the stale VIP on n1")
+	}
+	if out := readLog(t, a2); !strings.Contains(out, `"msg":"removed leftover VIP"`) {
+		t.Errorf("restarted carpd did not log the leftover; log:\n%s", out)
+	}
+	if st, _ := b.status(); st.State != "MASTER" {
+		t.Errorf("n2 is %s after n1's restart, want MASTER (no preemption)", st.State)
+	}
+}
+
+// TestLabTermBowOut: SIGTERM of the master hands over at once (bow-out),
+// the old master removes its VIP and exits 0.
+func TestLabTermBowOut(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("198.18.0.11")
+	a := startCarpd(t, n1, "", carpArgs(n1, "11", "0", "s3cret", vip.String())...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", carpArgs(n2, "11", "50", "s3cret", vip.String())...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+
+	start := time.Now()
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, "MASTER", 5*time.Second)
+	took := time.Since(start)
+	t.Logf("takeover after SIGTERM: within %v", took.Round(time.Millisecond))
+	// The bow-out makes the backup claim at once; its master-down would
+	// be 3.2 s.
+	if took > 1500*time.Millisecond {
+		t.Errorf("takeover took %v: no bow-out?", took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Wait(ctx); err != nil {
+		t.Errorf("carpd after SIGTERM: %v, want exit 0", err)
+	}
+	if n1.HasAddr(vip) {
+		t.Errorf("VIP still on n1 after SIGTERM")
+	}
+	waitLab(t, 2*time.Second, "VIP on n2", func() bool { return n2.HasAddr(vip) })
+	t.Logf("shutdown done %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+}
+
+// readLog returns the process's log so far.
+func readLog(t *testing.T, c *carpdProc) string {
+	t.Helper()
+	b, err := os.ReadFile(c.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
