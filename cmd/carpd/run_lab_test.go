@@ -63,6 +63,18 @@ func (c *carpdProc) status() (daemon.RouterStatus, error) {
 	return resp.Status.Routers[0], nil
 }
 
+// fullStatus asks the running carpd for its whole status.
+func (c *carpdProc) fullStatus(t *testing.T) *daemon.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Status
+}
+
 // waitState waits until the first router is in state and returns how long
 // that took.
 func (c *carpdProc) waitState(t *testing.T, state string, timeout time.Duration) time.Duration {
