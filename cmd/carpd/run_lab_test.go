@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,4 +223,79 @@ func readLog(t *testing.T, c *carpdProc) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// vrrpArgs is a fast VRRPv3 command line for node n (200 ms adverts).
+func vrrpArgs(n *lab.Node, vrid, prio, vip string, extra ...string) []string {
+	return append([]string{"--proto", "vrrp3", "--interval", "200ms", "-i", n.Iface, "-v", vrid, "-a", vip,
+		"--priority", prio}, extra...)
+}
+
+// masters returns the names of the nodes whose carpd is MASTER.
+func masters(cs ...*carpdProc) []string {
+	var out []string
+	for _, c := range cs {
+		if st, err := c.status(); err == nil && st.State == "MASTER" {
+			out = append(out, c.node.Name)
+		}
+	}
+	return out
+}
+
+// TestLabThreeNodesPreemption: with preemption (the VRRP default) a higher
+// priority takes over from a running master; with --nopreempt it does
+// not; of three nodes exactly one is master and holds the VIP, and when it
+// dies the best remaining node takes over.
+func TestLabThreeNodesPreemption(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 3, lab.WithoutIPv6())
+	n1, n2, n3 := l.Nodes[0], l.Nodes[1], l.Nodes[2]
+	vip := netip.MustParseAddr("198.18.0.15")
+	a := startCarpd(t, n1, "", vrrpArgs(n1, "15", "100", vip.String())...)
+	a.waitState(t, "MASTER", 5*time.Second)
+	b := startCarpd(t, n2, "", vrrpArgs(n2, "15", "150", vip.String())...)
+	b.waitState(t, "MASTER", 5*time.Second) // preempts n1
+	a.waitState(t, "BACKUP", 2*time.Second)
+	c := startCarpd(t, n3, "", vrrpArgs(n3, "15", "200", vip.String(), "--nopreempt")...)
+	c.waitState(t, "BACKUP", 2*time.Second)
+	time.Sleep(time.Second) // > 3 master-down intervals: n3 must not preempt
+	if got := masters(a, b, c); !slices.Equal(got, []string{"n2"}) {
+		t.Fatalf("masters %v, want only n2", got)
+	}
+	if !n2.HasAddr(vip) || n1.HasAddr(vip) || n3.HasAddr(vip) {
+		t.Errorf("VIP on n1 %v n2 %v n3 %v, want n2 only", n1.HasAddr(vip), n2.HasAddr(vip), n3.HasAddr(vip))
+	}
+
+	if err := b.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n2.LinkDown()
+	c.waitState(t, "MASTER", 3*time.Second) // highest remaining priority claims first
+	time.Sleep(time.Second)
+	if got := masters(a, c); !slices.Equal(got, []string{"n3"}) {
+		t.Errorf("masters after n2 died %v, want only n3", got)
+	}
+	waitLab(t, 2*time.Second, "VIP on n3", func() bool { return n3.HasAddr(vip) })
+}
+
+// TestLabUnicastPeers: with multicast dropped on the segment, two carpd
+// nodes configured with unicast peers still elect one master.
+func TestLabUnicastPeers(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	l.BlockMulticast(n1)
+	l.BlockMulticast(n2)
+	vip := "198.18.0.16"
+	a := startCarpd(t, n1, "", carpArgs(n1, "16", "0", "s3cret", vip, "--peer", n2.IP4.Addr().String())...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", carpArgs(n2, "16", "50", "s3cret", vip, "--peer", n1.IP4.Addr().String())...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+	time.Sleep(4 * time.Second) // longer than n2's master-down
+	if got := masters(a, b); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("masters %v, want only n1", got)
+	}
+	if st, _ := b.status(); st.Counters.Received < 3 || st.Master != n1.IP4.Addr().String() {
+		t.Errorf("n2 accepted %d adverts from %s, want n1's unicast adverts", st.Counters.Received, st.Master)
+	}
 }
