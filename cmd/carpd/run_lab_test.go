@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -298,4 +299,72 @@ func TestLabUnicastPeers(t *testing.T) {
 	if st, _ := b.status(); st.Counters.Received < 3 || st.Master != n1.IP4.Addr().String() {
 		t.Errorf("n2 accepted %d adverts from %s, want n1's unicast adverts", st.Counters.Received, st.Master)
 	}
+}
+
+// TestLabSignals drives a carpd started from a file with signals: SIGHUP
+// applies a new VIP and priority without leaving MASTER and refuses an
+// invalid file; SIGUSR1 logs the state; SIGUSR2 steps down once.
+func TestLabSignals(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 1, lab.WithoutIPv6())
+	n1 := l.Nodes[0]
+	dir := t.TempDir()
+	conf := dir + "/carpd.yaml"
+	notify := dir + "/notify"
+	if err := os.WriteFile(notify, []byte("#!/bin/sh\necho \"$@\" >> "+dir+"/calls\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(prio int, vips string) {
+		t.Helper()
+		yaml := fmt.Sprintf("routers:\n  - name: web\n    iface: eth0\n    proto: vrrp3\n    vrid: 17\n"+
+			"    interval: 200ms\n    priority: %d\n    vips: [%s]\n    hooks:\n      notify: [%s]\n", prio, vips, notify)
+		if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(100, "198.18.0.17")
+	c := startCarpd(t, n1, "", "-c", conf)
+	c.waitState(t, "MASTER", 5*time.Second)
+	before, _ := c.status()
+
+	write(120, "198.18.0.17, 198.18.0.18")
+	if err := c.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLab(t, 3*time.Second, "second VIP", func() bool { return n1.HasAddr(netip.MustParseAddr("198.18.0.18")) })
+	st, _ := c.status()
+	if st.State != "MASTER" || st.Counters.Transitions != before.Counters.Transitions || *st.Advertised.Priority != 120 {
+		t.Errorf("after reload: %s, %d transitions (was %d), priority %d; want MASTER, unchanged, 120",
+			st.State, st.Counters.Transitions, before.Counters.Transitions, *st.Advertised.Priority)
+	}
+
+	if err := os.WriteFile(conf, []byte("routers:\n  - name: web\n    vrid: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLab(t, 3*time.Second, "refusal logged", func() bool {
+		return strings.Contains(readLog(t, c), "reload refused; keeping the running configuration")
+	})
+	if st, _ := c.status(); st.State != "MASTER" || len(st.VIPs) != 2 {
+		t.Errorf("after a refused reload: %s with %v", st.State, st.VIPs)
+	}
+
+	if err := c.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitLab(t, 3*time.Second, "status logged", func() bool {
+		return strings.Contains(readLog(t, c), `"msg":"status","router":"web"`)
+	})
+
+	if err := c.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	// Alone on the segment it steps down, then claims again after its
+	// master-down interval.
+	waitLab(t, 5*time.Second, "step down and back", func() bool {
+		b, _ := os.ReadFile(dir + "/calls")
+		return strings.Contains(string(b), "INSTANCE web BACKUP 120\nINSTANCE web MASTER 120\n")
+	})
 }

@@ -69,7 +69,7 @@ type Daemon struct {
 // address be known. All problems are reported at once.
 func New(o Options, routers []Router) (*Daemon, error) {
 	if o.Net == nil {
-		return nil, errors.New("daemon needs a Net")
+		return nil, errors.New("no network stack: carpd runs on Linux only")
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
