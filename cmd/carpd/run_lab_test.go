@@ -368,3 +368,26 @@ func TestLabSignals(t *testing.T) {
 		return strings.Contains(string(b), "INSTANCE web BACKUP 120\nINSTANCE web MASTER 120\n")
 	})
 }
+
+// TestLabIPv6 elects over IPv6 (VRRPv3 from link-local sources to
+// ff02::12) and moves an IPv6 VIP on SIGTERM.
+func TestLabIPv6(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("2001:2::50")
+	a := startCarpd(t, n1, "", vrrpArgs(n1, "50", "150", vip.String())...)
+	b := startCarpd(t, n2, "", vrrpArgs(n2, "50", "100", vip.String())...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b.waitState(t, "BACKUP", 5*time.Second)
+	waitLab(t, 3*time.Second, "n2 following n1", func() bool {
+		st, err := b.status()
+		return err == nil && st.Counters.Received >= 3 && st.Master == n1.LinkLocal.String()
+	})
+	waitLab(t, 3*time.Second, "VIP on n1", func() bool { return n1.HasAddr(vip) })
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, "MASTER", 3*time.Second)
+	waitLab(t, 3*time.Second, "VIP moved to n2", func() bool { return n2.HasAddr(vip) && !n1.HasAddr(vip) })
+}
