@@ -158,3 +158,46 @@ func writeStatus(dir string, st Status) error {
 	}
 	return nil
 }
+
+// publish refreshes the status snapshot from the machine.
+func (r *router) publish() {
+	track := 0
+	for _, w := range r.track {
+		track += w
+	}
+	faults := r.faultList()
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.state, r.snap.master, r.snap.adv = r.m.State(), r.m.Master(), r.m.Advertised()
+	r.snap.manual, r.snap.track, r.snap.claim, r.snap.faults = r.manual, track, r.claimFail, faults
+}
+
+// setSpecSnap records what other goroutines read of the spec: the VIPs
+// for status and the tracked interfaces for the link watch.
+func (r *router) setSpecSnap() {
+	vips := make([]string, len(r.spec.VIPs))
+	for i, p := range r.spec.VIPs {
+		vips[i] = p.String()
+	}
+	var tracked []string
+	for _, ti := range r.spec.TrackInterfaces {
+		tracked = append(tracked, ti.Iface)
+	}
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.vips, r.snap.tracked = vips, tracked
+}
+
+// trackedIfaces returns the interfaces the router tracks.
+func (r *router) trackedIfaces() []string {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	return r.snap.tracked
+}
+
+// setSnap records a transition for status.
+func (r *router) setSnap(s carp.State, since time.Time, reason string) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.state, r.snap.since, r.snap.reason = s, since, reason
+}
