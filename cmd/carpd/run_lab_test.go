@@ -391,3 +391,37 @@ func TestLabIPv6(t *testing.T) {
 	b.waitState(t, "MASTER", 3*time.Second)
 	waitLab(t, 3*time.Second, "VIP moved to n2", func() bool { return n2.HasAddr(vip) && !n1.HasAddr(vip) })
 }
+
+// TestLabDaemonize runs carpd with ucarp's -B: the command returns, the
+// background copy runs the router, logs to STATE_DIR/carpd.log and leaves
+// cleanly on SIGTERM.
+func TestLabDaemonize(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 1, lab.WithoutIPv6())
+	n1 := l.Nodes[0]
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := n1.Run(ctx, append([]string{"env", labMainEnv + "=1", os.Args[0], "run", "--state-dir", dir, "-B"},
+		vrrpArgs(n1, "19", "100", "198.18.0.19")...)...)
+	if err != nil {
+		t.Fatalf("carpd -B: %v", err)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(out), "carpd running in the background, pid %d", &pid); err != nil {
+		t.Fatalf("carpd -B printed %q", out)
+	}
+	c := &carpdProc{dir: dir, node: n1}
+	c.waitState(t, "MASTER", 5*time.Second)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLab(t, 5*time.Second, "pid file gone", func() bool {
+		_, err := os.Stat(dir + "/" + daemon.PIDFile)
+		return os.IsNotExist(err)
+	})
+	b, err := os.ReadFile(dir + "/carpd.log")
+	if err != nil || !strings.Contains(string(b), `msg=transition`) || !strings.Contains(string(b), "state=STOP") {
+		t.Errorf("background log (%v):\n%s", err, b)
+	}
+}
