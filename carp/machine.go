@@ -213,23 +213,15 @@ func (m *Machine) SetDemotion(now time.Time, weight int) []Action {
 }
 
 // Shutdown leaves the virtual router. A MASTER first sends a bow-out so
-// backups take over at once instead of waiting out the master-down timer:
-// CARP advbase 255 and advskew 255 (OpenBSD carp_ifdown; both must be 255
-// or a ucarp backup keeps waiting), VRRP priority 0 (RFC 5798 §6.4.3,
-// keepalived on SIGTERM). Then it moves to INIT.
+// backups take over at once instead of waiting out the master-down timer
+// (see bowOut). Then it moves to INIT.
 func (m *Machine) Shutdown(now time.Time) []Action {
 	if m.state == Init {
 		return nil
 	}
 	m.acts = m.acts[:0]
 	if m.state == Master {
-		bow := m.adv
-		if m.cfg.isVRRP() {
-			bow.Priority = 0
-		} else {
-			bow.AdvBase, bow.AdvSkew = 255, 255
-		}
-		m.acts = append(m.acts, Action{Kind: ActSend, Advert: bow, Reason: "shutdown"})
+		m.acts = append(m.acts, Action{Kind: ActSend, Advert: m.bowOut(), Reason: "shutdown"})
 	}
 	m.setState(Init, "shutdown")
 	m.deadline = time.Time{}

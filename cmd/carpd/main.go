@@ -1,6 +1,7 @@
 // Command carpd keeps an MQTT broker highly available behind a floating IP,
 // speaking CARP (ucarp, OpenBSD, FreeBSD) or VRRP v2/v3 (keepalived) on the
-// wire. This build has the protocol tools; the daemon itself comes next.
+// wire. `carpd run` floats the VIPs; check, demote and inspect are the
+// tools around it.
 package main
 
 import (
@@ -24,6 +25,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspect(), newCheck(), newVersion())
+	root.AddCommand(newRun(), newCheck(), newDemote(), newInspect(), newVersion())
 	return root
 }

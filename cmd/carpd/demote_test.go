@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"testing"
+
+	"github.com/carpd/carpd/internal/daemon"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestDemoteRequests checks what `carpd demote` asks the daemon, against a
+// control socket that records the request and answers with a counter.
+func TestDemoteRequests(t *testing.T) {
+	tests := []struct {
+		args []string
+		want daemon.Request
+	}{
+		{[]string{"r1"}, daemon.Request{Op: "demote", Router: "r1", N: 1}},
+		{[]string{"-n", "5", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: 5}},
+		{[]string{"-n", "-1", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: -1}},
+		{[]string{"-n", "0", "r1"}, daemon.Request{Op: "demote", Router: "r1"}},
+		{[]string{"--reset", "r1"}, daemon.Request{Op: "demote", Router: "r1", Reset: true}},
+		{[]string{"--reset", "-n", "3", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: 3, Reset: true}},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		ln, err := net.Listen("unix", daemon.SocketPath(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan daemon.Request, 1)
+		go func() {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			var req daemon.Request
+			_ = json.NewDecoder(conn).Decode(&req)
+			got <- req
+			n := 7
+			_ = json.NewEncoder(conn).Encode(daemon.Response{Demote: &n})
+		}()
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetArgs(append([]string{"demote", "--state-dir", dir}, tt.args...))
+		if err := root.Execute(); err != nil {
+			t.Errorf("demote %v: %v", tt.args, err)
+		}
+		ln.Close()
+		if diff := cmp.Diff(tt.want, <-got); diff != "" {
+			t.Errorf("demote %v request (-want +got):\n%s", tt.args, diff)
+		}
+		if out.String() != "r1: demotion 7\n" {
+			t.Errorf("demote %v printed %q", tt.args, out.String())
+		}
+	}
+}

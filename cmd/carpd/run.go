@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/daemon"
+	"github.com/spf13/cobra"
+)
+
+const runUsage = `Usage:
+  carpd run -c FILE [--state-dir DIR] [-D] [--log-format text|json] [--log-level LEVEL]
+  carpd run UCARP-FLAGS [--proto carp|vrrp2|vrrp3] ... [--log-format ...] [--log-level ...]
+
+Runs the virtual routers of FILE, or the one router a ucarp command line
+describes, until SIGTERM or SIGINT; then every master bows out (CARP
+advbase/advskew 255, VRRP priority 0), the VIPs are removed, down hooks
+and notify STOP run, and carpd exits 0.
+
+Signals: SIGHUP reloads FILE (an invalid file is refused and the running
+configuration kept); SIGUSR1 logs the state of every router; SIGUSR2 makes
+every master step down once (like ucarp).
+
+Logging (to standard error):
+      --log-format string   text or json (default text)
+      --log-level string    debug, info, warn or error (default info; -D means debug)
+
+Configuration flags:
+`
+
+func newRun() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL]",
+		Short: "Run the virtual routers of a config file or of a ucarp command line",
+		// ucarp's flags are parsed by internal/config, with its messages;
+		// cobra would reject them before.
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+}
+
+// logFlags are run's own flags, taken out before the configuration flags.
+type logFlags struct {
+	format, level string
+}
+
+// splitLogFlags removes --log-format and --log-level (with "=" or a
+// separate value) from args.
+func splitLogFlags(args []string) (logFlags, []string, error) {
+	lf := logFlags{format: "text"}
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		var dst *string
+		switch name {
+		case "--log-format":
+			dst = &lf.format
+		case "--log-level":
+			dst = &lf.level
+		default:
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return lf, nil, fmt.Errorf("%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		*dst = val
+	}
+	return lf, rest, nil
+}
+
+// newLogger builds the daemon's logger.
+func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	switch lf.level {
+	case "":
+		if debug {
+			level = slog.LevelDebug
+		}
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", lf.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch lf.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", lf.format)
+}
+
+// runDaemon is carpd run.
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	lf, rest, err := splitLogFlags(args)
+	if err != nil {
+		return err
+	}
+	f, err := config.FromArgs(rest)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, runUsage+config.ArgsUsage())
+		return nil
+	}
+	if f != nil {
+		for _, w := range f.Warnings {
+			fmt.Fprintln(stderr, "carpd: warning:", w)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("configuration refused:\n%w", err)
+	}
+	if f.Daemonize && os.Getenv(daemonizedEnv) == "" {
+		return daemonize(f.StateDir, stdout)
+	}
+	log, err := newLogger(stderr, lf, f.Debug)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(daemon.Options{Net: daemon.NewLinux(), Log: log, StateDir: f.StateDir},
+		daemon.FromConfig(f))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	go handleSignals(ctx, sigs, d, f, rest, log)
+	return d.Run(ctx)
+}
+
+// handleSignals serves SIGHUP, SIGUSR1 and SIGUSR2 until ctx ends.
+func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon, f *config.File, args []string,
+	log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGHUP:
+				reload(d, f, args, log)
+			case syscall.SIGUSR1:
+				d.LogStatus()
+			case syscall.SIGUSR2:
+				log.Info("SIGUSR2: every master steps down once")
+				_ = d.Resign("")
+			}
+		}
+	}
+}
+
+// reload re-reads the configuration file (SIGHUP); an invalid one is
+// logged, error by error, and the running configuration stays.
+func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
+	if f.Path == "" {
+		log.Warn("SIGHUP: started from a command line, there is no file to reload")
+		return
+	}
+	log.Info("SIGHUP: reloading", "file", f.Path)
+	nf, err := config.FromArgs(args)
+	if nf != nil {
+		for _, w := range nf.Warnings {
+			log.Warn("configuration warning", "warning", w)
+		}
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Error("reload refused; keeping the running configuration", "error", line)
+		}
+		return
+	}
+	if nf.StateDir != f.StateDir {
+		log.Warn("state directory change needs a restart; keeping the old one", "state_dir", f.StateDir)
+	}
+	if err := d.Reload(daemon.FromConfig(nf)); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Error("reload", "error", line)
+		}
+		return
+	}
+	log.Info("reloaded", "routers", len(nf.Routers))
+}
+
+// daemonizedEnv marks the background copy started by daemonize.
+const daemonizedEnv = "CARPD_DAEMONIZED"
+
+// daemonize starts this command again in the background (ucarp -B): a new
+// session, standard input from /dev/null, output appended to
+// STATE_DIR/carpd.log. It waits briefly so a copy that fails at once
+// (bad privileges, another carpd) is reported here rather than only in
+// the log.
+func daemonize(stateDir string, stdout io.Writer) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	logPath := filepath.Join(stateDir, "carpd.log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening log file: %w", err)
+	}
+	defer logf.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding carpd's executable: %w", err)
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), daemonizedEnv+"=1")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting in the background: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return fmt.Errorf("background carpd exited at once (%v); see %s", err, logPath)
+	case <-time.After(500 * time.Millisecond):
+	}
+	fmt.Fprintf(stdout, "carpd running in the background, pid %d, logging to %s\n", cmd.Process.Pid, logPath)
+	return nil
+}

@@ -1,0 +1,348 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	DefaultStateDir        = "/run/carpd"
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultClaimHold       = 30 * time.Second
+	defaultQueueLen        = 64
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Net Net
+	// Log receives everything the daemon logs; nil discards.
+	Log *slog.Logger
+	// StateDir holds the pid file, control socket and status file;
+	// "" means DefaultStateDir.
+	StateDir string
+	// ShutdownTimeout bounds Run's clean-up after its context ends; hooks
+	// still running then are killed. 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// ClaimHold is how long a failed VIP claim keeps demoting the router
+	// unless a later claim succeeds. 0 means DefaultClaimHold.
+	ClaimHold time.Duration
+	// QueueLen is the number of received adverts a router may have
+	// waiting; more are dropped and counted ("queue"). 0 means 64.
+	QueueLen int
+}
+
+// Daemon runs a set of virtual routers.
+type Daemon struct {
+	opts    Options
+	net     Net
+	log     *slog.Logger
+	specs   []*Router // as resolved by New, started by Run
+	started time.Time
+
+	// lifeMu serialises Run's start and stop with Reload.
+	lifeMu sync.Mutex
+	// mu guards the maps; it is never held while waiting for a router.
+	mu      sync.Mutex
+	routers map[string]*router
+	order   []string
+	sockets map[sockKey]*socket
+	ifaces  map[string]*ifaceRes
+	watch   *watcher
+
+	hookCtx    context.Context
+	hookCancel context.CancelFunc
+	dirty      chan struct{}
+}
+
+// New checks routers against the system without changing anything:
+// every router must be valid, its interfaces must exist and its source
+// address be known. All problems are reported at once.
+func New(o Options, routers []Router) (*Daemon, error) {
+	if o.Net == nil {
+		return nil, errors.New("no network stack: carpd runs on Linux only")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.ClaimHold <= 0 {
+		o.ClaimHold = DefaultClaimHold
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = defaultQueueLen
+	}
+	d := &Daemon{opts: o, net: o.Net, log: o.Log, routers: make(map[string]*router),
+		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1)}
+	d.hookCtx, d.hookCancel = context.WithCancel(context.Background())
+	specs, err := d.resolve(routers)
+	if err != nil {
+		return nil, err
+	}
+	if len(specs) == 0 {
+		return nil, errors.New("no virtual router configured")
+	}
+	d.specs = specs
+	return d, nil
+}
+
+// Run takes over the system: it creates the state directory, takes the
+// pid lock, removes leftover VIPs of a crashed run, opens the control
+// socket and runs every router until ctx ends. Then each router leaves
+// (bow-out, VIPs removed, down hooks if MASTER, notify STOP) within
+// ShutdownTimeout, and Run returns nil. An error means start-up failed;
+// whatever was started is undone.
+func (d *Daemon) Run(ctx context.Context) error {
+	dir := d.opts.StateDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restricting state directory: %w", err)
+	}
+	release, err := lockPID(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer d.hookCancel()
+	d.mu.Lock()
+	d.started = time.Now()
+	d.mu.Unlock()
+	ln, err := listenControl(dir)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(SocketPath(dir))
+	defer ln.Close()
+	go d.serveControl(ln)
+	stopStatus := make(chan struct{})
+	statusDone := make(chan struct{})
+	go d.statusWriter(stopStatus, statusDone)
+	defer func() {
+		close(stopStatus)
+		<-statusDone
+	}()
+
+	if err := d.startAll(); err != nil {
+		d.stopAll("start-up failed")
+		return err
+	}
+	d.log.Info("running", "routers", len(d.specs), "state_dir", dir)
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	d.stopAll("shutdown")
+	return nil
+}
+
+// startAll opens the sockets and interface handles, reconciles, and
+// starts the routers of New. Opening comes first so that a start-up that
+// cannot work (no privilege, say) fails before any address is touched.
+func (d *Daemon) startAll() error {
+	d.lifeMu.Lock()
+	defer d.lifeMu.Unlock()
+	var opened []*socket
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, s := range opened {
+			d.releaseSocket(s)
+		}
+	}()
+	for _, s := range d.specs {
+		d.mu.Lock()
+		_, err := d.iface(s.Iface)
+		var sock *socket
+		if err == nil {
+			sock, err = d.acquireSocket(s)
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		opened = append(opened, sock)
+	}
+	d.reconcile(d.specs)
+	for _, s := range d.specs {
+		if err := d.startRouter(s); err != nil {
+			return err
+		}
+	}
+	d.updateWatch()
+	return nil
+}
+
+// stopAll stops every router within ShutdownTimeout, then closes the
+// sockets, announcers and watch.
+func (d *Daemon) stopAll(why string) {
+	d.lifeMu.Lock()
+	defer d.lifeMu.Unlock()
+	d.mu.Lock()
+	var rs []*router
+	for _, name := range d.order {
+		rs = append(rs, d.routers[name])
+	}
+	d.mu.Unlock()
+	d.stopRouters(rs, why)
+	d.mu.Lock()
+	w := d.watch
+	d.watch = nil
+	for _, res := range d.ifaces {
+		res.close()
+	}
+	d.ifaces = make(map[string]*ifaceRes)
+	d.mu.Unlock()
+	w.stop()
+	d.statusChanged()
+}
+
+// stopRouters shuts routers down in parallel and waits for their
+// executors, killing running hooks if ShutdownTimeout passes.
+func (d *Daemon) stopRouters(rs []*router, why string) {
+	if len(rs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() { d.stopRouter(r, why) })
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d.opts.ShutdownTimeout):
+		d.log.Error("stopping routers took too long; killing running hooks", "timeout", d.opts.ShutdownTimeout)
+		d.hookCancel()
+		select {
+		case <-done:
+		case <-time.After(2 * hookWaitDelay):
+			d.log.Error("routers still busy after killing hooks; leaving them")
+		}
+	}
+}
+
+// Demote adds n to the manual demotion of router name (after setting it
+// to 0 if reset) and returns the new value.
+func (d *Daemon) Demote(name string, n int, reset bool) (int, error) {
+	r, err := d.router(name)
+	if err != nil {
+		return 0, err
+	}
+	return r.demote(n, reset)
+}
+
+// Resign makes router name, or every router if name is "", step down
+// once if it is MASTER (SIGUSR2).
+func (d *Daemon) Resign(name string) error {
+	if name != "" {
+		r, err := d.router(name)
+		if err != nil {
+			return err
+		}
+		r.resign()
+		return nil
+	}
+	for _, r := range d.all() {
+		r.resign()
+	}
+	return nil
+}
+
+// router finds a running router by name.
+func (d *Daemon) router(name string) (*router, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.routers[name]
+	if !ok {
+		return nil, fmt.Errorf("no router named %q", name)
+	}
+	return r, nil
+}
+
+// all returns the running routers in configuration order.
+func (d *Daemon) all() []*router {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rs := make([]*router, 0, len(d.order))
+	for _, name := range d.order {
+		rs = append(rs, d.routers[name])
+	}
+	return rs
+}
+
+// Status returns the state of every router and socket.
+func (d *Daemon) Status() Status {
+	st := Status{PID: os.Getpid(), Routers: []RouterStatus{}}
+	for _, r := range d.all() {
+		st.Routers = append(st.Routers, r.status())
+	}
+	d.mu.Lock()
+	st.Started = d.started
+	for _, s := range d.sockets {
+		st.Sockets = append(st.Sockets, s.status())
+	}
+	d.mu.Unlock()
+	slices.SortFunc(st.Sockets, func(a, b SocketStatus) int {
+		if a.Iface != b.Iface {
+			return strings.Compare(a.Iface, b.Iface)
+		}
+		return a.Family - b.Family
+	})
+	return st
+}
+
+// LogStatus logs one line per router (SIGUSR1).
+func (d *Daemon) LogStatus() {
+	for _, rs := range d.Status().Routers {
+		d.log.Info("status", "router", rs.Name, "iface", rs.Iface, "proto", rs.Proto, "id", rs.ID,
+			"state", rs.State, "since", rs.Since, "reason", rs.Reason, "master", rs.Master,
+			"sent", rs.Counters.Sent, "received", rs.Counters.Received, "dropped", rs.Counters.Dropped,
+			"demotion", rs.Demotion.Total, "faults", rs.Faults)
+	}
+}
+
+// statusChanged asks the status writer to rewrite the status file.
+func (d *Daemon) statusChanged() {
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// statusWriter rewrites the status file whenever asked, and once more
+// when stopped.
+func (d *Daemon) statusWriter(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	failing := false
+	write := func() {
+		err := writeStatus(d.opts.StateDir, d.Status())
+		if err != nil && !failing {
+			d.log.Error("writing status file", "error", err)
+		}
+		failing = err != nil
+	}
+	for {
+		select {
+		case <-d.dirty:
+			write()
+		case <-stop:
+			write()
+			return
+		}
+	}
+}

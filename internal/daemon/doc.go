@@ -1,0 +1,30 @@
+// Package daemon wires carp.Machine to the network: it runs every virtual
+// router of a configuration, executes the machine's actions, runs the
+// transition steps and hooks, answers the control socket and writes the
+// status file.
+//
+// Goroutines and ownership:
+//
+//   - One router goroutine per virtual router owns its carp.Machine. It
+//     wakes on the machine's Deadline and on events (decoded adverts, link
+//     and tracking changes, demotion, resign, reconfigure, shutdown), sends
+//     advertisements itself, and hands every state change to its executor.
+//     Nothing it does can block for long: a hook or a netlink call never
+//     delays an advertisement.
+//   - One executor goroutine per virtual router runs the transition steps
+//     (VIPs, gratuitous ARP, hooks, notify) in order from an unbounded
+//     queue, one at a time, each step timed and logged.
+//   - One reader goroutine per shared socket (interface, family, source,
+//     group, unicast) reads protocol 112, demultiplexes by vhid/vrid,
+//     decodes and verifies, counts what it drops, and passes the adverts to
+//     the router goroutines through bounded channels; a full channel drops
+//     (and counts) instead of blocking.
+//   - Trackers (track_interface, track_script), the link watch, the control
+//     socket and the status writer each have their own goroutine.
+//
+// Everything Linux-specific is behind the Net interface (net_linux.go
+// adapts internal/link), so the logic is tested with an in-memory segment
+// and needs no root. The daemon does not parse configuration (see
+// internal/config) and does not handle signals (cmd/carpd does, calling
+// Reload, Resign and LogStatus).
+package daemon

@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxHookOutput bounds the output of one hook kept for the log.
+const maxHookOutput = 16 << 10
+
+// hookWaitDelay is how long a finished or killed hook may keep its output
+// pipes open (a background child holding stdout) before Wait gives up.
+const hookWaitDelay = time.Second
+
+// errHookTimeout marks a hook killed because it ran out of time.
+var errHookTimeout = errors.New("timed out")
+
+// runHook runs argv (argv[0] is looked up in PATH if it has no slash) with
+// env added to the daemon's environment, and returns its combined output.
+// The hook gets its own process group; when timeout passes or ctx ends,
+// the whole group is killed, so a script's children die with it. It never
+// goes through a shell.
+func runHook(ctx context.Context, argv, env []string, timeout time.Duration) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &capped{max: maxHookOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	// PITFALLS.md §B.9: own process group, so the group can be killed as
+	// one and a terminal's Ctrl-C does not reach it directly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The group id is the child's pid (Setpgid with Pgid 0).
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = hookWaitDelay
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		// The group was killed; make sure nothing of it survives Wait
+		// returning early through WaitDelay.
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		return out.Bytes(), fmt.Errorf("%w after %v", errHookTimeout, timeout)
+	}
+	return out.Bytes(), err
+}
+
+// capped is a writer that keeps the first max bytes and counts the rest.
+type capped struct {
+	buf     bytes.Buffer
+	max     int
+	dropped int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	room := c.max - c.buf.Len()
+	if room >= len(p) {
+		return c.buf.Write(p)
+	}
+	c.buf.Write(p[:max(room, 0)])
+	c.dropped += len(p) - max(room, 0)
+	return len(p), nil
+}
+
+// Bytes returns the kept output, with a note if some was dropped.
+func (c *capped) Bytes() []byte {
+	if c.dropped == 0 {
+		return c.buf.Bytes()
+	}
+	return fmt.Appendf(c.buf.Bytes(), "\n[%d more bytes dropped]", c.dropped)
+}
+
+// hookEnv is the environment every hook of a router gets: the state it is
+// run for and who it is about.
+func hookEnv(r *Router, state string) []string {
+	vips := make([]string, len(r.VIPs))
+	for i, p := range r.VIPs {
+		vips[i] = p.String()
+	}
+	return []string{
+		"CARPD_STATE=" + state,
+		"CARPD_ROUTER=" + r.Name,
+		"CARPD_IFACE=" + r.Iface,
+		"CARPD_VIPS=" + strings.Join(vips, " "),
+		"CARPD_PROTO=" + r.Machine.Proto.String(),
+		"CARPD_ID=" + strconv.Itoa(int(r.Machine.ID)),
+	}
+}
+
+// scriptArgv is an up or down script's command line as ucarp builds it
+// (PROTOCOL.md §3.6: execl(script, script, iface, vip, [xparam])): the
+// configured argv, then the interface, the VIP address and, if set, the
+// extra parameter.
+func scriptArgv(base []string, r *Router, vip string) []string {
+	argv := append(append([]string(nil), base...), r.Iface, vip)
+	if r.Hooks.XParam != "" {
+		argv = append(argv, r.Hooks.XParam)
+	}
+	return argv
+}
+
+// notifyArgv is a notify script's command line as keepalived builds it
+// for a VRRP instance (PROTOCOL.md §4.3): the configured argv, then
+// INSTANCE, the name, the state and the priority.
+func notifyArgv(base []string, name, state string, prio int) []string {
+	return append(append([]string(nil), base...), "INSTANCE", name, state, strconv.Itoa(prio))
+}

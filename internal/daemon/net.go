@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// Net is everything the daemon needs from the operating system's network
+// stack. NewLinux (net_linux.go) implements it with internal/link; tests use
+// an in-memory segment. Implementations must be safe for concurrent use.
+type Net interface {
+	// Listen opens the protocol 112 socket of one interface and family
+	// (4 or 6), shared by every virtual router that matches o.
+	Listen(iface string, family int, o ListenOptions) (PacketConn, error)
+	// Addrs returns the address set of iface, for VIPs.
+	Addrs(iface string) (AddrSet, error)
+	// Announcer returns a sender of gratuitous ARP / unsolicited NA on
+	// iface.
+	Announcer(iface string) (Announcer, error)
+	// Primary returns the address iface sends from for family (4 or 6):
+	// the primary IPv4 address, or the IPv6 link-local address.
+	Primary(iface string, family int) (netip.Addr, error)
+	// Label returns the address label our VIPs carry on iface, so
+	// leftovers can be found again after a crash.
+	Label(iface string, p carp.Proto, id uint8) string
+	// LinkUp reports whether iface exists and has carrier. A missing
+	// interface is an error.
+	LinkUp(iface string) (bool, error)
+	// Watch reports link and address changes of ifaces on ch until ctx is
+	// done. It must not block on a slow reader for long; the daemon
+	// reads ch promptly.
+	Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error
+}
+
+// ListenOptions says how a shared socket is opened.
+type ListenOptions struct {
+	// Src is the source address; zero means the interface's primary one.
+	Src netip.Addr
+	// Group is the multicast group to join and send to (224.0.0.18,
+	// ff02::12, or ucarp --mcast).
+	Group netip.Addr
+	// Unicast leaves the group alone: adverts go to configured peers
+	// (keepalived unicast_peer, OpenBSD carppeer).
+	Unicast bool
+}
+
+// Packet is one received protocol 112 datagram.
+type Packet struct {
+	Src, Dst netip.Addr
+	TTL      uint8 // IPv4 TTL or IPv6 hop limit
+	IfIndex  int
+	Payload  []byte // the IP payload, aliasing the read buffer
+}
+
+// PacketConn is a shared protocol 112 socket. Close unblocks a pending
+// ReadPacket, which then returns an error.
+type PacketConn interface {
+	ReadPacket(buf []byte) (Packet, error)
+	WriteTo(payload []byte, dst netip.Addr) error
+	Src() netip.Addr
+	Close() error
+}
+
+// AddrSet adds and removes the virtual addresses of one interface. Both
+// are idempotent: adding a present address and removing an absent one
+// succeed.
+type AddrSet interface {
+	Add(vip netip.Prefix, label string) error
+	Remove(vip netip.Prefix) error
+	Has(addr netip.Addr) (bool, error)
+}
+
+// LabelLister is implemented by AddrSets that can list the addresses
+// carrying a label; start-up then also removes leftovers whose VIP is no
+// longer configured.
+type LabelLister interface {
+	Labeled(label string) ([]netip.Prefix, error)
+}
+
+// Announcer sends one round of gratuitous ARP (IPv4) or unsolicited
+// neighbour advertisements (IPv6) for the addresses.
+type Announcer interface {
+	Announce(vips []netip.Addr) error
+	Close() error
+}
+
+// EventKind says what changed on an interface.
+type EventKind uint8
+
+// Link event kinds.
+const (
+	LinkUp EventKind = iota + 1
+	LinkDown
+	AddrAdded
+	AddrRemoved
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case LinkUp:
+		return "link-up"
+	case LinkDown:
+		return "link-down"
+	case AddrAdded:
+		return "addr-added"
+	case AddrRemoved:
+		return "addr-removed"
+	}
+	return "unknown"
+}
+
+// LinkEvent is one change reported by Net.Watch. Addr is set for the
+// address kinds.
+type LinkEvent struct {
+	Kind  EventKind
+	Iface string
+	Addr  netip.Prefix
+}

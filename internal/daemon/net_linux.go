@@ -1,0 +1,164 @@
+//go:build linux
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/link"
+	"github.com/vishvananda/netlink"
+)
+
+// linuxNet implements Net with internal/link in the calling thread's
+// network namespace.
+type linuxNet struct{}
+
+// NewLinux returns the Net of the running system.
+func NewLinux() Net { return linuxNet{} }
+
+func (linuxNet) Listen(iface string, family int, o ListenOptions) (PacketConn, error) {
+	c, err := link.Listen(iface, link.Family(family), link.Options{Src: o.Src, Group: o.Group, Unicast: o.Unicast})
+	if err != nil {
+		return nil, err
+	}
+	return conn{c}, nil
+}
+
+// conn converts link's Packet into ours.
+type conn struct{ *link.Conn }
+
+func (c conn) ReadPacket(buf []byte) (Packet, error) {
+	p, err := c.Conn.ReadPacket(buf)
+	return Packet{Src: p.Src, Dst: p.Dst, TTL: p.TTL, IfIndex: p.IfIndex, Payload: p.Payload}, err
+}
+
+func (linuxNet) Addrs(iface string) (AddrSet, error) {
+	a, err := link.NewAddrs(iface)
+	if err != nil {
+		return nil, err
+	}
+	return addrs{Addrs: a, iface: iface}, nil
+}
+
+// addrs adds listing by label to link.Addrs, for the start-up reconcile.
+type addrs struct {
+	*link.Addrs
+	iface string
+}
+
+// Labeled returns the addresses of the interface carrying label (IPv4
+// only: the kernel labels no IPv6 address).
+func (a addrs) Labeled(label string) ([]netip.Prefix, error) {
+	l, err := netlink.LinkByName(a.iface)
+	if err != nil {
+		return nil, fmt.Errorf("looking up %s: %w", a.iface, err)
+	}
+	list, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses of %s: %w", a.iface, err)
+	}
+	var out []netip.Prefix
+	for _, na := range list {
+		if na.Label != label || na.IPNet == nil {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(na.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := na.Mask.Size()
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
+	}
+	return out, nil
+}
+
+func (linuxNet) Announcer(iface string) (Announcer, error) {
+	a, err := link.NewAnnouncer(iface)
+	if err != nil {
+		return nil, err
+	}
+	return announcer{a}, nil
+}
+
+// announcer drops the packet count link's Announce returns.
+type announcer struct{ a *link.Announcer }
+
+func (a announcer) Announce(vips []netip.Addr) error {
+	_, err := a.a.Announce(vips)
+	return err
+}
+
+func (a announcer) Close() error { return a.a.Close() }
+
+func (linuxNet) Primary(iface string, family int) (netip.Addr, error) {
+	a, err := link.NewAddrs(iface)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer a.Close()
+	return a.Primary(link.Family(family))
+}
+
+// Label returns link's label ("eth0:carp7", "eth0:vrrp7"); when even the
+// short form does not fit in 15 bytes the VIP gets no label.
+func (linuxNet) Label(iface string, p carp.Proto, id uint8) string {
+	proto := "vrrp"
+	if p == carp.ProtoCARP {
+		proto = "carp"
+	}
+	l, err := link.Label(iface, proto, id)
+	if err != nil {
+		return ""
+	}
+	return l
+}
+
+// LinkUp reads the interface flags: up means administratively up and
+// running (carrier), as link.Watch defines it.
+func (linuxNet) LinkUp(iface string) (bool, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return false, fmt.Errorf("looking up %s: %w", iface, err)
+	}
+	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0, nil
+}
+
+func (linuxNet) Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error {
+	evs := make(chan link.Event, 64)
+	errc := make(chan error, 1)
+	go func() { errc <- link.Watch(ctx, ifaces, evs) }()
+	for {
+		select {
+		case ev := <-evs:
+			select {
+			case ch <- LinkEvent{Kind: eventKind(ev.Kind), Iface: ev.Iface, Addr: ev.Addr}:
+			case <-ctx.Done():
+			}
+		case err := <-errc:
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("link watch ended")
+			}
+			return err
+		}
+	}
+}
+
+// eventKind maps link's event kinds onto ours.
+func eventKind(k link.EventKind) EventKind {
+	switch k {
+	case link.LinkUp:
+		return LinkUp
+	case link.LinkDown:
+		return LinkDown
+	case link.AddrAdded:
+		return AddrAdded
+	case link.AddrRemoved:
+		return AddrRemoved
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reload switches to a new set of routers (SIGHUP) without dropping
+// mastership where the change allows it:
+//
+//   - a router no longer configured leaves (bow-out, VIPs removed, down
+//     hooks if MASTER, notify STOP);
+//   - a new router starts (after removing leftovers of its VIPs);
+//   - a change of interface, protocol, id, source, group or peers restarts
+//     the router (it leaves first) and says so in the log;
+//   - anything else is applied in place: timers, priority and preemption
+//     through carp.Machine.Reconfigure, password, VIP list (added and
+//     removed at once while MASTER), hooks, GARP and tracking.
+//
+// An invalid new set is refused as a whole and nothing changes; the
+// error lists every problem.
+func (d *Daemon) Reload(routers []Router) error {
+	specs, err := d.resolve(routers)
+	if err != nil {
+		return err
+	}
+	if len(specs) == 0 {
+		return errors.New("no virtual router configured")
+	}
+	d.lifeMu.Lock()
+	defer d.lifeMu.Unlock()
+	want := make(map[string]*Router, len(specs))
+	for _, s := range specs {
+		want[s.Name] = s
+	}
+	var gone, restart []*router
+	var added []*Router
+	var errs []error
+	for _, r := range d.all() {
+		n, ok := want[r.base.Name]
+		switch {
+		case !ok:
+			gone = append(gone, r)
+		case r.base.restartNeeded(n):
+			restart = append(restart, r)
+		default:
+			if err := r.update(n); err != nil {
+				errs = append(errs, fmt.Errorf("router %s: %w", n.Name, err))
+			}
+		}
+	}
+	for _, r := range gone {
+		r.log.Info("router removed from the configuration; stopping")
+	}
+	for _, r := range restart {
+		r.log.Warn("interface, protocol, id, source, group or peers changed; restarting the router")
+	}
+	d.stopRouters(append(gone, restart...), "reload")
+	for _, s := range specs {
+		if _, err := d.router(s.Name); err != nil {
+			added = append(added, s)
+		}
+	}
+	d.reconcile(added)
+	for _, s := range added {
+		if err := d.startRouter(s); err != nil {
+			errs = append(errs, fmt.Errorf("starting router %s: %w", s.Name, err))
+		}
+	}
+	d.reorder(specs)
+	d.updateWatch()
+	d.statusChanged()
+	return errors.Join(errs...)
+}
+
+// reorder puts the running routers in configuration order.
+func (d *Daemon) reorder(specs []*Router) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.order = d.order[:0]
+	for _, s := range specs {
+		if _, ok := d.routers[s.Name]; ok {
+			d.order = append(d.order, s.Name)
+		}
+	}
+}

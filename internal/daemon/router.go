@@ -1,0 +1,359 @@
+package daemon
+
+import (
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// claimFailWeight is the demotion applied while a claim's VIPs could not be
+// added: large enough to lose every comparison (CARP skew clamps at 240,
+// VRRP priority at 1), so a healthy peer takes over.
+const claimFailWeight = 255
+
+// maxManual caps the manual demotion counter, like OpenBSD's 8-bit
+// carpdemote counter.
+const maxManual = 255
+
+// router runs one virtual router. Fields below the line are owned by its
+// goroutine; ctl funcs run there too.
+type router struct {
+	d       *Daemon
+	base    *Router // the spec it started with: name, iface, proto, id never change
+	log     *slog.Logger
+	sock    *socket
+	ctr     *counters
+	exec    *executor
+	cookie  uint64
+	adverts chan carp.Advert
+	ctl     chan func(time.Time)
+	done    chan struct{}
+
+	spec      *Router
+	m         *carp.Machine
+	enc       *encoder
+	first     bool            // the next INIT → BACKUP is the first
+	faults    map[string]bool // why we stay in INIT (link down, tracker)
+	leaving   string          // notify word for the next → INIT
+	why       string          // reason overriding the machine's for the next transition
+	manual    int             // carpd demote counter, 0..maxManual
+	track     map[string]int  // demotion of failed trackers by name
+	claimFail bool
+	claimLift *time.Timer
+	scripts   *scriptTrackers
+	quit      bool
+
+	smu  sync.Mutex
+	snap snapshot
+}
+
+// snapshot is what status shows of a router between events.
+type snapshot struct {
+	state   carp.State
+	since   time.Time
+	reason  string
+	master  netip.Addr
+	adv     carp.Advert
+	manual  int
+	track   int
+	claim   bool
+	faults  []string
+	vips    []string
+	tracked []string // interfaces of TrackInterfaces
+}
+
+// post runs f on the router goroutine; it returns false if the router has
+// stopped.
+func (r *router) post(f func(time.Time)) bool {
+	select {
+	case r.ctl <- f:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// deliver hands a decoded advert to the router without blocking.
+func (r *router) deliver(ad carp.Advert) bool {
+	select {
+	case r.adverts <- ad:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the router goroutine.
+func (r *router) run() {
+	defer close(r.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	r.boot(time.Now())
+	r.publish()
+	for !r.quit {
+		timer.Stop()
+		if dl := r.m.Deadline(); !dl.IsZero() {
+			timer.Reset(time.Until(dl))
+		}
+		select {
+		case <-timer.C:
+			now := time.Now()
+			r.do(now, r.m.Tick(now))
+		case ad := <-r.adverts:
+			r.receive(time.Now(), ad)
+		case f := <-r.ctl:
+			f(time.Now())
+		}
+		r.publish()
+	}
+}
+
+// boot takes the initial link and tracker states, then starts the machine
+// unless a fault holds it in INIT.
+func (r *router) boot(now time.Time) {
+	r.first = true
+	if up, err := r.d.net.LinkUp(r.spec.Iface); err == nil && !up && !r.spec.IgnoreIfState {
+		r.faults["link down"] = true
+	}
+	for _, ti := range r.spec.TrackInterfaces {
+		if up, err := r.d.net.LinkUp(ti.Iface); err != nil || !up {
+			r.trackSet(now, "interface "+ti.Iface, ti.Weight, true)
+		}
+	}
+	r.scripts = startScripts(r, r.spec.TrackScripts)
+	r.m.SetDemotion(now, r.demotion())
+	if len(r.faults) > 0 {
+		r.log.Warn("not starting: FAULT", "reason", r.faultList())
+		r.exec.enqueue(job{kind: jobDemote, from: carp.Init, to: carp.Init, notify: "FAULT",
+			reason: "fault: " + joinFaults(r.faultList()), queued: now, prio: r.prio()})
+		r.setSnap(carp.Init, now, "fault: "+joinFaults(r.faultList()))
+		return
+	}
+	r.do(now, r.m.Start(now))
+}
+
+// receive gives one advert to the machine.
+func (r *router) receive(now time.Time, ad carp.Advert) {
+	acts, err := r.m.Receive(now, ad)
+	if err != nil {
+		r.ctr.drop(reasonOf(err))
+		return
+	}
+	r.ctr.received.Add(1)
+	r.do(now, acts)
+}
+
+// do executes the machine's actions in order: adverts are sent here and
+// now, everything else is queued to the executor.
+func (r *router) do(now time.Time, acts []carp.Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case carp.ActSend:
+			r.send(a.Advert)
+		case carp.ActState:
+			r.changed(now, a)
+		case carp.ActAnnounce:
+			r.exec.enqueue(job{kind: jobAnnounce, reason: a.Reason, queued: now})
+		}
+	}
+}
+
+// send encodes ad and sends it to the group or to every unicast peer.
+func (r *router) send(ad carp.Advert) {
+	dsts := r.spec.Peers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{r.spec.group()}
+	}
+	src := r.sock.conn.Src()
+	for _, dst := range dsts {
+		b, err := r.enc.encode(ad, src, dst)
+		if err == nil {
+			err = r.sock.write(b, dst)
+		}
+		if err != nil {
+			if r.ctr.sendErrors.Add(1) == 1 || r.ctr.sendErrors.Load()%100 == 0 {
+				r.log.Warn("sending advertisement", "dst", dst.String(), "errors", r.ctr.sendErrors.Load(),
+					"error", err)
+			}
+			continue
+		}
+		r.ctr.sent.Add(1)
+	}
+}
+
+// changed queues the transition steps for a state change.
+func (r *router) changed(now time.Time, a carp.Action) {
+	reason := a.Reason
+	if r.why != "" {
+		reason, r.why = r.why, ""
+	}
+	j := job{from: a.From, to: a.To, reason: reason, queued: now, prio: r.prio()}
+	switch a.To {
+	case carp.Master:
+		j.kind, j.notify = jobPromote, "MASTER"
+	case carp.Backup:
+		// ucarp runs the down script on the first INIT → BACKUP unless
+		// -n/--neutral (PROTOCOL.md §3.1).
+		j.kind, j.notify = jobDemote, "BACKUP"
+		j.downHooks = a.From == carp.Master || a.From == carp.Init && r.first && !r.spec.Neutral
+	case carp.Init:
+		j.kind, j.notify = jobDemote, r.leaving
+		j.downHooks = a.From == carp.Master
+	}
+	if a.From == carp.Init {
+		r.first = false
+	}
+	r.ctr.transitions.Add(1)
+	r.setSnap(a.To, now, reason)
+	r.exec.enqueue(j)
+	r.d.statusChanged()
+}
+
+// prio is the notify priority: VRRP's advertised priority, and for CARP
+// 255 − advskew as issue 3 specifies.
+func (r *router) prio() int {
+	ad := r.m.Advertised()
+	if r.spec.Machine.Proto == carp.ProtoCARP {
+		return 255 - int(ad.AdvSkew)
+	}
+	return int(ad.Priority)
+}
+
+// demotion sums the demotion inputs.
+func (r *router) demotion() int {
+	sum := r.manual
+	for _, w := range r.track {
+		sum += w
+	}
+	if r.claimFail {
+		sum += claimFailWeight
+	}
+	return max(sum, 0)
+}
+
+// applyDemotion gives the current sum to the machine.
+func (r *router) applyDemotion(now time.Time) {
+	r.do(now, r.m.SetDemotion(now, r.demotion()))
+}
+
+// setFault adds or clears a reason to stay in INIT. The first reason
+// shuts the machine down (a MASTER bows out) with notify FAULT; clearing
+// the last one starts it again.
+func (r *router) setFault(now time.Time, why string, on bool) {
+	was := len(r.faults) > 0
+	if on == r.faults[why] {
+		return
+	}
+	if on {
+		r.faults[why] = true
+	} else {
+		delete(r.faults, why)
+	}
+	switch is := len(r.faults) > 0; {
+	case !was && is:
+		r.log.Warn("entering FAULT", "reason", why)
+		r.leaving, r.why = "FAULT", "fault: "+why
+		r.do(now, r.m.Shutdown(now))
+		r.why = ""
+	case was && !is:
+		r.log.Info("leaving FAULT", "reason", why)
+		r.why = "fault cleared: " + why
+		r.do(now, r.m.Start(now))
+		r.why = ""
+	}
+}
+
+// linkEvent applies a link or address change.
+func (r *router) linkEvent(now time.Time, ev LinkEvent) {
+	if ev.Iface == r.spec.Iface {
+		switch ev.Kind {
+		case LinkDown:
+			if !r.spec.IgnoreIfState {
+				r.setFault(now, "link down", true)
+			}
+		case LinkUp:
+			r.setFault(now, "link down", false)
+		case AddrRemoved:
+			for _, p := range r.spec.VIPs {
+				if p.Addr() == ev.Addr.Addr() {
+					r.exec.enqueue(job{kind: jobEnsure, vip: p, queued: now})
+				}
+			}
+		}
+	}
+	if ev.Kind != LinkUp && ev.Kind != LinkDown {
+		return
+	}
+	for _, ti := range r.spec.TrackInterfaces {
+		if ti.Iface == ev.Iface {
+			r.trackResult(now, "interface "+ti.Iface, ti.Weight, ev.Kind == LinkDown)
+		}
+	}
+}
+
+// trackResult applies a tracker's new state (see trackSet) and logs a
+// change.
+func (r *router) trackResult(now time.Time, name string, weight int, failed bool) {
+	if !r.trackSet(now, name, weight, failed) {
+		return
+	}
+	r.log.Info("tracker changed", "tracker", name, "failed", failed, "weight", weight)
+	r.applyDemotion(now)
+}
+
+// trackSet records a tracker's state and reports whether anything
+// changed. keepalived semantics, mapped onto our demotion input (which
+// only ever makes the node less preferred): a weight-0 tracker faults the
+// router while failed; any other weight w demotes by |w| while failed. A
+// negative weight is exactly keepalived's (priority − |w| while failing);
+// a positive one, which keepalived adds while OK, becomes −w while
+// failing: the same difference between the OK and failed states, with
+// the configured priority as the OK value.
+func (r *router) trackSet(now time.Time, name string, weight int, failed bool) bool {
+	fault := "track " + name
+	if weight == 0 {
+		_, had := r.track[name]
+		delete(r.track, name)
+		if failed == r.faults[fault] {
+			return had
+		}
+		r.setFault(now, fault, failed)
+		return true
+	}
+	changed := r.faults[fault]
+	r.setFault(now, fault, false)
+	w, had := r.track[name]
+	switch {
+	case failed && (!had || w != max(weight, -weight)):
+		r.track[name] = max(weight, -weight)
+		return true
+	case !failed && had:
+		delete(r.track, name)
+		return true
+	}
+	return changed
+}
+
+// clearTracker forgets a tracker that is no longer configured.
+func (r *router) clearTracker(now time.Time, name string) {
+	delete(r.track, name)
+	r.setFault(now, "track "+name, false)
+}
+
+// faultList returns the fault reasons, sorted.
+func (r *router) faultList() []string {
+	var out []string
+	for k := range r.faults {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// joinFaults formats fault reasons for a transition reason.
+func joinFaults(f []string) string { return strings.Join(f, ", ") }

@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// Operator and lifecycle requests to a router. Each runs on the router
+// goroutine through post.
+
+// demote adds n to the manual demotion counter (reset first sets it to 0)
+// and returns the new value, as OpenBSD `ifconfig -g carp carpdemote n`
+// adjusts its counter; the counter stays within 0..255.
+func (r *router) demote(n int, reset bool) (int, error) {
+	res := make(chan int, 1)
+	if !r.post(func(now time.Time) {
+		if reset {
+			r.manual = 0
+		}
+		r.manual = min(max(r.manual+n, 0), maxManual)
+		r.log.Info("manual demotion", "demote", r.manual, "by", n, "reset", reset)
+		r.applyDemotion(now)
+		res <- r.manual
+	}) {
+		return 0, fmt.Errorf("router %s is stopped", r.base.Name)
+	}
+	return <-res, nil
+}
+
+// resign steps down once if MASTER (SIGUSR2, like ucarp).
+func (r *router) resign() {
+	r.post(func(now time.Time) {
+		if r.m.State() != carp.Master {
+			return
+		}
+		r.log.Info("stepping down on request")
+		r.do(now, r.m.Resign(now))
+	})
+}
+
+// claimResult is the executor's report on a promotion's VIP step. A
+// failed claim demotes the router and, if it is still MASTER, steps it
+// down with a bow-out, so a healthy peer takes over at once even without
+// preemption (CARP backups do not preempt by default). The demotion is
+// lifted by the next good claim or after the hold time; without a peer
+// the router claims again after its master-down interval, which retries
+// the VIPs.
+func (r *router) claimResult(ok bool) {
+	r.post(func(now time.Time) {
+		if ok {
+			if r.claimFail {
+				r.claimFail = false
+				r.claimLift.Stop()
+				r.log.Info("VIPs claimed; lifting the claim-failure demotion")
+				r.applyDemotion(now)
+			}
+			return
+		}
+		hold := r.d.opts.ClaimHold
+		r.log.Error("claiming the VIPs failed; demoting", "weight", claimFailWeight, "hold", hold)
+		r.claimFail = true
+		if r.claimLift != nil {
+			r.claimLift.Stop()
+		}
+		r.claimLift = time.AfterFunc(hold, func() {
+			r.post(func(now time.Time) {
+				if r.claimFail {
+					r.claimFail = false
+					r.log.Info("claim-failure demotion expired")
+					r.applyDemotion(now)
+				}
+			})
+		})
+		r.applyDemotion(now)
+		if r.m.State() == carp.Master {
+			r.why = "claiming the VIPs failed"
+			r.do(now, r.m.Resign(now))
+			r.why = ""
+		}
+	})
+}
+
+// shutdown leaves the router for good: a MASTER bows out, the executor
+// removes the VIPs, runs the down hooks if it was MASTER, and notifies
+// STOP (keepalived's SIGTERM order, PROTOCOL.md §4.3). The router
+// goroutine then ends; the executor finishes its queue.
+func (r *router) shutdown(why string) {
+	r.post(func(now time.Time) {
+		r.scripts.stop()
+		if r.claimLift != nil {
+			r.claimLift.Stop()
+		}
+		r.leaving, r.why = "STOP", why
+		if r.m.State() == carp.Init {
+			// Faulted or never started: nothing to leave, but keepalived
+			// still notifies STOP for every instance.
+			r.exec.enqueue(job{kind: jobDemote, from: carp.Init, to: carp.Init, notify: "STOP",
+				reason: why, queued: now, prio: r.prio()})
+			r.setSnap(carp.Init, now, why)
+		} else {
+			r.do(now, r.m.Shutdown(now))
+		}
+		r.why = ""
+		r.quit = true
+	})
+	<-r.done
+	r.exec.close()
+}
+
+// update applies a reloaded spec that keeps the socket, protocol and id:
+// new timers, priority or preemption through Machine.Reconfigure, new
+// password or VIPs through fresh codecs, hooks, GARP and VIP list through
+// the executor, tracking by restarting the trackers.
+func (r *router) update(n *Router) error {
+	res := make(chan error, 1)
+	if !r.post(func(now time.Time) { res <- r.apply(now, n) }) {
+		return fmt.Errorf("router %s is stopped", n.Name)
+	}
+	return <-res
+}
+
+func (r *router) apply(now time.Time, n *Router) error {
+	enc, err := newEncoder(n, r.cookie)
+	if err != nil {
+		return err
+	}
+	dec, err := newDecoder(n, r.cookie)
+	if err != nil {
+		return err
+	}
+	var acts []carp.Action
+	if n.Machine != r.spec.Machine {
+		a, err := r.m.Reconfigure(now, n.Machine)
+		if err != nil {
+			return err
+		}
+		acts = append([]carp.Action(nil), a...)
+	}
+	old := r.spec
+	r.spec, r.enc = n, enc
+	r.log = r.d.log.With(n.logAttrs()...)
+	r.sock.set(r.rxEntry(dec), false)
+	r.setSpecSnap()
+	r.exec.enqueue(job{kind: jobSpec, spec: n, queued: now})
+	r.scripts.update(now, n.TrackScripts)
+	r.retrack(now, old)
+	r.do(now, acts)
+	r.applyDemotion(now)
+	r.log.Info("reloaded")
+	return nil
+}
+
+// retrack re-reads link states whose meaning changed with a reload: the
+// router's own link when IgnoreIfState flipped, and the tracked
+// interfaces, added, removed or reweighted. Unchanged states change
+// nothing, so a reload does not flap a faulted router.
+func (r *router) retrack(now time.Time, old *Router) {
+	if r.spec.IgnoreIfState {
+		r.setFault(now, "link down", false)
+	} else if old.IgnoreIfState {
+		if up, err := r.d.net.LinkUp(r.spec.Iface); err == nil && !up {
+			r.setFault(now, "link down", true)
+		}
+	}
+	want := make(map[string]bool)
+	for _, ti := range r.spec.TrackInterfaces {
+		want["interface "+ti.Iface] = true
+	}
+	for _, ti := range old.TrackInterfaces {
+		if name := "interface " + ti.Iface; !want[name] {
+			r.clearTracker(now, name)
+		}
+	}
+	for _, ti := range r.spec.TrackInterfaces {
+		up, err := r.d.net.LinkUp(ti.Iface)
+		r.trackResult(now, "interface "+ti.Iface, ti.Weight, err != nil || !up)
+	}
+}
+
+// rxEntry builds the socket entry for this router with dec.
+func (r *router) rxEntry(dec *decoder) *rxEntry {
+	return &rxEntry{name: r.spec.Name, proto: r.spec.Machine.Proto, id: r.spec.Machine.ID, dec: dec,
+		ctr: r.ctr, deliver: r.deliver}
+}

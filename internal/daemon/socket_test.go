@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	ownAddr  = netip.MustParseAddr("198.18.0.1")
+	peerAddr = netip.MustParseAddr("198.18.0.2")
+	group4   = netip.MustParseAddr("224.0.0.18")
+)
+
+// stubConn is a PacketConn for tests that call socket.handle directly.
+type stubConn struct{ src netip.Addr }
+
+func (c stubConn) ReadPacket([]byte) (Packet, error) { select {} }
+func (c stubConn) WriteTo([]byte, netip.Addr) error  { return nil }
+func (c stubConn) Src() netip.Addr                   { return c.src }
+func (c stubConn) Close() error                      { return nil }
+
+// TestDemux feeds forged and genuine packets to a shared socket serving a
+// CARP, a VRRPv2 and a VRRPv3 router, and checks what each router got and
+// which drop counter each packet landed in.
+func TestDemux(t *testing.T) {
+	carpR := carpRouter("c5", 5, 0, "s3cret", "198.18.0.100/32")
+	v2R := vrrpRouter("v6", 6, 100, "198.18.0.101/32")
+	v2R.Machine.Proto, v2R.Machine.Interval, v2R.Password = carp.ProtoVRRP2, time.Second, []byte("pw")
+	v3R := vrrpRouter("v7", 7, 100, "198.18.0.102/32")
+	const cookie = 0x1122334455667788
+
+	type result struct {
+		Delivered map[string]int
+		Dropped   map[string]map[string]uint64
+	}
+	// Peer encoders produce the genuine packets.
+	enc := func(r Router, cookie uint64) *encoder {
+		e, err := newEncoder(&r, cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	carpAd := carp.Advert{Proto: carp.ProtoCARP, ID: 5, AdvBase: 1, AdvSkew: 10}
+	v2Ad := carp.Advert{Proto: carp.ProtoVRRP2, ID: 6, Priority: 150, Interval: time.Second}
+	v3Ad := carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 150, Interval: testInterval}
+	build := func(r Router, c uint64, ad carp.Advert, mod func([]byte) []byte) []byte {
+		b, err := enc(r, c).encode(ad, peerAddr, group4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = slices.Clone(b)
+		if mod != nil {
+			b = mod(b)
+		}
+		return b
+	}
+	wrongPass := carpR
+	wrongPass.Password = []byte("guess")
+	v2NoPass := v2R
+	v2NoPass.Password = nil
+	v2Wrong := v2R
+	v2Wrong.Password = []byte("nope")
+	v3As6 := v3R // a VRRPv3 advert for id 6 reaches the VRRPv2 router
+	v3As6.Machine.ID = 6
+
+	tests := []struct {
+		name    string
+		payload []byte
+		src     netip.Addr
+		ttl     uint8
+		want    string // router that gets it, or "router/reason", or "socket/reason"
+	}{
+		{"carp genuine", build(carpR, 1, carpAd, nil), peerAddr, 255, "c5"},
+		{"carp TTL 64 reaches the machine", build(carpR, 1, carpAd, nil), peerAddr, 64, "c5"},
+		{"carp wrong HMAC", build(wrongPass, 1, carpAd, nil), peerAddr, 255, "c5/auth"},
+		{"carp own cookie", build(carpR, cookie, carpAd, nil), peerAddr, 255, "c5/loop"},
+		{"own source address", build(carpR, 1, carpAd, nil), ownAddr, 255, "c5/loop"},
+		{"carp truncated", build(carpR, 1, carpAd, func(b []byte) []byte { return b[:20] }), peerAddr, 255, "c5/short"},
+		{"carp bad checksum", build(carpR, 1, carpAd, func(b []byte) []byte { b[7] ^= 1; return b }), peerAddr, 255, "c5/checksum"},
+		{"carp tampered counter", build(carpR, 1, carpAd, reChecksum(func(b []byte) { b[15]++ })), peerAddr, 255, "c5/auth"},
+		// PROTOCOL.md §2.2: the HMAC covers vhid, VIPs and counter, not the
+		// timing, so a changed advskew with a fixed checksum passes.
+		{"carp tampered skew", build(carpR, 1, carpAd, reChecksum(func(b []byte) { b[2]++ })), peerAddr, 255, "c5"},
+		{"unknown vhid", build(carpR, 1, carp.Advert{Proto: carp.ProtoCARP, ID: 9, AdvBase: 1}, nil), peerAddr, 255, "socket/vhid"},
+		{"one byte", []byte{0x21}, peerAddr, 255, "socket/short"},
+		{"vrrp2 genuine", build(v2R, 0, v2Ad, nil), peerAddr, 255, "v6"},
+		{"vrrp2 wrong password", build(v2Wrong, 0, v2Ad, nil), peerAddr, 255, "v6/auth"},
+		{"vrrp2 without password", build(v2NoPass, 0, v2Ad, nil), peerAddr, 255, "v6/auth"},
+		{"vrrp2 length", build(v2R, 0, v2Ad, func(b []byte) []byte { return append(b, 0, 0, 0, 0) }), peerAddr, 255, "v6/length"},
+		{"vrrp3 to a vrrp2 id", build(v3As6, 0, carp.Advert{Proto: carp.ProtoVRRP3, ID: 6, Priority: 1, Interval: time.Second}, nil), peerAddr, 255, "v6/version"},
+		{"vrrp3 genuine", build(v3R, 0, v3Ad, nil), peerAddr, 255, "v7"},
+		{"vrrp3 bad checksum", build(v3R, 0, v3Ad, func(b []byte) []byte { b[6] ^= 0x80; return b }), peerAddr, 255, "v7/checksum"},
+		{"vrrp3 not an advert", build(v3R, 0, v3Ad, func(b []byte) []byte { b[0]++; b[6]--; return b }), peerAddr, 255, "v7/type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &socket{conn: stubConn{src: ownAddr}}
+			s.table.Store(&rxTable{})
+			got := result{Delivered: map[string]int{}, Dropped: map[string]map[string]uint64{}}
+			ctrs := map[string]*counters{}
+			for _, r := range []Router{carpR, v2R, v3R} {
+				dec, err := newDecoder(&r, cookie)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctrs[r.Name] = &counters{}
+				s.set(&rxEntry{name: r.Name, proto: r.Machine.Proto, id: r.Machine.ID, dec: dec, ctr: ctrs[r.Name],
+					deliver: func(ad carp.Advert) bool {
+						if ad.Src != tt.src || ad.TTL != tt.ttl {
+							t.Errorf("%s got advert from %v TTL %d", r.Name, ad.Src, ad.TTL)
+						}
+						got.Delivered[r.Name]++
+						return true
+					}}, false)
+			}
+			s.handle(Packet{Src: tt.src, Dst: group4, TTL: tt.ttl, Payload: tt.payload})
+			for name, c := range ctrs {
+				if m := c.droppedMap(); len(m) > 0 {
+					got.Dropped[name] = m
+				}
+			}
+			if m := s.ctr.droppedMap(); len(m) > 0 {
+				got.Dropped["socket"] = m
+			}
+			want := result{Delivered: map[string]int{}, Dropped: map[string]map[string]uint64{}}
+			if who, why, ok := strings.Cut(tt.want, "/"); ok {
+				want.Dropped[who] = map[string]uint64{why: 1}
+			} else {
+				want.Delivered[tt.want] = 1
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDemuxQueueFull counts adverts a busy router could not take.
+func TestDemuxQueueFull(t *testing.T) {
+	r := vrrpRouter("v7", 7, 100, "198.18.0.102/32")
+	dec, _ := newDecoder(&r, 0)
+	s := &socket{conn: stubConn{src: ownAddr}}
+	s.table.Store(&rxTable{})
+	ctr := &counters{}
+	s.set(&rxEntry{name: "v7", proto: carp.ProtoVRRP3, id: 7, dec: dec, ctr: ctr,
+		deliver: func(carp.Advert) bool { return false }}, false)
+	e, _ := newEncoder(&r, 0)
+	b, _ := e.encode(carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 9, Interval: testInterval}, peerAddr, group4)
+	for range 3 {
+		s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})
+	}
+	if diff := cmp.Diff(map[string]uint64{"queue": 3}, ctr.droppedMap()); diff != "" {
+		t.Errorf("drops (-want +got):\n%s", diff)
+	}
+}
+
+// reChecksum applies change to a CARP advert and fixes its checksum, so
+// only the HMAC can tell.
+func reChecksum(change func([]byte)) func([]byte) []byte {
+	return func(b []byte) []byte {
+		change(b)
+		b[6], b[7] = 0, 0
+		sum := carp.Checksum(b[:carp.HeaderLen])
+		b[6], b[7] = byte(sum>>8), byte(sum)
+		return b
+	}
+}

@@ -1,0 +1,203 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+)
+
+// StatusFile is the name of the status file in the state directory,
+// rewritten atomically after every transition.
+const StatusFile = "status.json"
+
+// Status is the daemon's state as the control socket, the status file and
+// SIGUSR1 report it.
+type Status struct {
+	PID     int            `json:"pid"`
+	Started time.Time      `json:"started"`
+	Routers []RouterStatus `json:"routers"`
+	Sockets []SocketStatus `json:"sockets,omitempty"`
+}
+
+// RouterStatus is one virtual router.
+type RouterStatus struct {
+	Name   string    `json:"name"`
+	Iface  string    `json:"iface"`
+	Proto  string    `json:"proto"`
+	ID     uint8     `json:"id"`
+	State  string    `json:"state"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"` // of the last transition
+	// Master is the current master's address: ours while MASTER.
+	Master     string     `json:"master,omitempty"`
+	VIPs       []string   `json:"vips"`
+	Advertised Advertised `json:"advertised"`
+	Demotion   Demotion   `json:"demotion"`
+	Faults     []string   `json:"faults,omitempty"`
+	Counters   Counters   `json:"counters"`
+}
+
+// Advertised is what the router puts in its adverts, demotion applied:
+// advbase, advskew and demote for CARP, priority and interval for VRRP.
+type Advertised struct {
+	AdvBase  *uint8 `json:"advbase,omitempty"`
+	AdvSkew  *uint8 `json:"advskew,omitempty"`
+	Demote   *uint8 `json:"demote,omitempty"`
+	Priority *uint8 `json:"priority,omitempty"`
+	Interval string `json:"interval"`
+}
+
+// Demotion shows the demotion inputs and their sum.
+type Demotion struct {
+	Manual   int  `json:"manual"`   // carpd demote
+	Tracking int  `json:"tracking"` // failed trackers
+	Claim    bool `json:"claim"`    // a claim failed recently
+	Total    int  `json:"total"`
+}
+
+// Counters are a router's packet and transition counters.
+type Counters struct {
+	Sent          uint64            `json:"sent"`
+	SendErrors    uint64            `json:"send_errors"`
+	Received      uint64            `json:"received"`
+	Dropped       map[string]uint64 `json:"dropped"`
+	Announcements uint64            `json:"announcements"`
+	Transitions   uint64            `json:"transitions"`
+}
+
+// SocketStatus is one shared socket; Dropped counts packets for no
+// configured vhid/vrid.
+type SocketStatus struct {
+	Iface   string            `json:"iface"`
+	Family  int               `json:"family"`
+	Src     string            `json:"src"`
+	Group   string            `json:"group,omitempty"`
+	Unicast bool              `json:"unicast,omitempty"`
+	Dropped map[string]uint64 `json:"dropped"`
+}
+
+// status returns r's status.
+func (r *router) status() RouterStatus {
+	r.smu.Lock()
+	s := r.snap
+	r.smu.Unlock()
+	// spec is replaced only by the router goroutine, but the fields used
+	// here never change for a running router (a change restarts it).
+	sp := r.base
+	rs := RouterStatus{
+		Name: sp.Name, Iface: sp.Iface, Proto: sp.Machine.Proto.String(), ID: sp.Machine.ID,
+		State: s.state.String(), Since: s.since, Reason: s.reason, VIPs: s.vips, Faults: s.faults,
+		Demotion: Demotion{Manual: s.manual, Tracking: s.track, Claim: s.claim},
+		Counters: Counters{
+			Sent: r.ctr.sent.Load(), SendErrors: r.ctr.sendErrors.Load(), Received: r.ctr.received.Load(),
+			Dropped: r.ctr.droppedMap(), Announcements: r.ctr.announcements.Load(),
+			Transitions: r.ctr.transitions.Load(),
+		},
+	}
+	rs.Demotion.Total = max(s.manual+s.track, 0)
+	if s.claim {
+		rs.Demotion.Total += claimFailWeight
+	}
+	if s.master.IsValid() {
+		rs.Master = s.master.String()
+	}
+	ad := s.adv
+	if sp.Machine.Proto == carp.ProtoCARP {
+		rs.Advertised = Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
+			Interval: carpInterval(ad.AdvBase, ad.AdvSkew).String()}
+	} else {
+		rs.Advertised = Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
+	}
+	return rs
+}
+
+// carpInterval is advbase + advskew/256 seconds.
+func carpInterval(base, skew uint8) time.Duration {
+	return time.Duration(base)*time.Second + time.Duration(skew)*time.Second/256
+}
+
+// status returns the socket's status.
+func (s *socket) status() SocketStatus {
+	st := SocketStatus{Iface: s.key.iface, Family: s.key.family, Src: s.conn.Src().String(),
+		Unicast: s.key.unicast, Dropped: s.ctr.droppedMap()}
+	if !s.key.unicast {
+		st.Group = s.key.group.String()
+	}
+	return st
+}
+
+// writeStatus writes st to dir/status.json atomically (temporary file and
+// rename), so a reader never sees half a file.
+func writeStatus(dir string, st Status) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".status-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly after the rename
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, StatusFile)); err != nil {
+		return fmt.Errorf("renaming status file: %w", err)
+	}
+	return nil
+}
+
+// publish refreshes the status snapshot from the machine.
+func (r *router) publish() {
+	track := 0
+	for _, w := range r.track {
+		track += w
+	}
+	faults := r.faultList()
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.state, r.snap.master, r.snap.adv = r.m.State(), r.m.Master(), r.m.Advertised()
+	r.snap.manual, r.snap.track, r.snap.claim, r.snap.faults = r.manual, track, r.claimFail, faults
+}
+
+// setSpecSnap records what other goroutines read of the spec: the VIPs
+// for status and the tracked interfaces for the link watch.
+func (r *router) setSpecSnap() {
+	vips := make([]string, len(r.spec.VIPs))
+	for i, p := range r.spec.VIPs {
+		vips[i] = p.String()
+	}
+	var tracked []string
+	for _, ti := range r.spec.TrackInterfaces {
+		tracked = append(tracked, ti.Iface)
+	}
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.vips, r.snap.tracked = vips, tracked
+}
+
+// trackedIfaces returns the interfaces the router tracks.
+func (r *router) trackedIfaces() []string {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	return r.snap.tracked
+}
+
+// setSnap records a transition for status.
+func (r *router) setSnap(s carp.State, since time.Time, reason string) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.snap.state, r.snap.since, r.snap.reason = s, since, reason
+}

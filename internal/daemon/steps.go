@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// step is one named, idempotent part of a transition.
+type step struct {
+	name string
+	run  func(j *job) error
+}
+
+// promotion is the step list after entering MASTER, in DESIGN.md's order.
+// The advertisement that claims the router was already sent by the router
+// goroutine. This list is the extension point for later steps: apply DNAT
+// and flush conntrack go after vip-add, restarting the broker and waiting
+// for its readiness before garp (or after it, as the benchmark decides).
+//
+// With VIPByScripts the scripts add the addresses, so up-hooks run before
+// garp, as ucarp runs its upscript before its gratuitous ARP (PROTOCOL.md
+// §3.2).
+func (e *executor) promotion() []step {
+	if e.spec.VIPByScripts {
+		return []step{
+			{"up-hooks", e.upHooks},
+			{"garp", e.claimAnnounce},
+			{"notify", e.notify},
+		}
+	}
+	return []step{
+		{"vip-add", e.addVIPs},
+		{"garp", e.claimAnnounce},
+		{"up-hooks", e.upHooks},
+		{"notify", e.notify},
+	}
+}
+
+// demotion is the step list after leaving MASTER (or starting in BACKUP,
+// or stopping). DNAT removal and conntrack flush will go around
+// vip-remove.
+func (e *executor) demotion() []step {
+	return []step{
+		{"vip-remove", e.removeVIPs},
+		{"down-hooks", e.downHooks},
+		{"notify", e.notify},
+	}
+}
+
+// addVIPs adds every VIP and reports the outcome to the router: a failed
+// claim demotes the node rather than crashing it (DESIGN.md).
+func (e *executor) addVIPs(*job) error {
+	e.holding = true
+	var errs []error
+	for _, p := range e.spec.VIPs {
+		if err := e.addrs.Add(p, e.label); err != nil {
+			errs = append(errs, fmt.Errorf("adding %v to %s: %w", p, e.spec.Iface, err))
+		}
+	}
+	err := errors.Join(errs...)
+	e.claimed(err == nil)
+	return err
+}
+
+// claimAnnounce sends the first announce round of a claim and schedules
+// the rest.
+func (e *executor) claimAnnounce(*job) error {
+	e.holding = true
+	now := time.Now()
+	e.schedule(now)
+	if e.spec.GARP.Repeat <= 0 {
+		return nil
+	}
+	return e.announce(now, "claim")
+}
+
+// removeVIPs removes every VIP; an absent address is not an error.
+func (e *executor) removeVIPs(*job) error {
+	if e.spec.VIPByScripts {
+		return nil
+	}
+	var errs []error
+	for _, p := range e.spec.VIPs {
+		if err := e.addrs.Remove(p); err != nil {
+			errs = append(errs, fmt.Errorf("removing %v from %s: %w", p, e.spec.Iface, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// upHooks runs the up script once per VIP.
+func (e *executor) upHooks(j *job) error {
+	return e.scripts(j, "up", e.spec.Hooks.Up)
+}
+
+// downHooks runs the down script once per VIP when the job asks for it.
+func (e *executor) downHooks(j *job) error {
+	if !j.downHooks {
+		return nil
+	}
+	return e.scripts(j, "down", e.spec.Hooks.Down)
+}
+
+// scripts runs base once per VIP with ucarp's arguments, one at a time.
+func (e *executor) scripts(j *job, which string, base []string) error {
+	if len(base) == 0 {
+		return nil
+	}
+	env := hookEnv(e.spec, j.notify)
+	var errs []error
+	for _, p := range e.spec.VIPs {
+		argv := scriptArgv(base, e.spec, p.Addr().String())
+		if err := e.hook(which, argv, env); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// notify runs the notify hook with keepalived's arguments.
+func (e *executor) notify(j *job) error {
+	if len(e.spec.Hooks.Notify) == 0 {
+		return nil
+	}
+	argv := notifyArgv(e.spec.Hooks.Notify, e.spec.Name, j.notify, j.prio)
+	return e.hook("notify", argv, hookEnv(e.spec, j.notify))
+}
+
+// hook runs one hook and logs its outcome and output.
+func (e *executor) hook(which string, argv, env []string) error {
+	start := time.Now()
+	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout)
+	attrs := []any{"hook", which, "argv", argv, "took", time.Since(start)}
+	if len(out) > 0 {
+		attrs = append(attrs, "output", strings.TrimRight(string(out), "\n"))
+	}
+	if err != nil {
+		return fmt.Errorf("%s hook %s: %w (output %q)", which, argv[0], err, truncate(out, 256))
+	}
+	e.log.Info("hook done", attrs...)
+	return nil
+}
+
+// truncate returns at most n bytes of b as a string.
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

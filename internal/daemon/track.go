@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Defaults of a track script, keepalived's vrrp_script defaults.
+const (
+	defaultScriptInterval = time.Second
+	defaultScriptRiseFall = 1
+)
+
+// scriptTrackers runs a router's track scripts, one goroutine each. The
+// set is owned by the router goroutine; results come back through post
+// and are ignored once their tracker was replaced.
+type scriptTrackers struct {
+	r       *router
+	running map[string]*scriptTracker
+}
+
+// scriptTracker is one running track script.
+type scriptTracker struct {
+	def    TrackScript
+	cancel context.CancelFunc
+}
+
+// startScripts starts a tracker for every definition.
+func startScripts(r *router, defs []TrackScript) *scriptTrackers {
+	s := &scriptTrackers{r: r, running: make(map[string]*scriptTracker)}
+	for _, d := range defs {
+		s.start(d)
+	}
+	return s
+}
+
+// update brings the running set to defs after a reload: unchanged scripts
+// keep running with their state, changed ones restart (their state
+// starts over as OK), removed ones stop and their demotion is dropped.
+func (s *scriptTrackers) update(now time.Time, defs []TrackScript) {
+	want := make(map[string]TrackScript, len(defs))
+	for _, d := range defs {
+		want[d.Name] = d
+	}
+	for name, t := range s.running {
+		if d, ok := want[name]; ok && scriptEqual(d, t.def) {
+			delete(want, name)
+			continue
+		}
+		t.cancel()
+		delete(s.running, name)
+		s.r.clearTracker(now, "script "+name)
+	}
+	for _, d := range defs {
+		if _, ok := want[d.Name]; ok {
+			s.start(d)
+		}
+	}
+}
+
+// stop cancels every tracker; a running script is killed.
+func (s *scriptTrackers) stop() {
+	for name, t := range s.running {
+		t.cancel()
+		delete(s.running, name)
+	}
+}
+
+func (s *scriptTrackers) start(d TrackScript) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &scriptTracker{def: d, cancel: cancel}
+	s.running[d.Name] = t
+	go t.loop(ctx, func(failed bool, out string, err error) {
+		s.r.post(func(now time.Time) {
+			if s.running[d.Name] != t {
+				return // replaced or stopped meanwhile
+			}
+			if failed {
+				s.r.log.Warn("track script failing", "tracker", "script "+d.Name, "error", err, "output", out)
+			}
+			s.r.trackResult(now, "script "+d.Name, d.Weight, failed)
+		})
+	})
+}
+
+// loop runs the script every interval and reports state changes: Fall
+// consecutive failures make it failed, Rise consecutive successes OK
+// again. It starts OK, so a router is not demoted before the script had
+// a chance to fail.
+func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out string, err error)) {
+	d := t.def
+	interval := d.Interval
+	if interval <= 0 {
+		interval = defaultScriptInterval
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = interval
+	}
+	rise, fall := max(d.Rise, defaultScriptRiseFall), max(d.Fall, defaultScriptRiseFall)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	failed, good, bad := false, 0, 0
+	for {
+		out, err := runHook(ctx, d.Argv, nil, timeout)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			good, bad = good+1, 0
+		} else {
+			good, bad = 0, bad+1
+		}
+		switch {
+		case failed && good >= rise:
+			failed = false
+			report(false, "", nil)
+		case !failed && bad >= fall:
+			failed = true
+			report(true, truncate(out, 256), err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// scriptEqual reports whether two definitions run the same way.
+func scriptEqual(a, b TrackScript) bool {
+	return a.Name == b.Name && slices.Equal(a.Argv, b.Argv) && a.Interval == b.Interval &&
+		a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall && a.Weight == b.Weight
+}
