@@ -127,7 +127,7 @@ func measureMachine() []string {
 	return []string{
 		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs", runtime.NumCPU()),
 		"kernel: " + firstLine(readFileString("/proc/sys/kernel/osrelease")),
-		"carpd: " + versionString() + ", " + runtime.Version(),
+		"carpd: " + versionString() + ", tree " + firstLine(commandOutput("git", "rev-parse", "--short", "HEAD")),
 		"ucarp: " + programVersion("ucarp", "ucarp", "--help"),
 		"keepalived: " + programVersion("Keepalived", "keepalived", "--version"),
 	}
@@ -164,13 +164,22 @@ func firstLine(s string) string {
 // programVersion runs prog with args and returns the first line of its
 // output that starts with prefix; ucarp prints its version only in its help.
 func programVersion(prefix, prog string, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, prog, args...).CombinedOutput()
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(commandOutput(prog, args...), "\n") {
 		if strings.HasPrefix(line, prefix) {
 			return strings.TrimSpace(line)
 		}
 	}
 	return "not found"
+}
+
+// commandOutput runs prog briefly and returns its output, whatever its
+// exit status, or "unknown" when it produced none.
+func commandOutput(prog string, args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, prog, args...).CombinedOutput()
+	if len(out) == 0 {
+		return "unknown"
+	}
+	return string(out)
 }
