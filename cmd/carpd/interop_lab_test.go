@@ -18,13 +18,25 @@ import (
 )
 
 // ucarpScripts writes up and down scripts for ucarp that log their calls
-// to a file, and returns their paths and a reader of that file.
-func ucarpScripts(t *testing.T) (up, down string, calls func() []string) {
+// to a file, and returns their paths and a reader of that file. With
+// manageVIP the scripts also add and remove the VIP (ucarp's second
+// argument) as /32 on the interface (its first), as a classic ucarp setup
+// does: ucarp itself never touches addresses.
+func ucarpScripts(t *testing.T, manageVIP bool) (up, down string, calls func() []string) {
 	t.Helper()
 	dir := t.TempDir()
 	log := dir + "/calls"
+	ipCmd := map[string]string{"up": "", "down": ""}
+	if manageVIP {
+		ip, err := exec.LookPath("ip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ipCmd["up"] = ip + " addr add \"$2/32\" dev \"$1\"\n"
+		ipCmd["down"] = ip + " addr del \"$2/32\" dev \"$1\"\n"
+	}
 	for _, s := range []string{"up", "down"} {
-		body := fmt.Sprintf("#!/bin/sh\necho \"%s $*\" >> %s\n", s, log)
+		body := fmt.Sprintf("#!/bin/sh\n%secho \"%s $*\" >> %s\n", ipCmd[s], s, log)
 		if err := os.WriteFile(dir+"/"+s, []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +66,7 @@ func TestLabUcarpInterop(t *testing.T) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	vip := "198.18.0.12"
-	up, down, calls := ucarpScripts(t)
+	up, down, calls := ucarpScripts(t, false)
 	a := startCarpd(t, n1, "", carpArgs(n1, "12", "0", "s3cret", vip)...)
 	a.waitState(t, "MASTER", 10*time.Second)
 	u := n2.Start(t, append([]string{ucarp}, carpArgs(n2, "12", "50", "s3cret", vip, "-u", up, "-d", down, "-n", "-z")...)...)
@@ -108,7 +120,7 @@ func TestLabUcarpWrongPassword(t *testing.T) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	vip := "198.18.0.13"
-	up, down, calls := ucarpScripts(t)
+	up, down, calls := ucarpScripts(t, false)
 	a := startCarpd(t, n1, "", carpArgs(n1, "13", "0", "right", vip)...)
 	n2.Start(t, append([]string{ucarp}, carpArgs(n2, "13", "0", "wrong", vip, "-u", up, "-d", down, "-n")...)...)
 	a.waitState(t, "MASTER", 10*time.Second)

@@ -103,6 +103,12 @@ func waitLab(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // arpOwner resolves vip from the lab's client and returns the MAC that
 // answered, or an error if nobody did within 200 ms.
 func arpOwner(l *lab.Lab, vip netip.Addr) (net.HardwareAddr, error) {
+	return arpOwnerWithin(l, vip, 200*time.Millisecond)
+}
+
+// arpOwnerWithin is arpOwner waiting at most wait for the answer, so that a
+// probe loop keeps its period while nobody answers.
+func arpOwnerWithin(l *lab.Lab, vip netip.Addr, wait time.Duration) (net.HardwareAddr, error) {
 	var mac net.HardwareAddr
 	err := l.Client.Do(func() error {
 		ifi, err := net.InterfaceByName(l.Client.Iface)
@@ -114,7 +120,7 @@ func arpOwner(l *lab.Lab, vip netip.Addr) (net.HardwareAddr, error) {
 			return err
 		}
 		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		if err := c.SetDeadline(time.Now().Add(wait)); err != nil {
 			return err
 		}
 		mac, err = c.Resolve(vip)
