@@ -34,9 +34,9 @@ func TestLabClientOutage(t *testing.T) {
 		}
 		trials, extra = n, true
 	}
-	orders := []bool{false}
+	orders := []bool{true} // the default
 	if extra {
-		orders = []bool{false, true}
+		orders = []bool{true, false}
 	}
 	for _, kind := range []string{"kill", "term"} {
 		for _, garpFirst := range orders {
@@ -98,8 +98,12 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 	if res.gap > bound {
 		t.Errorf("client outage %v, want at most %v", res.gap, bound)
 	}
-	if res.lost > res.sent/2 {
-		t.Errorf("lost %d of %d messages", res.lost, res.sent)
+	// QoS 1 messages the publisher queued during the outage are lost
+	// when it reconnects before the subscriber has subscribed again on
+	// the new broker (no session survives a failover, PITFALLS C.9); none
+	// may be lost outside the outage.
+	if most := int(res.gap/streamEvery) + 20; res.lost > most {
+		t.Errorf("lost %d messages, more than the outage of %v accounts for (%d)", res.lost, res.gap, most)
 	}
 	wantDNAT(t, n2.n, vip, true)
 	if kind == "term" {

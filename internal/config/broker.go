@@ -51,7 +51,10 @@ type Broker struct {
 	// OnPromote is "restart" or "none", OnDemote "none" or "restart".
 	OnPromote, OnDemote string
 	// GARPBeforeReady sends the gratuitous ARP / NA burst before
-	// restarting the broker instead of after its readiness.
+	// restarting the broker instead of after its readiness. The default
+	// (true) is the lab's measurement: equal client outage after a node
+	// death, a shorter and steadier one on a planned handover
+	// (docs/daemon.md).
 	GARPBeforeReady bool
 
 	ReadyTimeout, StopTimeout time.Duration
@@ -141,6 +144,7 @@ func (p *parser) broker(n *yaml.Node, dir string) *brokerSpec {
 	b := &s.b
 	b.Line = resolve(n).Line
 	b.OnPromote, b.OnDemote, b.NAT = "restart", "none", "dnat"
+	b.GARPBeforeReady = true
 	b.ReadyTimeout, b.StopTimeout = DefaultReadyTimeout, DefaultStopTimeout
 	b.BackoffBase, b.BackoffCap = DefaultBackoffBase, DefaultBackoffCap
 	b.Health = BrokerHealth{Interval: DefaultHealthEvery, Timeout: DefaultHealthTimeout,

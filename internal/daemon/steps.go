@@ -17,8 +17,8 @@ type step struct {
 // promotion is the step list after entering MASTER, in DESIGN.md's order.
 // The advertisement that claims the router was already sent by the router
 // goroutine. With a supervised broker, DNAT and the conntrack flush follow
-// the VIPs, then the broker restart and its readiness come before the
-// gratuitous ARP, or after it with garp_before_ready (broker_steps.go).
+// the VIPs, then the gratuitous ARP and the broker restart with its
+// readiness, in the order garp_before_ready says (broker_steps.go).
 //
 // With VIPByScripts the scripts add the addresses, so up-hooks run before
 // garp, as ucarp runs its upscript before its gratuitous ARP (PROTOCOL.md
