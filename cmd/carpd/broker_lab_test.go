@@ -83,6 +83,11 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 	}
 	nodes[0].carpd = startCarpd(t, nodes[0].n, "", "-c", nodes[0].yaml)
 	nodes[0].carpd.waitState(t, "MASTER", 10*time.Second)
+	// The state changes first; the promotion's steps (DNAT, broker
+	// restart) end with the transition's log line.
+	waitLab(t, 10*time.Second, "n1's promotion done", func() bool {
+		return strings.Contains(readLog(t, nodes[0].carpd), `"to":"MASTER","state":"MASTER"`)
+	})
 	nodes[1].carpd = startCarpd(t, nodes[1].n, "", "-c", nodes[1].yaml)
 	nodes[1].carpd.waitState(t, "BACKUP", 10*time.Second)
 	for _, b := range nodes {

@@ -43,6 +43,27 @@ func TestLabBrokerCrash(t *testing.T) {
 		t.Errorf("n1 is %s after one broker crash, want MASTER", st.State)
 	}
 
+	// A broker that runs but does not answer (SIGSTOP) fails its health
+	// check (3 round trips, 500 ms apart): n1 is demoted and steps down;
+	// SIGCONT lifts the demotion and n1 preempts again.
+	bs, _ = n1.brokerStatus()
+	if err := syscall.Kill(bs.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	n2.carpd.waitState(t, "MASTER", 5*time.Second)
+	t.Logf("n2 MASTER %v after n1's broker stopped answering", time.Since(start).Round(time.Millisecond))
+	if bs, _ := n1.brokerStatus(); !slices.Contains(bs.Unhealthy, "health") {
+		t.Errorf("n1 broker unhealthy %q, want health", bs.Unhealthy)
+	}
+	if err := syscall.Kill(bs.PID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	n1.carpd.waitState(t, "MASTER", 5*time.Second)
+	if st, _ := n1.carpd.status(); st.Demotion.Total != 0 {
+		t.Errorf("n1 demotion %+v after recovery, want none", st.Demotion)
+	}
+
 	// A config mosquitto refuses: every start exits 1 at once.
 	writeFile(t, n1.conf, "no_such_option true\n")
 	bs, _ = n1.brokerStatus()

@@ -4,9 +4,11 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +108,9 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 		t.Errorf("lost %d messages, more than the outage of %v accounts for (%d)", res.lost, res.gap, most)
 	}
 	wantDNAT(t, n2.n, vip, true)
+	if kind == "kill" && vrid == 40 {
+		restartKilled(t, n1, vip)
+	}
 	if kind == "term" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -118,4 +123,21 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 		}
 	}
 	return res.gap
+}
+
+// restartKilled starts carpd again on a node whose carpd was SIGKILLed
+// while MASTER: it removes the DNAT rule left behind before electing.
+func restartKilled(t *testing.T, b *brokerNode, vip netip.Addr) {
+	t.Helper()
+	b.n.LinkUp()
+	if got := dnatRules(t, b.n); len(got) != 1 {
+		t.Fatalf("%s after SIGKILL: DNAT rules %q, want the one left behind", b.n.Name, got)
+	}
+	b.carpd = startCarpd(t, b.n, b.carpd.dir, "-c", b.yaml)
+	waitLab(t, 10*time.Second, "leftover DNAT removed", func() bool {
+		return strings.Contains(readLog(t, b.carpd), `"msg":"removing DNAT rules left behind"`)
+	})
+	// n1 preempts (VRRP, higher priority) and installs its rule again.
+	b.carpd.waitState(t, "MASTER", 10*time.Second)
+	wantDNAT(t, b.n, vip, true)
 }

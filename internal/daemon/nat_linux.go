@@ -96,6 +96,9 @@ func (m *natMgr) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.by = make(map[string][]nat.Rule)
+	if left, err := m.table.Rules(); len(left) > 0 || errors.Is(err, nat.ErrDrift) {
+		m.log.Warn("removing DNAT rules left behind", "table", m.table.Name(), "rules", len(left), "error", err)
+	}
 	if err := m.table.Remove(); err != nil {
 		m.dirty, m.lastErr = true, err.Error()
 		m.log.Error("removing the DNAT table", "table", m.table.Name(), "error", err)
