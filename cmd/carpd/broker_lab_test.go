@@ -60,7 +60,8 @@ func needBrokerLab(t *testing.T) {
 
 // newBrokerLab builds two nodes running carpd with a supervised mosquitto
 // each, bridged as in the classic setup (bridge on n1 only), n1 preferred.
-// It returns once n1 is MASTER, n2 BACKUP and both brokers are ready.
+// It returns once n1 is MASTER (its promotion done), n2 BACKUP and both
+// brokers are ready.
 func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*brokerNode) {
 	t.Helper()
 	needBrokerLab(t)
@@ -81,6 +82,11 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 		writeFile(t, b.yaml, carpdBrokerYAML(s, b, peer, vip, 150-50*i, i == 0))
 		nodes[i] = b
 	}
+	// n2 first, so that its broker is up when n1's bridge first dials
+	// (mosquitto 2.0.11 retries a failed bridge only after several
+	// seconds); n1 then preempts.
+	nodes[1].carpd = startCarpd(t, nodes[1].n, "", "-c", nodes[1].yaml)
+	nodes[1].waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
 	nodes[0].carpd = startCarpd(t, nodes[0].n, "", "-c", nodes[0].yaml)
 	nodes[0].carpd.waitState(t, "MASTER", 10*time.Second)
 	// The state changes first; the promotion's steps (DNAT, broker
@@ -88,7 +94,6 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 	waitLab(t, 10*time.Second, "n1's promotion done", func() bool {
 		return strings.Contains(readLog(t, nodes[0].carpd), `"to":"MASTER","state":"MASTER"`)
 	})
-	nodes[1].carpd = startCarpd(t, nodes[1].n, "", "-c", nodes[1].yaml)
 	nodes[1].carpd.waitState(t, "BACKUP", 10*time.Second)
 	for _, b := range nodes {
 		b.waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
