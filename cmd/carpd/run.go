@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -145,7 +146,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Net: daemon.NewLinux(), Log: log, StateDir: f.StateDir},
+	d, err := daemon.New(daemon.Options{Net: daemon.NewLinux(), Log: log, StateDir: f.StateDir, Broker: f.Broker},
 		daemon.FromConfig(f))
 	if err != nil {
 		return err
@@ -203,6 +204,9 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 	if nf.StateDir != f.StateDir {
 		log.Warn("state directory change needs a restart; keeping the old one", "state_dir", f.StateDir)
 	}
+	if brokerChanged(f.Broker, nf.Broker) {
+		log.Warn("broker section changes need a restart; keeping the running broker")
+	}
 	if err := d.Reload(daemon.FromConfig(nf)); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Error("reload", "error", line)
@@ -250,4 +254,15 @@ func daemonize(stateDir string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "carpd running in the background, pid %d, logging to %s\n", cmd.Process.Pid, logPath)
 	return nil
+}
+
+// brokerChanged reports whether a reload changed the broker section, which
+// is applied only at start (the broker runs for carpd's whole life).
+func brokerChanged(a, b *config.Broker) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	x, y := *a, *b
+	x.Conf, y.Conf, x.Line, y.Line = nil, nil, 0, 0
+	return !reflect.DeepEqual(x, y)
 }

@@ -48,6 +48,9 @@ type File struct {
 	// since under systemd or another supervisor carpd stays in the foreground.
 	Daemonize bool
 	Routers   []Router
+	// Broker is the supervised MQTT broker (key broker); nil when carpd
+	// supervises none, as from a ucarp command line.
+	Broker *Broker
 	// Warnings are problems that do not stop carpd: a password readable by
 	// others, an interface that does not exist on this machine (yet).
 	Warnings []string

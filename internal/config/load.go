@@ -70,10 +70,15 @@ func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
 	}
 	p.crossCheck(built)
 	p.systemCheck(built, lookup)
+	var broker *Broker
+	if p.brokerSpec != nil {
+		broker = p.buildBroker(p.brokerSpec, built)
+	}
 	if len(p.errs) == 0 {
 		for _, s := range built {
 			f.Routers = append(f.Routers, s.r)
 		}
+		f.Broker = broker
 	}
 	f.Warnings = p.warns
 	if len(p.errs) > 0 {
@@ -114,7 +119,7 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	}
 	var specs []*spec
 	var routersSeen, hasPassword bool
-	p.fields("top level", root, []string{"state_dir", "debug", "routers"}, func(key string, _, v *yaml.Node) {
+	p.fields("top level", root, []string{"state_dir", "debug", "broker", "routers"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "state_dir":
 			if s, ok := p.str(key, v); ok {
@@ -125,6 +130,8 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 			}
 		case "debug":
 			f.Debug, _ = p.boolean(key, v)
+		case "broker":
+			p.brokerSpec = p.broker(v, dir)
 		case "routers":
 			routersSeen = true
 			p.list(key, v, func(it *yaml.Node) {

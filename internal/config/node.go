@@ -11,9 +11,10 @@ import (
 // parser collects every problem of one load instead of stopping at the
 // first, so a user fixes a file in one round.
 type parser struct {
-	file  string
-	errs  Errors
-	warns []string
+	file       string
+	errs       Errors
+	warns      []string
+	brokerSpec *brokerSpec // the broker section, if any
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {

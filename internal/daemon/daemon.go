@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carpd/carpd/internal/config"
 )
 
 // Defaults for Options.
@@ -37,6 +39,10 @@ type Options struct {
 	// QueueLen is the number of received adverts a router may have
 	// waiting; more are dropped and counted ("queue"). 0 means 64.
 	QueueLen int
+	// Broker, if set, is the MQTT broker to supervise for the daemon's
+	// whole life, with its DNAT, health check and bridge probe
+	// (broker_linux.go).
+	Broker *config.Broker
 }
 
 // Daemon runs a set of virtual routers.
@@ -56,6 +62,7 @@ type Daemon struct {
 	sockets map[sockKey]*socket
 	ifaces  map[string]*ifaceRes
 	watch   *watcher
+	bsvc    *brokerSvc // nil without a broker
 
 	hookCtx    context.Context
 	hookCancel context.CancelFunc
@@ -95,6 +102,9 @@ func New(o Options, routers []Router) (*Daemon, error) {
 		return nil, errors.New("no virtual router configured")
 	}
 	d.specs = specs
+	if err := d.newBroker(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -136,6 +146,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		<-statusDone
 	}()
 
+	if d.bsvc != nil {
+		// The broker goes first and stops last: the routers' transitions
+		// wait for it, and their demotion removes the DNAT before it
+		// stops.
+		d.bsvc.start()
+		defer d.bsvc.stop()
+	}
 	if err := d.startAll(); err != nil {
 		d.stopAll("start-up failed")
 		return err
@@ -187,6 +204,9 @@ func (d *Daemon) startAll() error {
 // stopAll stops every router within ShutdownTimeout, then closes the
 // sockets, announcers and watch.
 func (d *Daemon) stopAll(why string) {
+	if d.bsvc != nil {
+		d.bsvc.interrupt()
+	}
 	d.lifeMu.Lock()
 	defer d.lifeMu.Unlock()
 	d.mu.Lock()
@@ -293,6 +313,9 @@ func (d *Daemon) Status() Status {
 	}
 	d.mu.Lock()
 	st.Started = d.started
+	if d.bsvc != nil {
+		st.Broker = d.bsvc.status()
+	}
 	for _, s := range d.sockets {
 		st.Sockets = append(st.Sockets, s.status())
 	}

@@ -59,6 +59,9 @@ type executor struct {
 	ctx context.Context
 	// claimed reports a promotion's VIP step outcome to the router.
 	claimed func(ok bool)
+	// bsvc adds the broker's steps (DNAT, conntrack, restart); nil
+	// without a supervised broker.
+	bsvc brokerSteps
 
 	mu     sync.Mutex
 	q      []job

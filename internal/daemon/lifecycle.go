@@ -180,6 +180,7 @@ func (d *Daemon) startRouter(s *Router) error {
 	d.order = append(d.order, s.Name)
 	go r.exec.run()
 	go r.run()
+	d.attachBroker(r)
 	return nil
 }
 

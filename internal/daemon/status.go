@@ -21,6 +21,7 @@ type Status struct {
 	Started time.Time      `json:"started"`
 	Routers []RouterStatus `json:"routers"`
 	Sockets []SocketStatus `json:"sockets,omitempty"`
+	Broker  *BrokerStatus  `json:"broker,omitempty"`
 }
 
 // RouterStatus is one virtual router.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,38 +16,35 @@ type step struct {
 
 // promotion is the step list after entering MASTER, in DESIGN.md's order.
 // The advertisement that claims the router was already sent by the router
-// goroutine. This list is the extension point for later steps: apply DNAT
-// and flush conntrack go after vip-add, restarting the broker and waiting
-// for its readiness before garp (or after it, as the benchmark decides).
+// goroutine. With a supervised broker, DNAT and the conntrack flush follow
+// the VIPs, then the gratuitous ARP and the broker restart with its
+// readiness, in the order garp_before_ready says (broker_steps.go).
 //
 // With VIPByScripts the scripts add the addresses, so up-hooks run before
 // garp, as ucarp runs its upscript before its gratuitous ARP (PROTOCOL.md
 // §3.2).
 func (e *executor) promotion() []step {
 	if e.spec.VIPByScripts {
-		return []step{
-			{"up-hooks", e.upHooks},
-			{"garp", e.claimAnnounce},
-			{"notify", e.notify},
-		}
+		return slices.Concat([]step{{"up-hooks", e.upHooks}}, e.brokerPromotion(),
+			[]step{{"notify", e.notify}})
 	}
-	return []step{
-		{"vip-add", e.addVIPs},
-		{"garp", e.claimAnnounce},
-		{"up-hooks", e.upHooks},
-		{"notify", e.notify},
-	}
+	return slices.Concat([]step{{"vip-add", e.addVIPs}}, e.brokerPromotion(),
+		[]step{{"up-hooks", e.upHooks}, {"notify", e.notify}})
 }
 
 // demotion is the step list after leaving MASTER (or starting in BACKUP,
-// or stopping). DNAT removal and conntrack flush will go around
-// vip-remove.
+// or stopping): DNAT goes before the VIPs, the conntrack flush after
+// them.
 func (e *executor) demotion() []step {
-	return []step{
-		{"vip-remove", e.removeVIPs},
-		{"down-hooks", e.downHooks},
-		{"notify", e.notify},
+	var steps []step
+	if e.bsvc != nil {
+		steps = append(steps, step{"dnat-remove", e.removeDNAT})
 	}
+	steps = append(steps, step{"vip-remove", e.removeVIPs})
+	if e.bsvc != nil {
+		steps = append(steps, step{"conntrack-flush", e.flushAfterMaster}, step{"broker-demote", e.brokerDemoted})
+	}
+	return append(steps, step{"down-hooks", e.downHooks}, step{"notify", e.notify})
 }
 
 // addVIPs adds every VIP and reports the outcome to the router: a failed

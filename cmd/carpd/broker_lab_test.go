@@ -1,0 +1,250 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/lab"
+	"github.com/carpd/carpd/nat"
+	"github.com/vishvananda/netns"
+)
+
+// Timers of the broker lab: VRRPv3 at 200 ms (n2's master-down interval is
+// 3 × 200 ms + (256 − 100)/256 × 200 ms ≈ 722 ms), a fast health check and
+// probe.
+const (
+	brokerAdvert     = 200 * time.Millisecond
+	brokerMasterDown = 3*brokerAdvert + 156*brokerAdvert/256
+	probeInterval    = time.Second
+)
+
+// brokerNode is one node of a broker lab: its mosquitto.conf and carpd
+// configuration, and the carpd running them.
+type brokerNode struct {
+	n      *lab.Node
+	dir    string
+	conf   string // mosquitto.conf
+	yaml   string // carpd configuration
+	carpd  *carpdProc
+	static netip.AddrPort
+}
+
+// brokerSetup configures a broker lab.
+type brokerSetup struct {
+	vrid            int
+	garpBeforeReady bool
+	healthFailures  int
+}
+
+// needBrokerLab skips without mosquitto (Debian package mosquitto) or nft.
+func needBrokerLab(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"mosquitto", "nft"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not found (Debian packages mosquitto, nftables): %v", p, err)
+		}
+	}
+}
+
+// newBrokerLab builds two nodes running carpd with a supervised mosquitto
+// each, bridged as in the classic setup (bridge on n1 only), n1 preferred.
+// It returns once n1 is MASTER (its promotion done), n2 BACKUP and both
+// brokers are ready.
+func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*brokerNode) {
+	t.Helper()
+	needBrokerLab(t)
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	vip := netip.AddrFrom4([4]byte{198, 18, 0, byte(s.vrid)})
+	var nodes [2]*brokerNode
+	for i, n := range l.Nodes {
+		b := &brokerNode{n: n, dir: t.TempDir(), static: netip.AddrPortFrom(n.IP4.Addr(), 1883)}
+		peer := l.Nodes[1-i]
+		var bridge []string
+		if i == 0 {
+			bridge = []string{"connection peer", "address " + peer.IP4.Addr().String() + ":1883",
+				"remote_clientid bridge-n1", "try_private true", "cleansession true", "keepalive_interval 5",
+				`topic home/# both 2 "" ""`}
+		}
+		b.conf = writeMosquittoConf(t, b.dir, b.static, bridge...)
+		b.yaml = filepath.Join(b.dir, "carpd.yaml")
+		writeFile(t, b.yaml, carpdBrokerYAML(s, b, peer, vip, 150-50*i, i == 0))
+		nodes[i] = b
+	}
+	// n2 first, so that its broker is up when n1's bridge first dials
+	// (mosquitto 2.0.11 retries a failed bridge only after several
+	// seconds); n1 then preempts.
+	nodes[1].carpd = startCarpd(t, nodes[1].n, "", "-c", nodes[1].yaml)
+	nodes[1].waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
+	nodes[0].carpd = startCarpd(t, nodes[0].n, "", "-c", nodes[0].yaml)
+	nodes[0].carpd.waitState(t, "MASTER", 10*time.Second)
+	// The state changes first; the promotion's steps (DNAT, broker
+	// restart) end with the transition's log line.
+	waitLab(t, 10*time.Second, "n1's promotion done", func() bool {
+		return strings.Contains(readLog(t, nodes[0].carpd), `"to":"MASTER","state":"MASTER"`)
+	})
+	nodes[1].carpd.waitState(t, "BACKUP", 10*time.Second)
+	for _, b := range nodes {
+		b.waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
+	}
+	return l, vip, nodes
+}
+
+// writeMosquittoConf writes a broker config listening on the static
+// address only; the VIP reaches it through carpd's DNAT.
+func writeMosquittoConf(t *testing.T, dir string, static netip.AddrPort, extra ...string) string {
+	t.Helper()
+	lines := append([]string{
+		fmt.Sprintf("listener %d %s", static.Port(), static.Addr()),
+		"allow_anonymous true",
+		"persistence false",
+		"log_dest stderr",
+		"log_type error", "log_type warning", "log_type notice",
+		"user root",
+	}, extra...)
+	path := filepath.Join(dir, "mosquitto.conf")
+	writeFile(t, path, strings.Join(lines, "\n")+"\n")
+	return path
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// carpdBrokerYAML is a node's carpd configuration. Only n1 is told its
+// probe peer: n2, the backup, learns it from n1's advertisements.
+func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Addr, prio int, tellPeer bool) string {
+	failures := s.healthFailures
+	if failures == 0 {
+		failures = 3
+	}
+	peerLine := ""
+	if tellPeer {
+		peerLine = ", peer: " + peer.IP4.Addr().String()
+	}
+	return fmt.Sprintf(`broker:
+  config: %s
+  ready_timeout: 5s
+  stop_timeout: 2s
+  backoff: {base: 100ms, cap: 400ms}
+  garp_before_ready: %t
+  health: {interval: 500ms, timeout: 400ms, failures: %d}
+  probe: {topic: home/carpd-probe, interval: %v, deadline: 800ms%s}
+routers:
+  - name: mqtt
+    iface: %s
+    proto: vrrp3
+    vrid: %d
+    interval: %v
+    priority: %d
+    vips: [%s]
+    garp: {repeat: 3, interval: 100ms, delay: 0}
+`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, b.n.Iface, s.vrid, brokerAdvert, prio, vip)
+}
+
+// brokerStatus asks carpd for its broker's status.
+func (b *brokerNode) brokerStatus() (*daemon.BrokerStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := daemon.Call(ctx, b.carpd.dir, daemon.Request{Op: "status"})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status.Broker == nil {
+		return nil, fmt.Errorf("no broker in status")
+	}
+	return resp.Status.Broker, nil
+}
+
+// waitBroker waits until cond holds for the broker status.
+func (b *brokerNode) waitBroker(t *testing.T, what string, timeout time.Duration, cond func(*daemon.BrokerStatus) bool) {
+	t.Helper()
+	waitLab(t, timeout, b.n.Name+" broker "+what, func() bool {
+		bs, err := b.brokerStatus()
+		return err == nil && cond(bs)
+	})
+}
+
+// dnatRules reads carpd's DNAT rules back from the node's kernel.
+func dnatRules(t *testing.T, n *lab.Node) []string {
+	t.Helper()
+	h, err := netns.GetFromName(n.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	rules, err := nat.New(nat.WithNetNS(int(h))).Rules()
+	if err != nil {
+		t.Fatalf("reading DNAT rules of %s: %v", n.Name, err)
+	}
+	out := []string{}
+	for _, r := range rules {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// wantDNAT checks that n holds exactly the rule for vip (or none), in both
+// chains of its table.
+func wantDNAT(t *testing.T, n *lab.Node, vip netip.Addr, present bool) {
+	t.Helper()
+	want := []string{}
+	if present {
+		want = []string{vip.String() + ":1883->" + n.IP4.Addr().String() + ":1883"}
+	}
+	if got := dnatRules(t, n); !slices.Equal(got, want) {
+		t.Errorf("%s DNAT rules %q, want %q", n.Name, got, want)
+	}
+	if !present {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := n.Run(ctx, "nft", "list", "table", "ip", "carpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chain := range []string{"prerouting", "output"} {
+		if !strings.Contains(string(out), "chain "+chain) ||
+			strings.Count(string(out), "dnat to "+n.IP4.Addr().String()+":1883") != 2 {
+			t.Errorf("%s: nft shows no DNAT in chain %s:\n%s", n.Name, chain, out)
+		}
+	}
+}
+
+// labDialer dials from inside a lab namespace.
+func labDialer(n *lab.Node) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := n.Do(func() error {
+			var err error
+			conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return conn, err
+	}
+}
+
+// alive reports whether pid still runs (and is not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
+}

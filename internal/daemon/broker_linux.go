@@ -1,0 +1,319 @@
+//go:build linux
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/supervisor"
+)
+
+// brokerSvc supervises the broker for the daemon's whole life, on every
+// node (the bridge needs the backup's broker too), and provides the
+// broker's transition steps.
+type brokerSvc struct {
+	d      *Daemon
+	cfg    *config.Broker
+	addr   netip.AddrPort
+	log    *slog.Logger
+	child  *supervisor.Child
+	health *supervisor.Health
+	nat    *natMgr // nil with nat: none
+	probe  *probeRunner
+
+	// ctx ends with the service; stepCtx ends when shutdown begins, so a
+	// restart in a transition does not hold the shutdown up.
+	ctx, stepCtx      context.Context
+	cancel, interrupt context.CancelFunc
+	events            chan supervisor.Event
+	wg                sync.WaitGroup
+	childDone         chan struct{}
+
+	mu          sync.Mutex
+	restartedAt time.Time           // start of the last restart asked for
+	unhealthy   map[string]struct{} // reasons: health, crash loop, stopped
+}
+
+// newBrokerSvc builds the service; addr is the broker's resolved static
+// address. Nothing is started or touched.
+func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSvc, error) {
+	if _, err := exec.LookPath(cfg.Command[0]); err != nil {
+		return nil, fmt.Errorf("broker command: %w", err)
+	}
+	s := &brokerSvc{d: d, cfg: cfg, addr: addr, log: d.log.With("component", "broker"),
+		events: make(chan supervisor.Event, 64), childDone: make(chan struct{}),
+		unhealthy: make(map[string]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stepCtx, s.interrupt = context.WithCancel(s.ctx)
+	b, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	tag := addr.Addr().String()
+	s.child, err = supervisor.New(supervisor.Config{
+		Name: filepath.Base(cfg.Command[0]), Command: cfg.Command,
+		Ready:        supervisor.MQTTReady(b, "carpd-ready-"+tag),
+		ReadyTimeout: cfg.ReadyTimeout, ReadyInterval: 50 * time.Millisecond, StopTimeout: cfg.StopTimeout,
+		BackoffBase: cfg.BackoffBase, BackoffCap: cfg.BackoffCap, StateDir: d.opts.StateDir,
+		OnEvent: s.onEvent, Logger: d.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h := cfg.Health; h.Interval > 0 {
+		s.health, err = supervisor.NewHealth(supervisor.HealthConfig{
+			Broker: b, ClientID: "carpd-health-" + tag, Topic: h.Topic + "/" + tag,
+			Interval: h.Interval, Timeout: h.Timeout, Failures: h.Failures,
+			OnChange: func(healthy bool, _ error) { s.setUnhealthy("health", !healthy) },
+			Logger:   d.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.NAT == "dnat" {
+		s.nat = newNATMgr(addr, cfg.Ports, s.log)
+	}
+	if cfg.Probe != nil {
+		s.probe = newProbeRunner(s, b)
+	}
+	return s, nil
+}
+
+// client says how carpd's own MQTT clients reach the local broker.
+func (s *brokerSvc) client() (supervisor.Broker, error) {
+	b := supervisor.Broker{Addr: s.addr.String(), Username: s.cfg.Username,
+		Password: supervisor.Secret(s.cfg.Password.Bytes()), Timeout: 2 * time.Second, Keepalive: 5 * time.Second}
+	if t := s.cfg.TLS; t != (config.BrokerTLS{}) {
+		var err error
+		if b.TLS, err = (supervisor.TLSFiles{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}).Config(); err != nil {
+			return b, fmt.Errorf("broker TLS: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// start removes a DNAT table left by a killed carpd, then starts the
+// broker (stopping one left behind, by its pid file), its health check
+// and the probe.
+func (s *brokerSvc) start() {
+	if s.nat != nil {
+		s.nat.reset()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.handleEvents()
+	}()
+	go func() {
+		defer close(s.childDone)
+		if err := s.child.Run(s.ctx); err != nil {
+			s.log.Error("broker supervision ended", "error", err)
+			s.setUnhealthy("stopped", true)
+		}
+	}()
+	if s.health != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = s.health.Run(s.ctx)
+		}()
+	}
+	if s.probe != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.probe.run(s.ctx)
+		}()
+	}
+	s.log.Info("supervising the broker", "cmd", s.cfg.Command, "addr", s.addr.String(),
+		"on_promote", s.cfg.OnPromote, "on_demote", s.cfg.OnDemote, "nat", s.cfg.NAT,
+		"garp_before_ready", s.cfg.GARPBeforeReady)
+}
+
+// stop ends the checks and stops the broker last, after the routers have
+// left (their DNAT removed), then makes sure no DNAT table is left.
+func (s *brokerSvc) stop() {
+	s.interrupt()
+	s.cancel()
+	<-s.childDone
+	s.wg.Wait()
+	if s.nat != nil {
+		s.nat.reset()
+	}
+	s.log.Info("broker stopped")
+}
+
+// onEvent is the Child's event callback: it must not block.
+func (s *brokerSvc) onEvent(ev supervisor.Event) {
+	select {
+	case s.events <- ev:
+	default:
+	}
+}
+
+// handleEvents turns child events into health changes and status updates.
+func (s *brokerSvc) handleEvents() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case ev := <-s.events:
+			switch ev.Kind {
+			case supervisor.EventCrashLoop:
+				s.setUnhealthy("crash loop", true)
+			case supervisor.EventCrashLoopOver:
+				s.setUnhealthy("crash loop", false)
+			}
+			s.d.statusChanged()
+		}
+	}
+}
+
+// setUnhealthy records one reason for the broker being unhealthy and tells
+// the routers when the overall state changes.
+func (s *brokerSvc) setUnhealthy(why string, on bool) {
+	s.mu.Lock()
+	was := len(s.unhealthy) > 0
+	if on {
+		s.unhealthy[why] = struct{}{}
+	} else {
+		delete(s.unhealthy, why)
+	}
+	is := len(s.unhealthy) > 0
+	s.mu.Unlock()
+	if s.ctx.Err() != nil || was == is {
+		s.d.statusChanged()
+		return
+	}
+	s.d.brokerHealth(is, s.cfg.Health.Weight, why)
+}
+
+// isUnhealthy reports whether the broker currently demotes the routers.
+func (s *brokerSvc) isUnhealthy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.unhealthy) > 0
+}
+
+func (s *brokerSvc) garpBeforeReady() bool { return s.cfg.GARPBeforeReady }
+
+func (s *brokerSvc) natApply(router string, vips []netip.Prefix) error {
+	if s.nat == nil {
+		return nil
+	}
+	return s.nat.set(router, vips)
+}
+
+func (s *brokerSvc) natRemove(router string) error {
+	if s.nat == nil {
+		return nil
+	}
+	return s.nat.set(router, nil)
+}
+
+func (s *brokerSvc) flushConntrack(vips []netip.Prefix) error {
+	if s.nat == nil {
+		return nil
+	}
+	return s.nat.flush(vips)
+}
+
+func (s *brokerSvc) promoted(queued time.Time) error {
+	if s.cfg.OnPromote == "restart" {
+		return s.restart(queued, "promotion")
+	}
+	return s.waitReady()
+}
+
+func (s *brokerSvc) demoted(queued time.Time) error {
+	if s.cfg.OnDemote == "restart" {
+		return s.restart(queued, "demotion")
+	}
+	return nil
+}
+
+// restart restarts the broker and waits for its readiness, unless another
+// transition restarted it since queued (several routers promoted at
+// once restart it once).
+func (s *brokerSvc) restart(queued time.Time, why string) error {
+	s.mu.Lock()
+	if s.restartedAt.After(queued) {
+		s.mu.Unlock()
+		return s.waitReady()
+	}
+	s.restartedAt = time.Now()
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.stepCtx, s.cfg.StopTimeout+s.cfg.ReadyTimeout)
+	defer cancel()
+	res, err := s.child.Restart(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.Info("broker restarted", "reason", why, "stop", res.Stop, "ready", res.Ready, "took", res.Total)
+	return nil
+}
+
+// waitReady waits, bounded by the readiness timeout, until the broker
+// passed its readiness check.
+func (s *brokerSvc) waitReady() error {
+	deadline := time.Now().Add(s.cfg.ReadyTimeout)
+	for !s.child.State().Ready {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker not ready within %v", s.cfg.ReadyTimeout)
+		}
+		select {
+		case <-s.stepCtx.Done():
+			return errors.New("broker readiness: shutting down")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// status reports the broker for Status.
+func (s *brokerSvc) status() *BrokerStatus {
+	cs := s.child.State()
+	st := &BrokerStatus{Addr: s.addr.String(), Phase: cs.Phase.String(), PID: cs.PID, Ready: cs.Ready,
+		Restarts: cs.Restarts, Failures: cs.Failures, CrashLoop: cs.CrashLoop, LastError: cs.LastErr,
+		NAT: NATStatus{Mode: s.cfg.NAT, Rules: []string{}}}
+	if cs.PID != 0 {
+		st.Uptime = cs.Uptime.Round(time.Millisecond).String()
+	}
+	if cs.TimeToReady > 0 {
+		st.TimeToReady = cs.TimeToReady.Round(time.Millisecond).String()
+	}
+	if !cs.LastExit.At.IsZero() {
+		st.LastExit = cs.LastExit.String()
+	}
+	s.mu.Lock()
+	for why := range s.unhealthy {
+		st.Unhealthy = append(st.Unhealthy, why)
+	}
+	s.mu.Unlock()
+	slices.Sort(st.Unhealthy)
+	if s.health != nil {
+		h := s.health.Status()
+		st.Health = &HealthState{Healthy: h.Healthy, Failures: h.Failures, LastOK: h.LastOK, LastErr: h.LastErr}
+		if h.RTT > 0 {
+			st.Health.RTT = h.RTT.String()
+		}
+	}
+	if s.nat != nil {
+		st.NAT.Rules, st.NAT.LastError = s.nat.status()
+	}
+	if s.probe != nil {
+		st.Probe = s.probe.status()
+	}
+	return st
+}

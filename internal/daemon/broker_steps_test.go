@@ -1,0 +1,112 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+	"github.com/google/go-cmp/cmp"
+)
+
+// fakeBroker records the broker steps in the executor's trace.
+type fakeBroker struct {
+	tr          *tracer
+	garpFirst   bool
+	failRestart bool
+}
+
+func (f *fakeBroker) natApply(router string, vips []netip.Prefix) error {
+	f.tr.add(fmt.Sprintf("dnat %s %v", router, vips))
+	return nil
+}
+
+func (f *fakeBroker) natRemove(router string) error {
+	f.tr.add("undnat " + router)
+	return nil
+}
+
+func (f *fakeBroker) flushConntrack(vips []netip.Prefix) error {
+	f.tr.add(fmt.Sprintf("flush %v", vips))
+	return nil
+}
+
+func (f *fakeBroker) promoted(time.Time) error {
+	f.tr.add("broker promoted")
+	if f.failRestart {
+		return errors.New("not ready within 1s")
+	}
+	return nil
+}
+
+func (f *fakeBroker) demoted(time.Time) error {
+	f.tr.add("broker demoted")
+	return nil
+}
+
+func (f *fakeBroker) garpBeforeReady() bool { return f.garpFirst }
+
+// TestExecutorBrokerSteps checks DESIGN.md's transition order with a
+// supervised broker, the GARP option, and that a failing broker step
+// neither stops the others nor goes unlogged.
+func TestExecutorBrokerSteps(t *testing.T) {
+	const v1 = "198.18.0.100/32"
+	vips := "[" + v1 + "]"
+	promote := job{kind: jobPromote, from: carp.Backup, to: carp.Master, notify: "MASTER", prio: 100}
+	demote := job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", prio: 100, downHooks: true}
+	first := job{kind: jobDemote, from: carp.Init, to: carp.Backup, notify: "BACKUP", prio: 100}
+	tests := []struct {
+		name      string
+		garpFirst bool
+		fail      bool
+		jobs      []job
+		want      []string
+		failed    []string
+	}{
+		{name: "promotion, GARP after readiness", jobs: []job{promote},
+			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "broker promoted",
+				"announce [198.18.0.100]", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
+		{name: "promotion, GARP before readiness", garpFirst: true, jobs: []job{promote},
+			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "announce [198.18.0.100]",
+				"broker promoted", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
+		{name: "broker not ready: GARP and hooks still run", fail: true, jobs: []job{promote},
+			failed: []string{"broker-ready"},
+			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "broker promoted",
+				"announce [198.18.0.100]", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
+		{name: "demotion from MASTER", jobs: []job{demote},
+			want: []string{"undnat vr", "remove " + v1, "flush " + vips, "broker demoted",
+				"down BACKUP eth0 198.18.0.100", "notify BACKUP INSTANCE vr BACKUP 100"}},
+		{name: "first BACKUP: no flush, no broker policy", jobs: []job{first},
+			want: []string{"undnat vr", "remove " + v1, "notify BACKUP INSTANCE vr BACKUP 100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newTracer(t)
+			fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
+			fn.trace = tr
+			spec := vrrpRouter("vr", 7, 100, v1)
+			spec.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
+				Notify: traceScript(t, tr, "notify")}
+			e, p := newTestExecutor(t, &spec, fn)
+			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail}
+			for _, j := range tt.jobs {
+				j.queued = time.Now()
+				e.enqueue(j)
+			}
+			e.close()
+			<-e.done
+			if diff := cmp.Diff(tt.want, tr.lines()); diff != "" {
+				t.Errorf("trace (-want +got):\n%s", diff)
+			}
+			var failed []string
+			for _, rec := range p.logs.records("transition step failed") {
+				failed = append(failed, rec["step"].(string))
+			}
+			if diff := cmp.Diff(tt.failed, failed); diff != "" {
+				t.Errorf("steps logged as failed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
