@@ -37,6 +37,12 @@ type Options struct {
 	// QueueLen is the number of received adverts a router may have
 	// waiting; more are dropped and counted ("queue"). 0 means 64.
 	QueueLen int
+	// Notify receives the service manager notifications of notify.go;
+	// nil sends none.
+	Notify Notifier
+	// Watchdog is the service manager's watchdog timeout (systemd
+	// WatchdogSec); 0 means none.
+	Watchdog time.Duration
 }
 
 // Daemon runs a set of virtual routers.
@@ -141,8 +147,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("running", "routers", len(d.specs), "state_dir", dir)
+	stopNotify := d.startNotify()
 	<-ctx.Done()
 	d.log.Info("shutting down")
+	stopNotify()
 	d.stopAll("shutdown")
 	return nil
 }
