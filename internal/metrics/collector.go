@@ -30,9 +30,9 @@ func newDescs() descs {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return descs{
-		info:  r("carpd_router_info", "A configured virtual router.", "iface", "proto", "id"),
-		state: r("carpd_router_state", "1 for the router's current state, 0 for the others.", "state"),
-		since: r("carpd_router_state_since_timestamp_seconds", "When the router entered its current state."),
+		info:        r("carpd_router_info", "A configured virtual router.", "iface", "proto", "id"),
+		state:       r("carpd_router_state", "1 for the router's current state, 0 for the others.", "state"),
+		since:       r("carpd_router_state_since_timestamp_seconds", "When the router entered its current state."),
 		transitions: r("carpd_router_transitions_total", "State changes of the router."),
 		lastTook: r("carpd_router_last_transition_duration_seconds",
 			"Time the steps of the router's last finished transition took."),
