@@ -136,3 +136,45 @@ func TestRecord(t *testing.T) {
 		t.Errorf("snapshot shares steps with the record")
 	}
 }
+
+// TestTransitionLogs checks the log contract: one info line per
+// transition with from, to, reason and total time, and one debug line per
+// step, in the order status shows the steps.
+func TestTransitionLogs(t *testing.T) {
+	seg := &segment{}
+	a := newNode(t, seg, "198.18.0.1", vrrpRouter("vr", 7, 200, "198.18.0.100/32")).start()
+	a.waitState("vr", "MASTER", 3*time.Second)
+	waitFor(t, 2*time.Second, "the promotion done", func() bool {
+		ts := a.router("vr").Transitions
+		return len(ts) == 2 && ts[1].Done
+	})
+	ts := a.router("vr").Transitions
+
+	type line struct{ Level, From, To, Reason string }
+	var got, want []line
+	for _, r := range a.logs.records("transition") {
+		if r["took"] == nil || r["queued"] == nil {
+			t.Errorf("transition line without took or queued: %v", r)
+		}
+		got = append(got, line{fmt.Sprint(r["level"]), fmt.Sprint(r["from"]), fmt.Sprint(r["to"]), fmt.Sprint(r["reason"])})
+	}
+	var gotSteps, wantSteps []string
+	for _, r := range a.logs.records("transition step") {
+		if r["level"] != "DEBUG" || r["took"] == nil {
+			t.Errorf("step line %v: want level DEBUG with took", r)
+		}
+		gotSteps = append(gotSteps, fmt.Sprint(r["to"], " ", r["step"]))
+	}
+	for _, x := range ts {
+		want = append(want, line{"INFO", x.From, x.To, x.Reason})
+		for _, s := range x.Steps {
+			wantSteps = append(wantSteps, x.To+" "+s.Name)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("transition lines (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantSteps, gotSteps); diff != "" {
+		t.Errorf("step lines (-want +got):\n%s", diff)
+	}
+}
