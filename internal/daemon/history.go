@@ -16,6 +16,7 @@ import (
 type record struct {
 	ready     chan struct{} // closed once the router has its first state
 	readyOnce sync.Once
+	changed   func() // called when a transition finishes (status file rewrite)
 
 	mu    sync.Mutex
 	heard *status.Heard
@@ -23,7 +24,11 @@ type record struct {
 	next  uint64              // sequence number of the next transition; hist[i] is next-len(hist)+i
 }
 
-func newRecord() *record { return &record{ready: make(chan struct{}), next: 1} }
+// newRecord returns an empty record; changed (may be nil) is called after
+// each finished transition.
+func newRecord(changed func()) *record {
+	return &record{ready: make(chan struct{}), next: 1, changed: changed}
+}
 
 // markReady says the router has taken its first state (BACKUP, an
 // owner's MASTER, or INIT for a fault).
@@ -84,6 +89,9 @@ func (rc *record) step(seq uint64, name string, took time.Duration, err error) {
 // finish marks transition seq done after took.
 func (rc *record) finish(seq uint64, took time.Duration) {
 	rc.update(seq, func(t *status.Transition) { t.Took, t.Done = status.Duration(took), true })
+	if rc != nil && rc.changed != nil {
+		rc.changed()
+	}
 }
 
 // snapshot returns copies of the last heard advert and the transitions.

@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -70,6 +73,17 @@ func TestStatusHistory(t *testing.T) {
 		t.Errorf("transition took %v, less than its steps' sum %v", last.Took, sum)
 	}
 
+	// The status file catches up with the steps once they finish.
+	waitFor(t, 2*time.Second, "status.json with the promotion done", func() bool {
+		b, err := os.ReadFile(filepath.Join(a.dir, StatusFile))
+		var st Status
+		if err != nil || json.Unmarshal(b, &st) != nil || len(st.Routers) == 0 {
+			return false
+		}
+		ts := st.Routers[0].Transitions
+		return len(ts) == 2 && ts[1].Done && len(ts[1].Steps) == 4
+	})
+
 	h := b.router("vr").Heard
 	prio := uint8(200)
 	wantHeard := &status.Heard{From: "198.18.0.1", TTL: 255,
@@ -98,7 +112,8 @@ var cmpIgnoreAt = cmp.Transformer("noAt", func(h *status.Heard) *status.Heard {
 // kept, updates to an evicted one are ignored, and steps and completion
 // land on the right entry.
 func TestRecord(t *testing.T) {
-	rc := newRecord()
+	finished := 0
+	rc := newRecord(func() { finished++ })
 	var seqs []uint64
 	for i := range status.MaxTransitions + 5 {
 		seqs = append(seqs, rc.begin(job{from: carp.Backup, to: carp.Master, reason: fmt.Sprint(i), notify: "MASTER"}))
@@ -107,6 +122,9 @@ func TestRecord(t *testing.T) {
 	rc.step(seqs[len(seqs)-1], "vip-add", time.Millisecond, errors.New("no such device"))
 	rc.start(seqs[len(seqs)-1], 3*time.Microsecond)
 	rc.finish(seqs[len(seqs)-1], 2*time.Millisecond)
+	if finished != 1 {
+		t.Errorf("changed called %d times for one finished transition", finished)
+	}
 	_, ts := rc.snapshot()
 	var reasons []string
 	for _, x := range ts {
