@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/carpd/carpd/internal/status"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +97,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- counter(c.d.socketDropped, n, s.Iface, strconv.Itoa(s.Family), s.Src, group, reason)
 		}
 	}
-	c.sections(ch, rep)
+	c.broker(ch, rep.Broker)
 }
 
 // router sends one router's samples.
@@ -127,28 +128,41 @@ func (c *collector) router(ch chan<- prometheus.Metric, r status.Router) {
 	ch <- gauge(d.demotion, float64(r.Demotion.Total), name)
 }
 
-// sections sends the broker, NAT and probe samples of the sections
-// present.
-func (c *collector) sections(ch chan<- prometheus.Metric, rep status.Report) {
+// broker sends the supervised broker's samples, when there is one.
+func (c *collector) broker(ch chan<- prometheus.Metric, b *status.Broker) {
+	if b == nil {
+		return
+	}
 	d := c.d
-	if b := rep.Broker; b != nil {
-		ch <- gauge(d.brokerReady, boolean(b.Ready))
-		ch <- counter(d.brokerRestarts, uint64(max(b.Restarts, 0)))
-		ch <- gauge(d.brokerReadyTime, seconds(b.TimeToReady))
+	ch <- gauge(d.brokerReady, boolean(b.Ready))
+	ch <- counter(d.brokerRestarts, uint64(max(b.Restarts, 0)))
+	if v, ok := parseSeconds(b.TimeToReady); ok {
+		ch <- gauge(d.brokerReadyTime, v)
 	}
-	if n := rep.NAT; n != nil {
-		ch <- gauge(d.natRules, float64(len(n.Rules)))
+	ch <- gauge(d.natRules, float64(len(b.NAT.Rules)))
+	if b.Probe == nil {
+		return
 	}
-	if p := rep.Probe; p != nil {
-		for _, x := range p.Paths {
-			ch <- gauge(d.probeOK, boolean(x.State == "ok"), x.Direction)
-			ch <- gauge(d.probeLatency, seconds(x.Latency), x.Direction)
-			ch <- gauge(d.probeFailures, float64(x.Failures), x.Direction)
-			if !x.LastOK.IsZero() {
-				ch <- gauge(d.probeLastOK, float64(x.LastOK.UnixNano())/1e9, x.Direction)
-			}
+	for _, x := range b.Probe.Paths {
+		ch <- gauge(d.probeOK, boolean(x.State == "ok"), x.Direction)
+		if v, ok := parseSeconds(x.RTT); ok {
+			ch <- gauge(d.probeLatency, v, x.Direction)
+		}
+		ch <- gauge(d.probeFailures, float64(x.Failures), x.Direction)
+		if !x.LastOK.IsZero() {
+			ch <- gauge(d.probeLastOK, float64(x.LastOK.UnixNano())/1e9, x.Direction)
 		}
 	}
+}
+
+// parseSeconds reads a Go duration string of the broker section; ""
+// (unknown) and junk give false.
+func parseSeconds(s string) (float64, bool) {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, false
+	}
+	return v.Seconds(), true
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -39,13 +39,13 @@ func report() status.Report {
 			{Iface: "eth0", Family: 4, Src: "198.18.0.1", Group: "224.0.0.18", Dropped: map[string]uint64{"vhid": 9}},
 			{Iface: "eth1", Family: 6, Src: "2001:2::1", Unicast: true, Dropped: map[string]uint64{"short": 1}},
 		},
-		Broker: &status.Broker{Phase: "running", Ready: true, Restarts: 2,
-			TimeToReady: status.Duration(250 * time.Millisecond)},
-		NAT: &status.NAT{Table: "carpd", Rules: []string{"a", "b"}},
-		Probe: &status.Probe{Paths: []status.Path{
-			{Direction: "out", State: "ok", LastOK: at, Latency: status.Duration(3 * time.Millisecond)},
-			{Direction: "in", State: "broken", Failures: 4},
-		}},
+		Broker: &status.Broker{Phase: "running", Ready: true, Restarts: 2, TimeToReady: "250ms",
+			NAT: status.NAT{Mode: "dnat", Rules: []string{"a", "b"}},
+			Probe: &status.Probe{Peer: "198.18.0.2", Paths: []status.Path{
+				{Direction: "out", State: "ok", LastOK: at, RTT: "3ms"},
+				{Direction: "in", State: "broken", Failures: 4}, // no RTT yet: no latency sample
+			}},
+		},
 	}
 }
 
@@ -74,7 +74,6 @@ carpd_probe_failures{direction="out"} 0
 carpd_probe_last_success_timestamp_seconds{direction="out"} 1.7735e+09
 # HELP carpd_probe_latency_seconds Publish-to-delivery time of the last successful bridge probe.
 # TYPE carpd_probe_latency_seconds gauge
-carpd_probe_latency_seconds{direction="in"} 0
 carpd_probe_latency_seconds{direction="out"} 0.003
 # HELP carpd_probe_ok 1 when the last bridge probe in this direction arrived.
 # TYPE carpd_probe_ok gauge
@@ -126,11 +125,11 @@ carpd_socket_dropped_total{family="6",group="unicast",iface="eth1",reason="short
 	}
 }
 
-// TestCollectWithoutSections exports no broker, NAT or probe metric when
-// the report lacks those sections.
+// TestCollectWithoutSections exports no broker, NAT or probe metric
+// without a supervised broker.
 func TestCollectWithoutSections(t *testing.T) {
 	r := report()
-	r.Broker, r.NAT, r.Probe = nil, nil, nil
+	r.Broker = nil
 	c := NewCollector(static(r))
 	for _, name := range []string{"carpd_broker_ready", "carpd_broker_restarts_total", "carpd_nat_rules",
 		"carpd_probe_ok", "carpd_probe_latency_seconds"} {

@@ -3,12 +3,11 @@
 //
 // Every value is read from a status.Report at scrape time, so there is
 // one source of truth for `carpd status`, status.json and the metrics,
-// and the daemon's hot paths update nothing extra. A section that is not
-// in the report exports nothing: the carpd_broker_* metrics appear once
-// Report.Broker is set, carpd_nat_* with Report.NAT and carpd_probe_*
-// with Report.Probe. Whoever wires the broker supervisor, DNAT and the
-// bridge probe into the daemon therefore feeds these metrics by filling
-// those sections in Daemon.Status; there is nothing to register.
+// and the daemon's hot paths update nothing extra. The carpd_broker_*,
+// carpd_nat_* and carpd_probe_* metrics come from Report.Broker (and its
+// Probe) and appear only when carpd supervises a broker: the daemon feeds
+// them by filling that section in Daemon.Status, and there is nothing to
+// register. A duration not known yet (an empty string) exports no sample.
 //
 // Metrics (labels in braces):
 //
@@ -29,7 +28,7 @@
 //	carpd_broker_time_to_ready_seconds                          readiness time of the last start
 //	carpd_nat_rules                                             DNAT rules applied
 //	carpd_probe_ok{direction}                                   1 when the last bridge probe in that direction arrived
-//	carpd_probe_latency_seconds{direction}                      publish-to-delivery time of the last successful probe
+//	carpd_probe_latency_seconds{direction}                      publish-to-delivery time (rtt) of the last successful probe
 //	carpd_probe_failures{direction}                             failed probes in a row
 //	carpd_probe_last_success_timestamp_seconds{direction}       when a probe last arrived
 //

@@ -2,8 +2,8 @@
 // virtual router its state, the last transition and its reason, the
 // master, what it advertises and last heard, its packet counters and its
 // recent transitions with their step timings; per shared socket the
-// packets for no configured router; and optional broker, NAT and bridge
-// probe sections.
+// packets for no configured router; and, when carpd supervises the MQTT
+// broker, the broker with its health check, DNAT rules and bridge probe.
 //
 // The same Report is the answer to the control socket's {"op":"status"},
 // the content of STATE_DIR/status.json, the output of `carpd status

@@ -5,16 +5,14 @@ import "time"
 // MaxTransitions is how many recent transitions a Router keeps.
 const MaxTransitions = 20
 
-// Report is a running carpd's state. Broker, NAT and Probe are nil when
-// that part is not configured; they are filled by whoever runs it.
+// Report is a running carpd's state. Broker is nil when carpd supervises
+// no broker.
 type Report struct {
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	Routers []Router  `json:"routers"`
 	Sockets []Socket  `json:"sockets,omitempty"`
 	Broker  *Broker   `json:"broker,omitempty"`
-	NAT     *NAT      `json:"nat,omitempty"`
-	Probe   *Probe    `json:"probe,omitempty"`
 }
 
 // Router is one virtual router.
@@ -123,48 +121,68 @@ type Socket struct {
 	Dropped map[string]uint64 `json:"dropped"`
 }
 
-// Broker is the supervised MQTT broker.
+// Broker is the supervised MQTT broker with its health check, DNAT
+// rules and bridge probe. Durations are Go duration strings, empty while
+// unknown.
 type Broker struct {
-	// Phase is stopped, starting, running or backoff.
-	Phase   string    `json:"phase"`
-	PID     int       `json:"pid,omitempty"`
-	Ready   bool      `json:"ready"`
-	Started time.Time `json:"started,omitzero"`
-	// TimeToReady is how long the last start took to pass the readiness
-	// check.
-	TimeToReady Duration `json:"time_to_ready"`
-	// Restarts counts restarts after crashes.
-	Restarts  int  `json:"restarts"`
-	CrashLoop bool `json:"crash_loop,omitempty"`
-	// LastExit is how the previous process ended ("exit status 1",
-	// "signal killed"), empty if none has.
-	LastExit   string    `json:"last_exit,omitempty"`
-	LastExitAt time.Time `json:"last_exit_at,omitzero"`
-	LastError  string    `json:"last_error,omitempty"`
+	Addr  string `json:"addr"`  // the static address
+	Phase string `json:"phase"` // stopped, starting, running, backoff
+	PID   int    `json:"pid,omitempty"`
+	// Uptime of the current process.
+	Uptime      string `json:"uptime,omitempty"`
+	Ready       bool   `json:"ready"`
+	TimeToReady string `json:"time_to_ready,omitempty"`
+	// Restarts after crashes; Failures in a row; CrashLoop while they
+	// keep failing.
+	Restarts  int    `json:"restarts"`
+	Failures  int    `json:"failures"`
+	CrashLoop bool   `json:"crash_loop"`
+	LastExit  string `json:"last_exit,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	// Unhealthy lists why the broker demotes the routers ("health",
+	// "crash loop", "stopped"); empty when healthy.
+	Unhealthy []string `json:"unhealthy,omitempty"`
+	Health    *Health  `json:"health,omitempty"`
+	NAT       NAT      `json:"nat"`
+	Probe     *Probe   `json:"probe,omitempty"`
 }
 
-// NAT is the DNAT table carpd maintains for the VIPs.
+// Health is the periodic MQTT round trip to the local broker.
+type Health struct {
+	Healthy  bool      `json:"healthy"`
+	Failures int       `json:"failures"`
+	LastOK   time.Time `json:"last_ok"`
+	RTT      string    `json:"rtt,omitempty"`
+	LastErr  string    `json:"last_error,omitempty"`
+}
+
+// NAT is the DNAT table: its mode and the rules applied, as
+// "VIP:PORT->STATIC:PORT".
 type NAT struct {
-	Table string `json:"table"`
-	// Rules are the applied rules as "VIP:port->to".
-	Rules []string `json:"rules"`
-	Error string   `json:"error,omitempty"`
+	Mode      string   `json:"mode"`
+	Rules     []string `json:"rules"`
+	LastError string   `json:"last_error,omitempty"`
 }
 
 // Probe is the bridge replication probe.
 type Probe struct {
-	Paths []Path `json:"paths"`
+	// Peer is the peer broker, "" while it is not known yet (learned
+	// from the peer's advertisements).
+	Peer  string `json:"peer"`
+	Paths []Path `json:"paths,omitempty"`
+	// BridgeState holds the mosquitto $SYS bridge notifications seen,
+	// informative only: the probe is the truth.
+	BridgeState map[string]string `json:"bridge_state,omitempty"`
 }
 
-// Path is one direction of bridge replication.
+// Path is one direction of replication: out is local → peer.
 type Path struct {
-	Direction string    `json:"direction"` // out (local → peer) or in
-	State     string    `json:"state"`     // unknown, ok, broken
-	Since     time.Time `json:"since,omitzero"`
-	LastOK    time.Time `json:"last_ok,omitzero"`
-	// Latency is the last successful probe's publish-to-delivery time.
-	Latency Duration `json:"latency"`
-	// Failures counts failed probes in a row.
-	Failures  int    `json:"failures"`
-	LastError string `json:"last_error,omitempty"`
+	Direction string    `json:"direction"`
+	State     string    `json:"state"` // unknown, ok, broken
+	Since     time.Time `json:"since"`
+	LastOK    time.Time `json:"last_ok"`
+	// RTT is the last successful probe's publish-to-delivery time.
+	RTT      string `json:"rtt,omitempty"`
+	Failures int    `json:"failures"` // in a row
+	LastErr  string `json:"last_error,omitempty"`
 }

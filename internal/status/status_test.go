@@ -24,8 +24,9 @@ func u8(v uint8) *uint8 { return &v }
 var now = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // fixture is a Report with every section filled: a CARP master that took
-// over from a peer, a VRRPv3 backup with a fault, a socket with drops, a
-// broker, NAT rules and a probe with one broken direction.
+// over from a peer, a VRRPv3 router held in INIT by a fault, a socket
+// with drops, and a broker with health, DNAT rules and a probe with one
+// broken direction.
 func fixture() Report {
 	t0 := now.Add(-2 * time.Hour)
 	promoted := now.Add(-90 * time.Second)
@@ -72,16 +73,17 @@ func fixture() Report {
 			{Iface: "eth0.20", Family: 4, Src: "198.18.0.1", Group: "224.0.0.18", Dropped: map[string]uint64{"vhid": 12}},
 			{Iface: "eth1", Family: 6, Src: "fe80::1", Unicast: true, Dropped: map[string]uint64{}},
 		},
-		Broker: &Broker{Phase: "running", PID: 4300, Ready: true, Started: now.Add(-89 * time.Second),
-			TimeToReady: Duration(180 * time.Millisecond), Restarts: 1, LastExit: "signal killed",
-			LastExitAt: now.Add(-90 * time.Second), LastError: "exit status -1 (signal killed)"},
-		NAT: &NAT{Table: "carpd", Rules: []string{"198.18.0.100:1883->198.18.0.1:1883"}},
-		Probe: &Probe{Paths: []Path{
-			{Direction: "out", State: "ok", Since: now.Add(-80 * time.Second), LastOK: now.Add(-2 * time.Second),
-				Latency: Duration(3200 * time.Microsecond)},
-			{Direction: "in", State: "broken", Since: now.Add(-30 * time.Second), LastOK: now.Add(-95 * time.Second),
-				Latency: Duration(2900 * time.Microsecond), Failures: 6, LastError: "no probe within 5s"},
-		}},
+		Broker: &Broker{Addr: "198.18.0.1", Phase: "running", PID: 4300, Uptime: "1m29s", Ready: true,
+			TimeToReady: "180ms", Restarts: 1, LastExit: "signal killed", LastError: "exit status -1 (signal killed)",
+			Health: &Health{Healthy: true, LastOK: now.Add(-time.Second), RTT: "1.2ms"},
+			NAT:    NAT{Mode: "dnat", Rules: []string{"198.18.0.100:1883->198.18.0.1:1883"}},
+			Probe: &Probe{Peer: "198.18.0.2", Paths: []Path{
+				{Direction: "out", State: "ok", Since: now.Add(-80 * time.Second), LastOK: now.Add(-2 * time.Second),
+					RTT: "3.2ms"},
+				{Direction: "in", State: "broken", Since: now.Add(-30 * time.Second), LastOK: now.Add(-95 * time.Second),
+					RTT: "2.9ms", Failures: 6, LastErr: "no probe within 5s"},
+			}, BridgeState: map[string]string{"local bridge-b": "1", "peer bridge-a": "0"}},
+		},
 	}
 }
 

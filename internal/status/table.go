@@ -13,7 +13,7 @@ import (
 // Render writes r as `carpd status` shows it: a summary table with one
 // line per router, then per router its last transition's reason, the
 // last advert heard, demotion, faults and recent transitions with their
-// steps, then the broker, NAT and probe sections that are present. Times
+// steps, then the broker with its health, DNAT and probe when present. Times
 // are shown relative to now and in now's location.
 func Render(w io.Writer, r Report, now time.Time) error {
 	p := &printer{w: w, now: now}
@@ -24,8 +24,6 @@ func Render(w io.Writer, r Report, now time.Time) error {
 	}
 	p.sockets(r.Sockets)
 	p.broker(r.Broker)
-	p.nat(r.NAT)
-	p.probe(r.Probe)
 	return p.err
 }
 
@@ -125,58 +123,68 @@ func (p *printer) sockets(ss []Socket) {
 	p.printf("\nsockets (packets for no configured router)\n%s", strings.Join(lines, ""))
 }
 
+// broker is the supervised broker's block: process, health, DNAT and
+// bridge probe.
 func (p *printer) broker(b *Broker) {
 	if b == nil {
 		return
 	}
 	ready := "not ready"
 	if b.Ready {
-		ready = "ready"
+		ready = "ready after " + orDash(b.TimeToReady)
 	}
-	p.printf("\nbroker: %s, %s", b.Phase, ready)
+	p.printf("\nbroker %s: %s, %s", b.Addr, b.Phase, ready)
 	if b.PID != 0 {
-		p.printf(", pid %d, up %s", b.PID, ago(p.now, b.Started))
+		p.printf(", pid %d, up %s", b.PID, orDash(b.Uptime))
 	}
-	p.printf(", ready after %s, restarts %d\n", b.TimeToReady, b.Restarts)
-	if b.CrashLoop {
-		p.printf("  crash loop\n")
+	p.printf(", restarts %d\n", b.Restarts)
+	if b.CrashLoop || b.Failures > 0 {
+		p.printf("  failing     %d in a row, crash loop %v\n", b.Failures, b.CrashLoop)
 	}
-	if b.LastExit != "" {
-		p.printf("  last exit   %s, %s ago\n", b.LastExit, ago(p.now, b.LastExitAt))
+	if b.LastExit != "" || b.LastError != "" {
+		p.printf("  last exit   %s: %s\n", orDash(b.LastExit), orDash(b.LastError))
 	}
-	if b.LastError != "" {
-		p.printf("  last error  %s\n", b.LastError)
+	if len(b.Unhealthy) > 0 {
+		p.printf("  demoting    %s\n", strings.Join(b.Unhealthy, ", "))
 	}
+	if h := b.Health; h != nil {
+		p.printf("  health      healthy %v, rtt %s, last ok %s ago, failures %d", h.Healthy, orDash(h.RTT),
+			ago(p.now, h.LastOK), h.Failures)
+		p.lastErr(h.LastErr)
+	}
+	p.printf("  nat         %s, %d rules", orDash(b.NAT.Mode), len(b.NAT.Rules))
+	p.lastErr(b.NAT.LastError)
+	for _, r := range b.NAT.Rules {
+		p.printf("    %s\n", r)
+	}
+	p.probe(b.Probe)
 }
 
-func (p *printer) nat(n *NAT) {
-	if n == nil {
-		return
+// lastErr ends a line, with the error if there is one.
+func (p *printer) lastErr(e string) {
+	if e != "" {
+		p.printf(", last error: %s", e)
 	}
-	p.printf("\nnat: table %s, %d rules\n", n.Table, len(n.Rules))
-	for _, r := range n.Rules {
-		p.printf("  %s\n", r)
-	}
-	if n.Error != "" {
-		p.printf("  error: %s\n", n.Error)
-	}
+	p.printf("\n")
 }
 
+// probe is the bridge probe's part of the broker block.
 func (p *printer) probe(pr *Probe) {
 	if pr == nil {
 		return
 	}
-	p.printf("\nbridge probe\n")
+	p.printf("  probe       peer %s\n", orDash(pr.Peer))
 	for _, x := range pr.Paths {
 		last := "never"
 		if !x.LastOK.IsZero() {
 			last = ago(p.now, x.LastOK) + " ago"
 		}
-		p.printf("  %-3s  %s, last success %s, latency %s, failures in a row %d\n", x.Direction, x.State, last,
-			x.Latency, x.Failures)
-		if x.LastError != "" {
-			p.printf("       last error: %s\n", x.LastError)
-		}
+		p.printf("    %-3s  %s for %s, last success %s, rtt %s, failures in a row %d", x.Direction, x.State,
+			ago(p.now, x.Since), last, orDash(x.RTT), x.Failures)
+		p.lastErr(x.LastErr)
+	}
+	for _, k := range slices.Sorted(maps.Keys(pr.BridgeState)) {
+		p.printf("    bridge %s = %s\n", k, pr.BridgeState[k])
 	}
 }
 
