@@ -32,7 +32,7 @@ so a less demoted peer with preemption takes over.`,
 			if !cmd.Flags().Changed("n") && reset {
 				n = 0
 			}
-			resp, err := daemon.Call(cmd.Context(), stateDir, daemon.Request{Op: "demote", Router: args[0],
+			resp, err := call(cmd.Context(), stateDir, daemon.Request{Op: "demote", Router: args[0],
 				N: n, Reset: reset})
 			if err != nil {
 				return err

@@ -1,12 +1,13 @@
 // Command carpd keeps an MQTT broker highly available behind a floating IP,
 // speaking CARP (ucarp, OpenBSD, FreeBSD) or VRRP v2/v3 (keepalived) on the
-// wire. `carpd run` floats the VIPs; check, demote and inspect are the
+// wire. `carpd run` floats the VIPs; check, status, demote and inspect are the
 // tools around it.
 package main
 
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -25,6 +26,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRun(), newCheck(), newDemote(), newInspect(), newVersion())
+	root.AddCommand(newRun(), newCheck(), newDemote(), newStatus(time.Now), newInspect(), newVersion())
 	return root
 }

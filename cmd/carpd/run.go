@@ -17,12 +17,14 @@ import (
 
 	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/metrics"
+	"github.com/carpd/carpd/internal/sdnotify"
 	"github.com/spf13/cobra"
 )
 
 const runUsage = `Usage:
-  carpd run -c FILE [--state-dir DIR] [-D] [--log-format text|json] [--log-level LEVEL]
-  carpd run UCARP-FLAGS [--proto carp|vrrp2|vrrp3] ... [--log-format ...] [--log-level ...]
+  carpd run -c FILE [--state-dir DIR] [-D] [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]
+  carpd run UCARP-FLAGS [--proto carp|vrrp2|vrrp3] ... [--log-format ...] [--log-level ...] [--metrics-listen ...]
 
 Runs the virtual routers of FILE, or the one router a ucarp command line
 describes, until SIGTERM or SIGINT; then every master bows out (CARP
@@ -33,16 +35,24 @@ Signals: SIGHUP reloads FILE (an invalid file is refused and the running
 configuration kept); SIGUSR1 logs the state of every router; SIGUSR2 makes
 every master step down once (like ucarp).
 
+Under systemd (Type=notify, scripts/carpd.service) carpd sends READY=1 once
+every router has its first state, WATCHDOG=1 while every router goroutine
+answers (when WatchdogSec is set) and STOPPING=1 on shutdown.
+
 Logging (to standard error):
       --log-format string   text or json (default text)
       --log-level string    debug, info, warn or error (default info; -D means debug)
+
+Metrics:
+      --metrics-listen string   serve Prometheus metrics on http://ADDR/metrics
+                                (host:port; overrides metrics_listen; default off)
 
 Configuration flags:
 `
 
 func newRun() *cobra.Command {
 	return &cobra.Command{
-		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL]",
+		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]",
 		Short: "Run the virtual routers of a config file or of a ucarp command line",
 		// ucarp's flags are parsed by internal/config, with its messages;
 		// cobra would reject them before.
@@ -56,10 +66,11 @@ func newRun() *cobra.Command {
 // logFlags are run's own flags, taken out before the configuration flags.
 type logFlags struct {
 	format, level string
+	metrics       string // --metrics-listen
 }
 
-// splitLogFlags removes --log-format and --log-level (with "=" or a
-// separate value) from args.
+// splitLogFlags removes run's own flags, --log-format, --log-level and
+// --metrics-listen (with "=" or a separate value), from args.
 func splitLogFlags(args []string) (logFlags, []string, error) {
 	lf := logFlags{format: "text"}
 	var rest []string
@@ -76,6 +87,8 @@ func splitLogFlags(args []string) (logFlags, []string, error) {
 			dst = &lf.format
 		case "--log-level":
 			dst = &lf.level
+		case "--metrics-listen":
+			dst = &lf.metrics
 		default:
 			rest = append(rest, a)
 			continue
@@ -146,10 +159,25 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Net: daemon.NewLinux(), Log: log, StateDir: f.StateDir, Broker: f.Broker},
-		daemon.FromConfig(f))
+	o, err := serviceOptions(os.Getenv, os.Getpid())
 	if err != nil {
 		return err
+	}
+	o.Net, o.Log, o.StateDir, o.Broker = daemon.NewLinux(), log, f.StateDir, f.Broker
+	d, err := daemon.New(o, daemon.FromConfig(f))
+	if err != nil {
+		return err
+	}
+	if lf.metrics != "" {
+		f.MetricsListen = lf.metrics
+	}
+	if f.MetricsListen != "" {
+		srv, err := metrics.Listen(f.MetricsListen, d, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("serving metrics", "addr", srv.Addr().String())
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -265,4 +293,20 @@ func brokerChanged(a, b *config.Broker) bool {
 	x, y := *a, *b
 	x.Conf, y.Conf, x.Line, y.Line = nil, nil, 0, 0
 	return !reflect.DeepEqual(x, y)
+}
+
+// serviceOptions reads what a service manager passes in the environment:
+// the notify socket (systemd Type=notify) and the watchdog interval.
+func serviceOptions(getenv func(string) string, pid int) (daemon.Options, error) {
+	var o daemon.Options
+	n, err := sdnotify.Open(getenv)
+	if err != nil {
+		return o, err
+	}
+	if n == nil {
+		return o, nil
+	}
+	o.Notify = n
+	o.Watchdog, err = sdnotify.WatchdogInterval(getenv, pid)
+	return o, err
 }

@@ -44,6 +44,8 @@ type File struct {
 	Path     string // "" for a command-line configuration
 	StateDir string // pid, state and socket files; default /run/carpd
 	Debug    bool   // debug logging (key debug, ucarp -D)
+	// MetricsListen is the host:port serving Prometheus metrics; "" = off.
+	MetricsListen string
 	// Daemonize detaches into the background (ucarp -B); command line only,
 	// since under systemd or another supervisor carpd stays in the foreground.
 	Daemonize bool

@@ -137,6 +137,10 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`5: a second YAML document; carpd reads one`}},
 		{"relative state_dir", "state_dir: run\n" + router("    vhid: 1\n    vips: [198.18.0.2]\n"),
 			[]string{`1: state_dir: "run" is not an absolute path`}},
+		{"metrics_listen without port", "metrics_listen: localhost\n" + router("    vhid: 1\n    vips: [198.18.0.2]\n"),
+			[]string{`1: metrics_listen: "localhost" is not host:port: address localhost: missing port in address`}},
+		{"metrics_listen port 0", "metrics_listen: \":0\"\n" + router("    vhid: 1\n    vips: [198.18.0.2]\n"),
+			[]string{`1: metrics_listen: ":0": port "0" is not a number in 1..65535`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -119,7 +119,7 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	}
 	var specs []*spec
 	var routersSeen, hasPassword bool
-	p.fields("top level", root, []string{"state_dir", "debug", "broker", "routers"}, func(key string, _, v *yaml.Node) {
+	p.fields("top level", root, []string{"state_dir", "debug", "metrics_listen", "broker", "routers"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "state_dir":
 			if s, ok := p.str(key, v); ok {
@@ -132,6 +132,13 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 			f.Debug, _ = p.boolean(key, v)
 		case "broker":
 			p.brokerSpec = p.broker(v, dir)
+		case "metrics_listen":
+			if s, ok := p.str(key, v); ok {
+				if err := checkListen(s); err != nil {
+					p.errorf(v.Line, "metrics_listen: %v", err)
+				}
+				f.MetricsListen = s
+			}
 		case "routers":
 			routersSeen = true
 			p.list(key, v, func(it *yaml.Node) {

@@ -15,6 +15,7 @@ type outFile struct {
 	StateDir string      `yaml:"state_dir"`
 	Debug    bool        `yaml:"debug"`
 	Broker   *outBroker  `yaml:"broker,omitempty"`
+	Metrics  string      `yaml:"metrics_listen,omitempty"`
 	Routers  []outRouter `yaml:"routers"`
 }
 
@@ -87,7 +88,7 @@ type outTrackScrip struct {
 // schema Load reads. A password is written as "***" (or its passfile is
 // named), so the output is safe to share but does not carry the secret.
 func (f *File) WriteNormalized(w io.Writer) error {
-	out := outFile{StateDir: f.StateDir, Debug: f.Debug, Broker: normalizeBroker(f.Broker), Routers: []outRouter{}}
+	out := outFile{StateDir: f.StateDir, Debug: f.Debug, Metrics: f.MetricsListen, Broker: normalizeBroker(f.Broker), Routers: []outRouter{}}
 	for i := range f.Routers {
 		out.Routers = append(out.Routers, normalize(&f.Routers[i]))
 	}

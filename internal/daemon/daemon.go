@@ -43,6 +43,12 @@ type Options struct {
 	// whole life, with its DNAT, health check and bridge probe
 	// (broker_linux.go).
 	Broker *config.Broker
+	// Notify receives the service manager notifications of notify.go;
+	// nil sends none.
+	Notify Notifier
+	// Watchdog is the service manager's watchdog timeout (systemd
+	// WatchdogSec); 0 means none.
+	Watchdog time.Duration
 }
 
 // Daemon runs a set of virtual routers.
@@ -158,8 +164,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("running", "routers", len(d.specs), "state_dir", dir)
+	stopNotify := d.startNotify()
 	<-ctx.Done()
 	d.log.Info("shutting down")
+	stopNotify()
 	d.stopAll("shutdown")
 	return nil
 }

@@ -43,6 +43,7 @@ type job struct {
 	prio      int // notify's priority argument
 	queued    time.Time
 	vip       netip.Prefix // jobEnsure
+	seq       uint64       // the transition's number in the router's record
 	spec      *Router      // jobSpec
 }
 
@@ -62,6 +63,7 @@ type executor struct {
 	// bsvc adds the broker's steps (DNAT, conntrack, restart); nil
 	// without a supervised broker.
 	bsvc brokerSteps
+	rec  *record // transition history for status; nil records nothing
 
 	mu     sync.Mutex
 	q      []job
@@ -92,6 +94,9 @@ func (e *executor) enqueue(j job) {
 	defer e.mu.Unlock()
 	if e.closed {
 		return
+	}
+	if j.kind == jobPromote || j.kind == jobDemote {
+		j.seq = e.rec.begin(j)
 	}
 	e.q = append(e.q, j)
 	select {
@@ -173,11 +178,13 @@ func (e *executor) do(j job) {
 // info line reports the transition with its total time.
 func (e *executor) transition(j job, steps []step) {
 	start := time.Now()
+	e.rec.start(j.seq, start.Sub(j.queued))
 	var failed []string
 	for _, s := range steps {
 		t := time.Now()
 		err := s.run(&j)
 		took := time.Since(t)
+		e.rec.step(j.seq, s.name, took, err)
 		if err != nil {
 			failed = append(failed, s.name)
 			e.log.Error("transition step failed", "step", s.name, "took", took, "to", j.to.String(),
@@ -186,8 +193,10 @@ func (e *executor) transition(j job, steps []step) {
 		}
 		e.log.Debug("transition step", "step", s.name, "took", took, "to", j.to.String())
 	}
+	took := time.Since(start)
+	e.rec.finish(j.seq, took)
 	attrs := []any{"from", j.from.String(), "to", j.to.String(), "state", j.notify, "reason", j.reason,
-		"took", time.Since(start), "queued", start.Sub(j.queued)}
+		"took", took, "queued", start.Sub(j.queued)}
 	if len(failed) > 0 {
 		e.log.Warn("transition done with failures", append(attrs, "failed", failed)...)
 		return

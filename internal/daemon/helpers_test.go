@@ -69,9 +69,17 @@ func newNode(t *testing.T, seg *segment, primary string, routers ...Router) *nod
 
 func newNodeOn(t *testing.T, fn *fakeNet, routers ...Router) *node {
 	t.Helper()
+	return newNodeWith(t, fn, Options{}, routers...)
+}
+
+// newNodeWith is newNodeOn with extra options (Notify, Watchdog, ...);
+// Net, Log, StateDir and ShutdownTimeout are the test's.
+func newNodeWith(t *testing.T, fn *fakeNet, o Options, routers ...Router) *node {
+	t.Helper()
 	n := &node{t: t, net: fn, dir: t.TempDir(), logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := New(Options{Net: fn, Log: log, StateDir: n.dir, ShutdownTimeout: 5 * time.Second}, routers)
+	o.Net, o.Log, o.StateDir, o.ShutdownTimeout = fn, log, n.dir, 5*time.Second
+	d, err := New(o, routers)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -50,6 +50,7 @@ type router struct {
 
 	smu  sync.Mutex
 	snap snapshot
+	rec  *record // heard advert, transition history
 }
 
 // snapshot is what status shows of a router between events.
@@ -95,6 +96,7 @@ func (r *router) run() {
 	defer timer.Stop()
 	r.boot(time.Now())
 	r.publish()
+	r.rec.markReady()
 	for !r.quit {
 		timer.Stop()
 		if dl := r.m.Deadline(); !dl.IsZero() {
@@ -145,6 +147,7 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 		return
 	}
 	r.ctr.received.Add(1)
+	r.rec.hear(now, ad)
 	r.do(now, acts)
 }
 

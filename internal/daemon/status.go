@@ -8,78 +8,30 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // StatusFile is the name of the status file in the state directory,
 // rewritten atomically after every transition.
 const StatusFile = "status.json"
 
-// Status is the daemon's state as the control socket, the status file and
-// SIGUSR1 report it.
-type Status struct {
-	PID     int            `json:"pid"`
-	Started time.Time      `json:"started"`
-	Routers []RouterStatus `json:"routers"`
-	Sockets []SocketStatus `json:"sockets,omitempty"`
-	Broker  *BrokerStatus  `json:"broker,omitempty"`
-}
-
-// RouterStatus is one virtual router.
-type RouterStatus struct {
-	Name   string    `json:"name"`
-	Iface  string    `json:"iface"`
-	Proto  string    `json:"proto"`
-	ID     uint8     `json:"id"`
-	State  string    `json:"state"`
-	Since  time.Time `json:"since"`
-	Reason string    `json:"reason"` // of the last transition
-	// Master is the current master's address: ours while MASTER.
-	Master     string     `json:"master,omitempty"`
-	VIPs       []string   `json:"vips"`
-	Advertised Advertised `json:"advertised"`
-	Demotion   Demotion   `json:"demotion"`
-	Faults     []string   `json:"faults,omitempty"`
-	Counters   Counters   `json:"counters"`
-}
-
-// Advertised is what the router puts in its adverts, demotion applied:
-// advbase, advskew and demote for CARP, priority and interval for VRRP.
-type Advertised struct {
-	AdvBase  *uint8 `json:"advbase,omitempty"`
-	AdvSkew  *uint8 `json:"advskew,omitempty"`
-	Demote   *uint8 `json:"demote,omitempty"`
-	Priority *uint8 `json:"priority,omitempty"`
-	Interval string `json:"interval"`
-}
-
-// Demotion shows the demotion inputs and their sum.
-type Demotion struct {
-	Manual   int  `json:"manual"`   // carpd demote
-	Tracking int  `json:"tracking"` // failed trackers
-	Claim    bool `json:"claim"`    // a claim failed recently
-	Total    int  `json:"total"`
-}
-
-// Counters are a router's packet and transition counters.
-type Counters struct {
-	Sent          uint64            `json:"sent"`
-	SendErrors    uint64            `json:"send_errors"`
-	Received      uint64            `json:"received"`
-	Dropped       map[string]uint64 `json:"dropped"`
-	Announcements uint64            `json:"announcements"`
-	Transitions   uint64            `json:"transitions"`
-}
-
-// SocketStatus is one shared socket; Dropped counts packets for no
-// configured vhid/vrid.
-type SocketStatus struct {
-	Iface   string            `json:"iface"`
-	Family  int               `json:"family"`
-	Src     string            `json:"src"`
-	Group   string            `json:"group,omitempty"`
-	Unicast bool              `json:"unicast,omitempty"`
-	Dropped map[string]uint64 `json:"dropped"`
-}
+// The status types live in internal/status, shared with `carpd status`
+// and the metrics; these aliases keep the daemon's API.
+type (
+	// Status is the daemon's state as the control socket, the status file
+	// and SIGUSR1 report it.
+	Status = status.Report
+	// RouterStatus is one virtual router.
+	RouterStatus = status.Router
+	// Advertised is what a router puts in its adverts, demotion applied.
+	Advertised = status.Advertised
+	// Demotion shows the demotion inputs and their sum.
+	Demotion = status.Demotion
+	// Counters are a router's packet and transition counters.
+	Counters = status.Counters
+	// SocketStatus is one shared socket.
+	SocketStatus = status.Socket
+)
 
 // status returns r's status.
 func (r *router) status() RouterStatus {
@@ -106,14 +58,18 @@ func (r *router) status() RouterStatus {
 	if s.master.IsValid() {
 		rs.Master = s.master.String()
 	}
-	ad := s.adv
-	if sp.Machine.Proto == carp.ProtoCARP {
-		rs.Advertised = Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
-			Interval: carpInterval(ad.AdvBase, ad.AdvSkew).String()}
-	} else {
-		rs.Advertised = Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
-	}
+	rs.Advertised = advertised(sp.Machine.Proto, s.adv)
+	rs.Heard, rs.Transitions = r.rec.snapshot()
 	return rs
+}
+
+// advertised shows the preference fields of proto in ad.
+func advertised(proto carp.Proto, ad carp.Advert) Advertised {
+	if proto == carp.ProtoCARP {
+		return Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
+			Interval: carpInterval(ad.AdvBase, ad.AdvSkew).String()}
+	}
+	return Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
 }
 
 // carpInterval is advbase + advskew/256 seconds.

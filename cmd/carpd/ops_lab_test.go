@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/lab"
+	"github.com/carpd/carpd/internal/sdnotify"
+	"github.com/carpd/carpd/internal/status"
+)
+
+// notifyLog is a service manager's notify socket: it keeps every datagram.
+type notifyLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func listenNotify(t *testing.T) (string, *notifyLog) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	nl := &notifyLog{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			nl.mu.Lock()
+			nl.msgs = append(nl.msgs, string(buf[:k]))
+			nl.mu.Unlock()
+		}
+	}()
+	return path, nl
+}
+
+func (nl *notifyLog) all() []string {
+	nl.mu.Lock()
+	defer nl.mu.Unlock()
+	return slices.Clone(nl.msgs)
+}
+
+func (nl *notifyLog) count(msg string) int {
+	n := 0
+	for _, m := range nl.all() {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// scrapeIn fetches http://addr/metrics from inside n's namespace. The
+// request is written by hand on a connection dialled on n's thread: an
+// http.Client would dial from another goroutine, outside the namespace.
+func scrapeIn(n *lab.Node, addr string) (string, error) {
+	var body string
+	err := n.Do(func() error {
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := fmt.Fprintf(conn, "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n", addr); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(conn)
+		body = string(b)
+		return err
+	})
+	return body, err
+}
+
+// TestLabOps runs carpd as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC)
+// with --metrics-listen next to a plain peer: READY=1 and WATCHDOG=1 come,
+// /metrics shows the election, `carpd status` shows it in the table and
+// the JSON, and SIGTERM ends with STOPPING=1 and exit 0.
+func TestLabOps(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("198.18.0.12")
+	sock, nl := listenNotify(t)
+	metricsAddr := netip.AddrPortFrom(n1.IP4.Addr(), 9112).String()
+	dir := t.TempDir()
+	argv := append([]string{"env", labMainEnv + "=1", "NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000",
+		os.Args[0], "run", "--state-dir", dir, "--log-format", "json", "--log-level", "debug",
+		"--metrics-listen", metricsAddr}, vrrpArgs(n1, "12", "200", vip.String())...)
+	a := &carpdProc{Proc: n1.Start(t, argv...), dir: dir, node: n1}
+	b := startCarpd(t, n2, "", vrrpArgs(n2, "12", "100", vip.String())...)
+	a.waitState(t, "MASTER", 5*time.Second)
+	b.waitState(t, "BACKUP", 5*time.Second)
+	waitLab(t, 2*time.Second, "READY=1 and two WATCHDOG=1", func() bool {
+		return nl.count(sdnotify.Ready) == 1 && nl.count(sdnotify.Watchdog) >= 2
+	})
+
+	var metrics string
+	waitLab(t, 2*time.Second, "/metrics", func() bool {
+		var err error
+		metrics, err = scrapeIn(n1, metricsAddr)
+		return err == nil
+	})
+	for _, want := range []string{`carpd_router_state{router="vrrp12",state="MASTER"} 1`,
+		`carpd_router_info{id="12",iface="` + n1.Iface + `",proto="vrrp3",router="vrrp12"} 1`,
+		"carpd_router_adverts_sent_total{", "carpd_router_garp_rounds_total{"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+
+	table, err := runStatus(time.Now(), "--state-dir", a.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table, "vrrp12  "+n1.Iface) || !strings.Contains(table, "MASTER") {
+		t.Errorf("carpd status on n1:\n%s", table)
+	}
+	out, err := runStatus(time.Now(), "--state-dir", b.dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("carpd status --json: %v\n%s", err, out)
+	}
+	if r := rep.Routers[0]; r.State != "BACKUP" || r.Heard == nil || r.Heard.From != n1.IP4.Addr().String() ||
+		r.Master != n1.IP4.Addr().String() {
+		t.Errorf("n2 status: state %s master %s heard %+v; want BACKUP hearing %v", r.State, r.Master, r.Heard,
+			n1.IP4.Addr())
+	}
+
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Wait(ctx); err != nil {
+		t.Errorf("carpd after SIGTERM: %v, want exit 0", err)
+	}
+	msgs := nl.all()
+	if len(msgs) == 0 || msgs[0] != sdnotify.Ready || msgs[len(msgs)-1] != sdnotify.Stopping {
+		t.Errorf("notifications %q: want READY=1 first and STOPPING=1 last", msgs)
+	}
+}

@@ -1,0 +1,172 @@
+package metrics
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/status"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// static is a Source with a fixed report.
+type static status.Report
+
+func (s static) Status() status.Report { return status.Report(s) }
+
+var at = time.Unix(1773500000, 0)
+
+func report() status.Report {
+	skew, base, dem := uint8(100), uint8(1), uint8(0)
+	return status.Report{
+		PID: 1, Started: at,
+		Routers: []status.Router{{
+			Name: "carp7", Iface: "eth0", Proto: "carp", ID: 7, State: "BACKUP", Since: at.Add(1500 * time.Millisecond),
+			Advertised: status.Advertised{AdvBase: &base, AdvSkew: &skew, Demote: &dem, Interval: "1.390625s"},
+			Demotion:   status.Demotion{Manual: 2, Total: 2},
+			Counters: status.Counters{Sent: 5, SendErrors: 1, Received: 40, Announcements: 3, Transitions: 4,
+				Dropped: map[string]uint64{"auth": 2, "ttl": 1}},
+			Transitions: []status.Transition{
+				{Done: true, Took: status.Duration(25 * time.Millisecond)},
+				{Done: true, Took: status.Duration(4 * time.Millisecond)},
+				{Done: false}, // still running: the last finished one counts
+			},
+		}},
+		Sockets: []status.Socket{
+			{Iface: "eth0", Family: 4, Src: "198.18.0.1", Group: "224.0.0.18", Dropped: map[string]uint64{"vhid": 9}},
+			{Iface: "eth1", Family: 6, Src: "2001:2::1", Unicast: true, Dropped: map[string]uint64{"short": 1}},
+		},
+		Broker: &status.Broker{Phase: "running", Ready: true, Restarts: 2, TimeToReady: "250ms",
+			NAT: status.NAT{Mode: "dnat", Rules: []string{"a", "b"}},
+			Probe: &status.Probe{Peer: "198.18.0.2", Paths: []status.Path{
+				{Direction: "out", State: "ok", LastOK: at, RTT: "3ms"},
+				{Direction: "in", State: "broken", Failures: 4}, // no RTT yet: no latency sample
+			}},
+		},
+	}
+}
+
+// TestCollect compares every carpd metric of a full report with the
+// exposition format it must produce.
+func TestCollect(t *testing.T) {
+	want := `
+# HELP carpd_broker_ready 1 when the supervised broker passed its readiness check.
+# TYPE carpd_broker_ready gauge
+carpd_broker_ready 1
+# HELP carpd_broker_restarts_total Restarts of the supervised broker after crashes.
+# TYPE carpd_broker_restarts_total counter
+carpd_broker_restarts_total 2
+# HELP carpd_broker_time_to_ready_seconds Readiness time of the broker's last start.
+# TYPE carpd_broker_time_to_ready_seconds gauge
+carpd_broker_time_to_ready_seconds 0.25
+# HELP carpd_nat_rules DNAT rules applied.
+# TYPE carpd_nat_rules gauge
+carpd_nat_rules 2
+# HELP carpd_probe_failures Failed bridge probes in a row.
+# TYPE carpd_probe_failures gauge
+carpd_probe_failures{direction="in"} 4
+carpd_probe_failures{direction="out"} 0
+# HELP carpd_probe_last_success_timestamp_seconds When a bridge probe in this direction last arrived.
+# TYPE carpd_probe_last_success_timestamp_seconds gauge
+carpd_probe_last_success_timestamp_seconds{direction="out"} 1.7735e+09
+# HELP carpd_probe_latency_seconds Publish-to-delivery time of the last successful bridge probe.
+# TYPE carpd_probe_latency_seconds gauge
+carpd_probe_latency_seconds{direction="out"} 0.003
+# HELP carpd_probe_ok 1 when the last bridge probe in this direction arrived.
+# TYPE carpd_probe_ok gauge
+carpd_probe_ok{direction="in"} 0
+carpd_probe_ok{direction="out"} 1
+# HELP carpd_router_advert_send_errors_total Advertisements that could not be sent.
+# TYPE carpd_router_advert_send_errors_total counter
+carpd_router_advert_send_errors_total{router="carp7"} 1
+# HELP carpd_router_adverts_dropped_total Received advertisements dropped, by reason.
+# TYPE carpd_router_adverts_dropped_total counter
+carpd_router_adverts_dropped_total{reason="auth",router="carp7"} 2
+carpd_router_adverts_dropped_total{reason="ttl",router="carp7"} 1
+# HELP carpd_router_adverts_received_total Advertisements the state machine accepted.
+# TYPE carpd_router_adverts_received_total counter
+carpd_router_adverts_received_total{router="carp7"} 40
+# HELP carpd_router_adverts_sent_total Advertisements sent.
+# TYPE carpd_router_adverts_sent_total counter
+carpd_router_adverts_sent_total{router="carp7"} 5
+# HELP carpd_router_demotion Total demotion of the router.
+# TYPE carpd_router_demotion gauge
+carpd_router_demotion{router="carp7"} 2
+# HELP carpd_router_garp_rounds_total Gratuitous ARP / unsolicited neighbour advertisement rounds sent, each covering every VIP.
+# TYPE carpd_router_garp_rounds_total counter
+carpd_router_garp_rounds_total{router="carp7"} 3
+# HELP carpd_router_info A configured virtual router.
+# TYPE carpd_router_info gauge
+carpd_router_info{id="7",iface="eth0",proto="carp",router="carp7"} 1
+# HELP carpd_router_last_transition_duration_seconds Time the steps of the router's last finished transition took.
+# TYPE carpd_router_last_transition_duration_seconds gauge
+carpd_router_last_transition_duration_seconds{router="carp7"} 0.004
+# HELP carpd_router_state 1 for the router's current state, 0 for the others.
+# TYPE carpd_router_state gauge
+carpd_router_state{router="carp7",state="BACKUP"} 1
+carpd_router_state{router="carp7",state="INIT"} 0
+carpd_router_state{router="carp7",state="MASTER"} 0
+# HELP carpd_router_state_since_timestamp_seconds When the router entered its current state.
+# TYPE carpd_router_state_since_timestamp_seconds gauge
+carpd_router_state_since_timestamp_seconds{router="carp7"} 1.7735000015e+09
+# HELP carpd_router_transitions_total State changes of the router.
+# TYPE carpd_router_transitions_total counter
+carpd_router_transitions_total{router="carp7"} 4
+# HELP carpd_socket_dropped_total Packets on a shared socket for no configured router.
+# TYPE carpd_socket_dropped_total counter
+carpd_socket_dropped_total{family="4",group="224.0.0.18",iface="eth0",reason="vhid",src="198.18.0.1"} 9
+carpd_socket_dropped_total{family="6",group="unicast",iface="eth1",reason="short",src="2001:2::1"} 1
+`
+	if err := testutil.CollectAndCompare(NewCollector(static(report())), strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCollectWithoutSections exports no broker, NAT or probe metric
+// without a supervised broker.
+func TestCollectWithoutSections(t *testing.T) {
+	r := report()
+	r.Broker = nil
+	c := NewCollector(static(r))
+	for _, name := range []string{"carpd_broker_ready", "carpd_broker_restarts_total", "carpd_nat_rules",
+		"carpd_probe_ok", "carpd_probe_latency_seconds"} {
+		if n := testutil.CollectAndCount(c, name); n != 0 {
+			t.Errorf("%s: %d samples without its section", name, n)
+		}
+	}
+	if n := testutil.CollectAndCount(c, "carpd_router_state"); n != 3 {
+		t.Errorf("carpd_router_state: %d samples, want 3", n)
+	}
+}
+
+// TestServer serves /metrics on a kernel-chosen port and closes.
+func TestServer(t *testing.T) {
+	s, err := Listen("127.0.0.1:0", static(report()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + s.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`carpd_router_state{router="carp7",state="BACKUP"} 1`, "go_goroutines ",
+		"process_open_fds "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://" + s.Addr().String() + "/metrics"); err == nil {
+		t.Errorf("still serving after Close")
+	}
+	if _, err := Listen("no-port", static(report()), slog.New(slog.DiscardHandler)); err == nil {
+		t.Errorf("Listen accepted an address without a port")
+	}
+}
