@@ -184,7 +184,7 @@ func (b Broker) open(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("TLS handshake with %s: %w", b.Addr, err)
 	}
-	return tc, nil
+	return alertConn{tc}, nil
 }
 
 // connect returns a connected client.
