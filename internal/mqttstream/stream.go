@@ -147,7 +147,7 @@ func Start(cfg Config, connectWait time.Duration) (*Stream, error) {
 func (s *Stream) client(name string, onConnect func(mqtt.Client)) mqtt.Client {
 	c := s.cfg
 	var connected atomic.Bool
-	o := mqtt.NewClientOptions().AddBroker("tcp://"+c.Addr).SetClientID(c.ClientID+"-"+name).
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + c.Addr).SetClientID(c.ClientID + "-" + name).
 		SetCleanSession(true).SetOrderMatters(false).SetKeepAlive(c.Keepalive).
 		SetPingTimeout(c.PingTimeout).SetConnectTimeout(time.Second).SetWriteTimeout(time.Second).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(c.Retry).
