@@ -5,8 +5,9 @@
 //	state       the first router's state (INIT, BACKUP, MASTER)
 //	broker-pid  the supervised broker's PID (empty if none)
 //	ready       "true" once the broker is ready
-//	promoted    when the first router last became MASTER, after what it
-//	            took, and why: "+12.345s 38ms master down: ..."
+//	promoted    when the first router last became MASTER, what its steps
+//	            took, and why: "+12.345s 38ms master down: ..."; an error
+//	            until those steps are done
 //	probe       the bridge probe per direction: "out ok 2ms, in ok 3ms"
 //	probe-down  succeeds (exit 0) only when no direction is ok
 //
@@ -97,6 +98,9 @@ func promoted(rt status.Router, t0 time.Time) (string, error) {
 	for i := len(rt.Transitions) - 1; i >= 0; i-- {
 		tr := rt.Transitions[i]
 		if tr.To == "MASTER" {
+			if !tr.Done {
+				return "", fmt.Errorf("router %s: promotion in progress", rt.Name)
+			}
 			return fmt.Sprintf("%s %v %s", rel(tr.At, t0), time.Duration(tr.Took).Round(time.Millisecond), tr.Reason), nil
 		}
 	}
@@ -111,8 +115,8 @@ func probe(b *status.Broker) string {
 	var parts []string
 	for _, p := range b.Probe.Paths {
 		s := p.Direction + " " + p.State
-		if p.State == "ok" && p.RTT != "" {
-			s += " " + p.RTT
+		if d, err := time.ParseDuration(p.RTT); err == nil && p.State == "ok" {
+			s += " " + d.Round(100*time.Microsecond).String()
 		}
 		parts = append(parts, s)
 	}
