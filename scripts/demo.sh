@@ -68,7 +68,11 @@ install_missing() {
 	say "installing ${pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
-	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null >/dev/null
+	if [[ " ${pkgs[*]} " == *" mosquitto "* ]]; then
+		say "note: the mosquitto package also starts its own service on this host (localhost:1883);"
+		say "the demo does not use it ('systemctl disable --now mosquitto' stops it)"
+	fi
 }
 
 build() {
@@ -255,3 +259,4 @@ print_timeline
 summary=$(sed -n 's/.*summary: //p' "$LAB_DIR/client.log")
 ms=$((10#${at//[+.s]/} - 10#${KILLED//[+.s]/}))
 printf '\nFailover OK: n1 -> n2, the VIP moved %d ms after the kill.\nClient: %s\n' "$ms" "$summary"
+printf 'The lab ran for %s; removing it.\n' "$(now)"
