@@ -259,4 +259,5 @@ print_timeline
 summary=$(sed -n 's/.*summary: //p' "$LAB_DIR/client.log")
 ms=$((10#${at//[+.s]/} - 10#${KILLED//[+.s]/}))
 printf '\nFailover OK: n1 -> n2, the VIP moved %d ms after the kill.\nClient: %s\n' "$ms" "$summary"
-printf 'The lab ran for %s; removing it.\n' "$(now)"
+lab_time=$(now)
+printf 'The lab ran for %s; removing it.\n' "${lab_time#+}"
