@@ -203,7 +203,7 @@ func (p *Publisher) Run(ctx context.Context) {
 			return
 		}
 		if !failing {
-			p.log.Warn("Home Assistant publisher lost the broker; retrying", "error", err, "addr", p.cfg.Broker.Addr)
+			p.log.Warn("Home Assistant publisher: broker unreachable or connection lost; retrying", "error", err, "addr", p.cfg.Broker.Addr)
 			failing = true
 		} else {
 			p.log.Debug("Home Assistant publisher: broker still unreachable", "error", err)
