@@ -30,7 +30,7 @@ func newHassSvc(s *brokerSvc, b supervisor.Broker) *hassSvc {
 	}
 	h := s.cfg.HomeAssistant.Resolve(host)
 	node := hass.Node{ID: h.NodeID, DiscoveryPrefix: h.DiscoveryPrefix, StatePrefix: h.StateTopicPrefix,
-		Version: s.d.opts.Version}
+		Version: s.d.opts.Version, ExpireAfter: 3 * hass.DefaultRefresh}
 	pub := hass.New(hass.Config{Broker: b, ClientID: "carpd-hass-" + h.NodeID, Node: node,
 		Log: s.d.log.With("component", "hass")})
 	if pr := s.cfg.Probe; pr != nil {

@@ -204,6 +204,7 @@ func TestPublisherMosquitto(t *testing.T) {
 	p := New(Config{
 		Broker:   supervisor.Broker{Addr: b.addr, Dial: cs.dial, Timeout: 2 * time.Second, Keepalive: 2 * time.Second},
 		ClientID: "carpd-hass-node1", Node: testNode, BackoffBase: 50 * time.Millisecond, BackoffCap: 500 * time.Millisecond,
+		Refresh: 300 * time.Millisecond,
 	})
 	p.AddRouter("mqtt")
 	p.AddProbe("out", "in")
@@ -237,6 +238,8 @@ func TestPublisherMosquitto(t *testing.T) {
 	p.SetMaster("mqtt", false)
 	i = r.waitFor(i, master, Off, false)
 	p.SetMaster("mqtt", true)
+	i = r.waitFor(i, master, On, false)
+	// Without a change, the refresh sends the state again.
 	i = r.waitFor(i, master, On, false)
 
 	// A connection that dies without DISCONNECT: the broker sends the

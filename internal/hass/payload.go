@@ -34,6 +34,13 @@ type Node struct {
 	StatePrefix string
 	// Version is carpd's version, shown as the device's firmware.
 	Version string
+	// ExpireAfter, if set, makes Home Assistant show an entity
+	// unavailable when no state arrived for that long. A node that dies
+	// takes its broker with it, so its Will never reaches the peer's
+	// broker; only the expiry tells Home Assistant, connected to the
+	// survivor, that the dead node's retained "ON" is stale. The
+	// Publisher sends every state again each Config.Refresh.
+	ExpireAfter time.Duration
 }
 
 // Availability is the topic of online / offline.
@@ -84,6 +91,7 @@ type entity struct {
 	QoS                 int    `json:"qos"`
 	Device              device `json:"device"`
 	Origin              origin `json:"origin"`
+	ExpireAfter         int    `json:"expire_after,omitempty"`
 }
 
 type device struct {
@@ -107,7 +115,8 @@ func (n Node) base(name, unique, state string) entity {
 		// the device name before each entity's name.
 		Device: device{Identifiers: []string{"carpd_" + n.ID}, Name: "carpd " + n.ID, Manufacturer: "carpd",
 			Model: "carpd", SWVersion: n.Version},
-		Origin: origin{Name: "carpd", SWVersion: n.Version},
+		Origin:      origin{Name: "carpd", SWVersion: n.Version},
+		ExpireAfter: int(n.ExpireAfter / time.Second),
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 var testNode = Node{ID: "node1", DiscoveryPrefix: "homeassistant", StatePrefix: "carpd/node1",
-	Version: "v0.3.0 commit 0b55d18"}
+	Version: "v0.3.0 commit 0b55d18", ExpireAfter: 3 * time.Minute}
 
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()

@@ -19,6 +19,9 @@ const (
 	DefaultBackoffBase = 250 * time.Millisecond
 	DefaultBackoffCap  = 10 * time.Second
 	DefaultStopTimeout = 2 * time.Second
+	// DefaultRefresh is how often the states are sent again; entities
+	// expire after three refreshes (Node.ExpireAfter).
+	DefaultRefresh = time.Minute
 )
 
 // Config configures a Publisher. Zero values take the defaults above.
@@ -39,7 +42,11 @@ type Config struct {
 	// StopTimeout bounds the goodbye when Run's context ends: sending
 	// what is queued, then offline.
 	StopTimeout time.Duration
-	Log         *slog.Logger
+	// Refresh is how often availability and states are sent again, so
+	// that Node.ExpireAfter does not expire a live node; at most a
+	// third of ExpireAfter.
+	Refresh time.Duration
+	Log     *slog.Logger
 }
 
 // Stats counts what a Publisher did.
@@ -86,6 +93,9 @@ func New(cfg Config) *Publisher {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultRefresh
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -252,15 +262,21 @@ func (p *Publisher) serve(ctx context.Context, c mqtt.Client, lost <-chan struct
 	defer p.connected.Store(false)
 	p.log.Info("published Home Assistant discovery and state", "addr", p.cfg.Broker.Addr,
 		"node_id", p.cfg.Node.ID, "availability", p.cfg.Node.Availability())
+	refresh := time.NewTicker(p.cfg.Refresh)
+	defer refresh.Stop()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-lost:
 			return errLost
 		case <-p.wake:
+			err = p.flush(ctx, c)
+		case <-refresh.C:
+			err = p.publishStates(ctx, c)
 		}
-		if err := p.flush(ctx, c); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -296,6 +312,20 @@ func (p *Publisher) publishAll(ctx context.Context, c mqtt.Client) error {
 	msgs := p.configs.messages()
 	msgs = append(msgs, Message{Topic: p.cfg.Node.Availability(), Payload: Online})
 	msgs = append(msgs, p.states.messages()...)
+	p.mu.Unlock()
+	for _, m := range msgs {
+		if err := p.publish(ctx, c, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishStates sends online and the states again, keeping the entities
+// from expiring.
+func (p *Publisher) publishStates(ctx context.Context, c mqtt.Client) error {
+	p.mu.Lock()
+	msgs := append([]Message{{Topic: p.cfg.Node.Availability(), Payload: Online}}, p.states.messages()...)
 	p.mu.Unlock()
 	for _, m := range msgs {
 		if err := p.publish(ctx, c, m); err != nil {
