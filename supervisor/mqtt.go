@@ -159,6 +159,21 @@ func (b Broker) clientOptions(clientID string) *mqtt.ClientOptions {
 	return o
 }
 
+// ClientOptions returns the paho settings of clientOptions for a client
+// that adds its own, such as a Will, and replaces a broken client with a
+// fresh one as carpd's other clients do.
+func (b Broker) ClientOptions(clientID string) *mqtt.ClientOptions { return b.clientOptions(clientID) }
+
+// OpTimeout is how long one MQTT operation may take (Timeout, 5 s when
+// unset).
+func (b Broker) OpTimeout() time.Duration { return b.timeout() }
+
+// WaitToken waits at most d for a paho token, or until ctx is done
+// (PITFALLS C.10: never Wait).
+func WaitToken(ctx context.Context, tok mqtt.Token, d time.Duration, what string) error {
+	return waitToken(ctx, tok, d, what)
+}
+
 // open dials the broker for paho, with b.Dial and b.TLS.
 func (b Broker) open(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout())

@@ -66,6 +66,8 @@ type Broker struct {
 	Ports []uint16
 	// Probe is the bridge probe; nil when not configured.
 	Probe *BrokerProbe
+	// HomeAssistant publishes the cluster state for Home Assistant.
+	HomeAssistant HomeAssistant
 
 	Line int
 }
@@ -135,7 +137,7 @@ func (s *brokerSpec) lineOf(key string) int {
 func brokerKeys() []string {
 	return []string{"command", "config", "addr", "username", "password", "passfile", "tls", "on_promote",
 		"on_demote", "garp_before_ready", "ready_timeout", "stop_timeout", "backoff", "health", "nat",
-		"ports", "probe"}
+		"ports", "probe", "home_assistant"}
 }
 
 // broker reads the top-level broker section.
@@ -150,6 +152,7 @@ func (p *parser) broker(n *yaml.Node, dir string) *brokerSpec {
 	b.Health = BrokerHealth{Interval: DefaultHealthEvery, Timeout: DefaultHealthTimeout,
 		Failures: DefaultHealthFails, Weight: DefaultHealthWeight, Topic: DefaultHealthTopic}
 	b.Ports = []uint16{DefaultBrokerPort}
+	b.HomeAssistant = HomeAssistant{DiscoveryPrefix: DefaultDiscoveryPrefix}
 	p.fields("broker", n, brokerKeys(), func(key string, k, v *yaml.Node) {
 		s.at[key] = k.Line
 		before := len(p.errs)
@@ -205,6 +208,8 @@ func (p *parser) brokerKey(s *brokerSpec, key string, v *yaml.Node) {
 		p.ports(s, v)
 	case "probe":
 		s.probe = p.probe(b, v)
+	case "home_assistant":
+		p.homeAssistant(&b.HomeAssistant, v)
 	}
 }
 

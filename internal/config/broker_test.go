@@ -43,7 +43,8 @@ func TestBrokerValues(t *testing.T) {
 			PeerTopic: "home/carpd-probe", Direction: supervisor.Both, Interval: time.Second,
 			Deadline: 800 * time.Millisecond, BrokenAfter: DefaultBrokenAfter, OnBroken: "restart",
 			RestartAfter: DefaultRestartAfter},
-		Line: 2,
+		HomeAssistant: HomeAssistant{DiscoveryPrefix: DefaultDiscoveryPrefix},
+		Line:          2,
 	}
 	if diff := cmp.Diff(want, f.Broker, cmpopts.IgnoreFields(Broker{}, "Conf"),
 		cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
@@ -113,6 +114,20 @@ func TestBrokerErrors(t *testing.T) {
 			[]string{"4: broker.password and broker.passfile exclude each other"}},
 		{"health timeout", "    command: [sh]\n    health: {interval: 1s, timeout: 2s}\n",
 			[]string{"3: broker.health: timeout 2s must be below interval 1s"}},
+		{"hass not a mapping", "    command: [sh]\n    home_assistant: yes\n",
+			[]string{"3: broker.home_assistant: expected a mapping, got a string"}},
+		{"hass node id", "    command: [sh]\n    home_assistant:\n      enabled: true\n      node_id: node.1\n",
+			[]string{`5: broker.home_assistant.node_id: "node.1" may hold only letters, digits, '_' and '-'`}},
+		{"hass wildcard", "    command: [sh]\n    home_assistant: {enabled: true, discovery_prefix: ha/#}\n",
+			[]string{"3: broker.home_assistant.discovery_prefix: topic name ha/# contains a wildcard"}},
+		{"hass empty level", "    command: [sh]\n    home_assistant: {state_topic_prefix: carpd/}\n",
+			[]string{`3: broker.home_assistant.state_topic_prefix: "carpd/" has an empty level`}},
+		{"hass under $", "    command: [sh]\n    home_assistant: {state_topic_prefix: $SYS/carpd}\n",
+			[]string{`3: broker.home_assistant.state_topic_prefix: "$SYS/carpd" is under $, which brokers reserve`}},
+		{"hass enabled", "    command: [sh]\n    home_assistant: {enabled: 1}\n",
+			[]string{"3: broker.home_assistant.enabled: expected true or false, got an integer"}},
+		{"hass retain", "    command: [sh]\n    home_assistant: {retain: false}\n",
+			[]string{`3: broker.home_assistant: unknown key "retain"`}},
 		{"missing config", "    config: /nonexistent/mosquitto.conf\n",
 			[]string{"2: broker.config: reading broker config: open /nonexistent/mosquitto.conf: no such file or directory"}},
 	}
@@ -129,6 +144,45 @@ func TestBrokerErrors(t *testing.T) {
 	}
 }
 
+func TestHomeAssistantDefaults(t *testing.T) {
+	f, errs := loadText(t, brokerFile(t, "    command: [sh]\n    home_assistant: {enabled: true}\n"))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	want := HomeAssistant{Enabled: true, DiscoveryPrefix: DefaultDiscoveryPrefix}
+	if diff := cmp.Diff(want, f.Broker.HomeAssistant); diff != "" {
+		t.Errorf("home_assistant (-want +got):\n%s", diff)
+	}
+	want.NodeID, want.StateTopicPrefix = "pi_4", "carpd/pi_4"
+	if diff := cmp.Diff(want, f.Broker.HomeAssistant.Resolve("pi+4.home.arpa")); diff != "" {
+		t.Errorf("resolved (-want +got):\n%s", diff)
+	}
+	f, errs = loadText(t, brokerFile(t, "    command: [sh]\n"))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if f.Broker.HomeAssistant.Enabled {
+		t.Errorf("home_assistant enabled without the key")
+	}
+}
+
+func TestNodeID(t *testing.T) {
+	tests := []struct{ host, want string }{
+		{"node1", "node1"},
+		{"node1.example.org", "node1"},
+		{"raspberry pi", "raspberry_pi"},
+		{"Node_2-b", "Node_2-b"},
+		{"", "carpd"},
+		{".local", "carpd"},
+		{strings.Repeat("a", 70), strings.Repeat("a", 64)},
+	}
+	for _, tt := range tests {
+		if got := NodeID(tt.host); got != tt.want {
+			t.Errorf("NodeID(%q) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
+
 func TestBrokerNormalizedReloads(t *testing.T) {
 	dir := t.TempDir()
 	pass := filepath.Join(dir, "probe.pass")
@@ -136,7 +190,8 @@ func TestBrokerNormalizedReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, errs := loadText(t, brokerFile(t, "    command: [sh]\n    addr: 198.18.0.3:1884\n    password: s3cret\n"+
-		"    on_promote: none\n    ports: [1884]\n    probe: {peer: 198.18.0.4, topic: home/p, passfile: "+pass+"}\n"))
+		"    on_promote: none\n    ports: [1884]\n    probe: {peer: 198.18.0.4, topic: home/p, passfile: "+pass+"}\n"+
+		"    home_assistant: {enabled: true, discovery_prefix: ha, state_topic_prefix: home/carpd/n1}\n"))
 	if errs != nil {
 		t.Fatal(errs)
 	}

@@ -66,7 +66,7 @@ func errLines(t *testing.T, err error, path string) []string {
 }
 
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"minimal", "full"} {
+	for _, name := range []string{"minimal", "full", "hass"} {
 		t.Run(name, func(t *testing.T) {
 			f, err := testLoader.Load(filepath.Join("testdata", name+".yaml"))
 			if err != nil {

@@ -20,6 +20,16 @@ type outBroker struct {
 	NAT             string     `yaml:"nat"`
 	Ports           []uint16   `yaml:"ports,flow"`
 	Probe           *outProbe  `yaml:"probe,omitempty"`
+	HomeAssistant   *outHass   `yaml:"home_assistant,omitempty"`
+}
+
+// outHass leaves out the node id and state prefix derived from the host
+// name, so the output does not pin one host's name.
+type outHass struct {
+	Enabled          bool   `yaml:"enabled"`
+	DiscoveryPrefix  string `yaml:"discovery_prefix"`
+	NodeID           string `yaml:"node_id,omitempty"`
+	StateTopicPrefix string `yaml:"state_topic_prefix,omitempty"`
 }
 
 type outTLS struct {
@@ -94,6 +104,10 @@ func normalizeBroker(b *Broker) *outBroker {
 			op.Password = pr.Password
 		}
 		o.Probe = op
+	}
+	if h := b.HomeAssistant; h.Enabled {
+		o.HomeAssistant = &outHass{Enabled: true, DiscoveryPrefix: h.DiscoveryPrefix, NodeID: h.NodeID,
+			StateTopicPrefix: h.StateTopicPrefix}
 	}
 	return o
 }

@@ -30,6 +30,7 @@ type brokerSvc struct {
 	health *supervisor.Health
 	nat    *natMgr // nil with nat: none
 	probe  *probeRunner
+	hass   *hassSvc // nil unless broker.home_assistant is enabled
 
 	// ctx ends with the service; stepCtx ends when shutdown begins, so a
 	// restart in a transition does not hold the shutdown up.
@@ -87,6 +88,10 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 	if cfg.Probe != nil {
 		s.probe = newProbeRunner(s, b)
 	}
+	if cfg.HomeAssistant.Enabled {
+		s.hass = newHassSvc(s, b)
+		d.hass = s.hass.pub
+	}
 	return s, nil
 }
 
@@ -136,14 +141,21 @@ func (s *brokerSvc) start() {
 			s.probe.run(s.ctx)
 		}()
 	}
+	if s.hass != nil {
+		s.hass.start()
+	}
 	s.log.Info("supervising the broker", "cmd", s.cfg.Command, "addr", s.addr.String(),
 		"on_promote", s.cfg.OnPromote, "on_demote", s.cfg.OnDemote, "nat", s.cfg.NAT,
 		"garp_before_ready", s.cfg.GARPBeforeReady)
 }
 
-// stop ends the checks and stops the broker last, after the routers have
-// left (their DNAT removed), then makes sure no DNAT table is left.
+// stop ends the Home Assistant publisher first (its goodbye needs the
+// broker), then the checks, and stops the broker last, after the routers
+// have left (their DNAT removed), then makes sure no DNAT table is left.
 func (s *brokerSvc) stop() {
+	if s.hass != nil {
+		s.hass.stop()
+	}
 	s.interrupt()
 	s.cancel()
 	<-s.childDone

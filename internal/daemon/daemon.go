@@ -49,6 +49,9 @@ type Options struct {
 	// Watchdog is the service manager's watchdog timeout (systemd
 	// WatchdogSec); 0 means none.
 	Watchdog time.Duration
+	// Version is carpd's version, shown to Home Assistant as the
+	// device's firmware (broker.home_assistant).
+	Version string
 }
 
 // Daemon runs a set of virtual routers.
@@ -69,6 +72,9 @@ type Daemon struct {
 	ifaces  map[string]*ifaceRes
 	watch   *watcher
 	bsvc    *brokerSvc // nil without a broker
+	// hass is set by New with broker.home_assistant enabled, nil
+	// otherwise, and never changes after.
+	hass statePublisher
 
 	hookCtx    context.Context
 	hookCancel context.CancelFunc

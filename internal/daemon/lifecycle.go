@@ -179,6 +179,7 @@ func (d *Daemon) startRouter(s *Router) error {
 	sock.set(r.rxEntry(dec), false)
 	d.routers[s.Name] = r
 	d.order = append(d.order, s.Name)
+	d.hassAdd(s.Name)
 	go r.exec.run()
 	go r.run()
 	d.attachBroker(r)

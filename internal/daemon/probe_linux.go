@@ -121,6 +121,17 @@ func (d *Daemon) peerAddr(own netip.Addr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// paths returns the probe's directions; none before the peer is known.
+func (p *probeRunner) paths() []supervisor.PathStatus {
+	p.mu.Lock()
+	probe := p.probe
+	p.mu.Unlock()
+	if probe == nil {
+		return nil
+	}
+	return probe.Status().Paths
+}
+
 // status reports the probe for Status.
 func (p *probeRunner) status() *ProbeState {
 	p.mu.Lock()

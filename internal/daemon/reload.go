@@ -56,6 +56,9 @@ func (d *Daemon) Reload(routers []Router) error {
 		r.log.Warn("interface, protocol, id, source, group or peers changed; restarting the router")
 	}
 	d.stopRouters(append(gone, restart...), "reload")
+	for _, r := range gone {
+		d.hassRemove(r.base.Name)
+	}
 	for _, s := range specs {
 		if _, err := d.router(s.Name); err != nil {
 			added = append(added, s)

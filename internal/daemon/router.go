@@ -213,6 +213,9 @@ func (r *router) changed(now time.Time, a carp.Action) {
 	}
 	r.ctr.transitions.Add(1)
 	r.setSnap(a.To, now, reason)
+	if h := r.d.hass; h != nil {
+		h.SetMaster(r.base.Name, a.To == carp.Master)
+	}
 	r.exec.enqueue(j)
 	r.d.statusChanged()
 }
