@@ -46,6 +46,9 @@ type brokerSetup struct {
 	vrid            int
 	garpBeforeReady bool
 	healthFailures  int
+	// homeAssistant enables broker.home_assistant with the node's name
+	// (n1, n2) as node id.
+	homeAssistant bool
 }
 
 // needBrokerLab skips without mosquitto (Debian package mosquitto) or nft.
@@ -136,6 +139,10 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 	if tellPeer {
 		peerLine = ", peer: " + peer.IP4.Addr().String()
 	}
+	hassLine := ""
+	if s.homeAssistant {
+		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"
+	}
 	return fmt.Sprintf(`broker:
   config: %s
   ready_timeout: 5s
@@ -143,7 +150,7 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
   backoff: {base: 100ms, cap: 400ms}
   garp_before_ready: %t
   health: {interval: 500ms, timeout: 400ms, failures: %d}
-  probe: {topic: home/carpd-probe, interval: %v, deadline: 800ms%s}
+  probe: {topic: home/carpd-probe, interval: %v, deadline: 800ms%s}%s
 routers:
   - name: mqtt
     iface: %s
@@ -153,7 +160,7 @@ routers:
     priority: %d
     vips: [%s]
     garp: {repeat: 3, interval: 100ms, delay: 0}
-`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, b.n.Iface, s.vrid, brokerAdvert, prio, vip)
+`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, s.vrid, brokerAdvert, prio, vip)
 }
 
 // brokerStatus asks carpd for its broker's status.

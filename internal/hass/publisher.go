@@ -336,7 +336,9 @@ func (p *Publisher) publishStates(ctx context.Context, c mqtt.Client) error {
 }
 
 // goodbye sends what is queued and offline, bounded, and disconnects
-// cleanly (so the broker does not also send the Will).
+// cleanly, so the broker does not also send the Will; unless the broker is
+// stopped before it has read the DISCONNECT (mosquitto sends the Wills of
+// its clients when it stops), which then only repeats the offline.
 func (p *Publisher) goodbye(c mqtt.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StopTimeout)
 	defer cancel()
