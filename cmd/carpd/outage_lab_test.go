@@ -95,17 +95,17 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 	s.waitResumed(t, bound+5*time.Second)
 	res := s.finish()
 	t.Logf("%s (garp_before_ready %t): longest gap %v (ended %v after the %s), sent %d, received %d, lost %d, duplicates %d; bound %v",
-		kind, garpFirst, res.gap.Round(time.Millisecond), res.gapEnd.Sub(start).Round(time.Millisecond), kind,
-		res.sent, res.received, res.lost, res.dups, bound)
-	if res.gap > bound {
-		t.Errorf("client outage %v, want at most %v", res.gap, bound)
+		kind, garpFirst, res.Gap.Round(time.Millisecond), res.GapEnd.Sub(start).Round(time.Millisecond), kind,
+		res.Sent, res.Received, res.Lost, res.Dups, bound)
+	if res.Gap > bound {
+		t.Errorf("client outage %v, want at most %v", res.Gap, bound)
 	}
 	// QoS 1 messages the publisher queued during the outage are lost
 	// when it reconnects before the subscriber has subscribed again on
 	// the new broker (no session survives a failover, PITFALLS C.9); none
 	// may be lost outside the outage.
-	if most := int(res.gap/streamEvery) + 20; res.lost > most {
-		t.Errorf("lost %d messages, more than the outage of %v accounts for (%d)", res.lost, res.gap, most)
+	if most := int(res.Gap/streamEvery) + 20; res.Lost > most {
+		t.Errorf("lost %d messages, more than the outage of %v accounts for (%d)", res.Lost, res.Gap, most)
 	}
 	wantDNAT(t, n2.n, vip, true)
 	if kind == "kill" && vrid == 40 {
@@ -122,7 +122,7 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 			t.Errorf("n1's broker (PID %d) outlived carpd's SIGTERM", brokerPID)
 		}
 	}
-	return res.gap
+	return res.Gap
 }
 
 // restartKilled starts carpd again on a node whose carpd was SIGKILLed
