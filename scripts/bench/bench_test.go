@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // Environment of TestBench, set by run.sh.
@@ -67,6 +66,21 @@ func TestBench(t *testing.T) {
 		})
 		save()
 	}
+	for _, count := range []int{1, 16, 255} {
+		t.Run(fmt.Sprintf("scale/%d", count), func(t *testing.T) {
+			run.Scale = append(run.Scale, scale(t, carpd, count, window)...)
+		})
+		save()
+	}
+	floodFor := min(30*time.Second, window)
+	for _, kind := range []string{"wrong HMAC", "wrong vhid"} {
+		for _, rate := range []int{10000, 50000} {
+			t.Run(fmt.Sprintf("flood/%s/%d", kind, rate), func(t *testing.T) {
+				run.Floods = append(run.Floods, floodTrial(t, carpd, kind, rate, floodFor))
+			})
+			save()
+		}
+	}
 	for _, f := range faults() {
 		for _, sys := range syss {
 			for i := 1; i <= trials; i++ {
@@ -78,6 +92,17 @@ func TestBench(t *testing.T) {
 				})
 				save()
 			}
+		}
+	}
+	for _, sys := range syss {
+		for i := 1; i <= trials; i++ {
+			t.Run(fmt.Sprintf("failback/%s/%s/%d", sys.name, sys.timer, i), func(t *testing.T) {
+				r := Trial{System: sys.name, Timer: sys.timer, Scenario: "failback", TakeoverMS: -1, OutageMS: -1,
+					Error: "trial failed before the fault"}
+				defer func() { run.Results = append(run.Results, r) }()
+				r = runFailback(t, sys)
+			})
+			save()
 		}
 	}
 	run.Finished = time.Now().UTC().Format(time.RFC3339)

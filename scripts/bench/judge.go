@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // judge states each target of issue 6 against the figures of this run.
 func judge(run Run, cs []cell) []string {
@@ -53,11 +56,63 @@ func judge(run Run, cs []cell) []string {
 		if s.System[:5] != "carpd" {
 			continue
 		}
+		cpu := "(the 0.1 % target is for 1 s adverts)"
+		if s.Timer == "1s" {
+			cpu = "vs 0.1 %: " + verdict(s.CPUPercent <= 0.1)
+		}
 		out = append(out, fmt.Sprintf("carpd %s %s %s, one virtual router: RSS %.1f MiB vs 15 MiB: %s; CPU %.3f %% "+
-			"of a core vs 0.1 %%: %s", s.System[6:], s.Timer, s.Node, float64(s.RSSKiB)/1024,
-			verdict(s.RSSKiB <= 15*1024), s.CPUPercent, verdict(s.CPUPercent <= 0.1 || s.Timer != "1s")))
+			"of a core over %.0f s %s", s.System[6:], s.Timer, s.Node, float64(s.RSSKiB)/1024,
+			verdict(s.RSSKiB <= 15*1024), s.CPUPercent, s.WindowS, cpu))
 	}
-	out = append(out, "255 virtual routers ≤ 3 % of a core; forged flood with zero spurious transitions: "+
-		"not measured in this run.")
+	return append(out, judgeLoad(run)...)
+}
+
+// judgeLoad judges the scale and flood targets.
+func judgeLoad(run Run) []string {
+	var out []string
+	for _, s := range run.Scale {
+		if s.Routers == 255 {
+			out = append(out, fmt.Sprintf("carpd with 255 virtual routers, %s: CPU %.2f %% of a core vs 3 %%: %s",
+				s.Node, s.CPUPercent, verdict(s.CPUPercent <= 3)))
+		}
+	}
+	if len(run.Scale) == 0 {
+		out = append(out, "255 virtual routers ≤ 3 % of a core: not measured in this run.")
+	}
+	for _, f := range run.Floods {
+		// The backup may accept one advert more or fewer than the
+		// master sent, from where the counters were read.
+		missed := f.OwnSent - f.OwnReceived
+		out = append(out, fmt.Sprintf("Forged flood (%s, %.0f pps achieved of %d): %d spurious transitions, "+
+			"%d of the master's %d adverts not accepted by the backup: %s", f.Kind, f.AchievedPPS, f.RatePPS,
+			f.Transitions, max(missed, 0), f.OwnSent, verdict(f.Transitions == 0 && missed <= 1)))
+	}
+	if len(run.Floods) == 0 {
+		out = append(out, "Forged flood with zero spurious transitions: not measured in this run.")
+	}
 	return out
+}
+
+// notMeasured lists the parts of issue 6 this run has no figures for.
+func notMeasured(run Run) string {
+	var missing []string
+	scen := map[string]bool{}
+	for _, r := range run.Results {
+		scen[r.Scenario] = true
+	}
+	for _, s := range []string{"node death", "planned handover", "broker crash", "failback"} {
+		if !scen[s] {
+			missing = append(missing, "the "+s+" scenario")
+		}
+	}
+	if len(run.Scale) == 0 {
+		missing = append(missing, "carpd with 1, 16 and 255 virtual routers")
+	}
+	if len(run.Floods) == 0 {
+		missing = append(missing, "the forged-advert flood")
+	}
+	if len(missing) == 0 {
+		return "Everything listed in issue 6 was measured."
+	}
+	return "No figures are claimed for: " + strings.Join(missing, "; ") + "."
 }

@@ -42,20 +42,26 @@ func markdown(run Run, cs []cell) string {
 	}
 	p("\nMQTT clients (the same for every system): %s.\n\n", run.Client)
 	p("Scenarios: **node death** = n1's switch port down, then SIGKILL of the daemon and of everything " +
-		"else in n1's namespace (broker, scripts); **planned handover** = SIGTERM of n1's daemon. " +
+		"else in n1's namespace (broker, scripts); **planned handover** = SIGTERM of n1's daemon; **broker crash** = SIGKILL of n1's " +
+		"mosquitto only (carpd restarts it; the classic scripts have no broker supervision, as written here " +
+		"without systemd, so nothing restarts it and the VIP stays); **failback** = after a node death and " +
+		"n2's takeover, n1 comes back as after a reboot (link up, no VIP, no nft rules, broker and daemon " +
+		"started afresh) and the clock starts at its restart; CARP does not preempt by default (carpd, " +
+		"ucarp without -P), so there n1 stays backup and no takeover is expected. " +
 		"Takeover = from the fault to the first ARP answer for the VIP from n2's MAC, probed from the " +
 		"client every 10 ms. Outage = the longest gap between two arrivals at the subscriber. " +
 		"Entries = n2's entries into MASTER after the fault (1 is clean); flaps = changes of the MAC " +
 		"answering ARP after n2's first answer (0 is clean).\n\n")
 	resultsTables(&b, cs)
+	b.WriteString(reading(cs))
 	steadyTable(&b, run.Steady)
+	loadTables(&b, run)
 	p("## Targets (issue 6)\n\n")
 	for _, line := range judge(run, cs) {
 		p("- %s\n", line)
 	}
 	p("\n## Not measured in this run\n\n")
-	p("Broker crash on the master, failback, carpd with 16 and 255 virtual routers, and the forged-advert " +
-		"flood are not part of this harness yet: no figures are claimed for them.\n")
+	p("%s\n", notMeasured(run))
 	p("\n## Plots\n\n![MQTT client outage per system and scenario](bench/outage.png)\n\n" +
 		"![Takeover after node death vs advertisement interval](bench/takeover.png)\n")
 	return b.String()
@@ -89,7 +95,8 @@ func resultsTables(b *strings.Builder, cs []cell) {
 			msf(tk.Min, tk.N), msf(tk.Max, tk.N), msf(out.Median, out.N), msf(out.P90, out.N), msf(out.Min, out.N),
 			msf(out.Max, out.N), lost.Median, lost.Max, dups, strings.Join(entries, " "), strings.Join(flaps, " "))
 	}
-	p("\nAll times in ms. ok = trials whose stream resumed.\n")
+	p("\nAll times in ms. ok = trials whose stream resumed. Takeover — for a broker crash: the VIP did not " +
+		"move to n2 within 5 s; for failback: n1 did not take the VIP back within 10 s.\n")
 	var errs []string
 	for _, c := range cs {
 		for i, r := range c.trials {
@@ -144,4 +151,84 @@ func verdict(ok bool) string {
 		return "**met**"
 	}
 	return "**missed**"
+}
+
+// reading is the short reading of the figures: what the client waits for
+// beyond the VIP's move, per system, and what bounds each part.
+func reading(cs []cell) string {
+	var b strings.Builder
+	b.WriteString("## Reading\n\n")
+	b.WriteString("The takeover is set by the protocol timers (master-down after node death, the skew time " +
+		"after a bow-out); ucarp sends no bow-out, so its planned handover waits for the full master-down " +
+		"interval. What the MQTT client sees on top of the takeover is the time until a broker accepts it " +
+		"behind the VIP: the client must notice the dead connection (keepalive 1 s + ping timeout 1 s, " +
+		"unless a reset from the new master comes first), and the new master's broker must be ready with " +
+		"the DNAT in place. Median outage minus median takeover, per system:\n\n")
+	b.WriteString("| scenario | system | timer | outage − takeover (median, ms) |\n|---|---|---|---|\n")
+	for _, c := range cs {
+		tk := stats(c.values(func(r Trial) float64 { return r.TakeoverMS }))
+		out := stats(c.values(func(r Trial) float64 { return r.OutageMS }))
+		if tk.N == 0 || out.N == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f |\n", c.scenario, c.system, c.timer, out.Median-tk.Median)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func loadTables(b *strings.Builder, run Run) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	if len(run.Scale) > 0 {
+		p("## carpd with many virtual routers\n\n")
+		p("carpd alone (no broker), CARP advbase 1, routers vhid 1..N on one interface, one VIP each; n1 " +
+			"advskew 0 (master of all), n2 advskew 50. CPU and RSS of the carpd process over the window.\n\n")
+		p("| routers | node | window s | CPU s | CPU %% of a core | RSS MiB | routers MASTER |\n|---|---|---|---|---|---|---|\n")
+		for _, s := range run.Scale {
+			p("| %d | %s | %.1f | %.2f | %.3f | %.1f | %d |\n", s.Routers, s.Node, s.WindowS, s.CPUSeconds,
+				s.CPUPercent, float64(s.RSSKiB)/1024, s.Masters)
+		}
+		p("\n")
+	}
+	if len(run.Floods) > 0 {
+		p("## Forged-advert flood\n\n")
+		p("A carpd pair (one router, vhid 1, advbase 1) while the client floods 224.0.0.18 with CARP adverts " +
+			"(TTL 255, advskew 0): **wrong HMAC** = vhid 1 signed with another password; **wrong vhid** = " +
+			"vhid 99 signed with the right one. The sender writes from a raw socket in bursts every " +
+			"millisecond; achieved is what it managed. Drops by reason and transitions are the differences " +
+			"of `carpd status --json` on both nodes over the flood.\n\n")
+		p("| kind | target pps | achieved pps | s | CPU %% master | CPU %% backup | drops | transitions " +
+			"| master adverts sent | accepted by backup |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, f := range run.Floods {
+			p("| %s | %d | %.0f | %.1f | %.1f | %.1f | %s | %d | %d | %d |\n", f.Kind, f.RatePPS, f.AchievedPPS,
+				f.Seconds, at(f.CPUPercent, 0), at(f.CPUPercent, 1), dropString(f.Drops), f.Transitions,
+				f.OwnSent, f.OwnReceived)
+		}
+		p("\n")
+	}
+}
+
+func at(vs []float64, i int) float64 {
+	if i < len(vs) {
+		return vs[i]
+	}
+	return -1
+}
+
+func dropString(m map[string]uint64) string {
+	var keys []string
+	for k, v := range m {
+		if v > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

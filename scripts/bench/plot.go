@@ -78,6 +78,7 @@ func plotOutage(path string, cs []cell) error {
 		p.Legend.Add(scen+" (square: median)", sc)
 	}
 	p.Legend.Top = true
+	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	return p.Save(vg.Length(110*len(names)+200), 12*vg.Centimeter, path)
 }
@@ -94,7 +95,7 @@ func indexOf(ss []string, s string) int {
 // plotTakeover draws takeover after node death against the advertisement
 // interval, one series per implementation, with the protocol bound of
 // each timer setting.
-func plotTakeover(path string, cs []cell, timers []Timer) error {
+func plotTakeover(path string, cs []cell) error {
 	p := plot.New()
 	p.Title.Text = "VIP takeover after node death vs advertisement interval"
 	p.X.Label.Text = "advertisement interval (s)"
@@ -128,6 +129,7 @@ func plotTakeover(path string, cs []cell, timers []Timer) error {
 			return err
 		}
 		sc.GlyphStyle.Color = palette[i%len(palette)]
+		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		sc.GlyphStyle.Radius = vg.Points(3)
 		p.Add(sc)
 		p.Legend.Add(sys, sc)
@@ -142,7 +144,7 @@ func plotTakeover(path string, cs []cell, timers []Timer) error {
 	p.Legend.Top, p.Legend.Left = true, true
 	p.X.Min, p.X.Max = 0, 1.1
 	p.Y.Min = 0
-	_ = timers
+	p.Y.Max = max(p.Y.Max, 1000*1.1*(3+156.0/256)) // the whole bound line
 	p.Add(plotter.NewGrid())
 	return p.Save(18*vg.Centimeter, 12*vg.Centimeter, path)
 }

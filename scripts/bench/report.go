@@ -31,6 +31,37 @@ type Run struct {
 	Timers   []Timer  `json:"timers"`
 	Steady   []Steady `json:"steady"`
 	Results  []Trial  `json:"results"`
+	Scale    []Scale  `json:"scale,omitempty"`
+	Floods   []Flood  `json:"floods,omitempty"`
+}
+
+// Scale is carpd's resource use with many routers on one interface.
+type Scale struct {
+	Routers    int     `json:"routers"`
+	Node       string  `json:"node"`
+	CPUSeconds float64 `json:"cpu_s"`
+	CPUPercent float64 `json:"cpu_percent"`
+	RSSKiB     int64   `json:"rss_kib"`
+	WindowS    float64 `json:"window_s"`
+	Masters    int     `json:"masters"` // routers in MASTER at the end
+}
+
+// Flood is one forged-advert flood against a carpd pair.
+type Flood struct {
+	Kind        string  `json:"kind"` // wrong HMAC, wrong vhid
+	RatePPS     int     `json:"rate_pps"`
+	Seconds     float64 `json:"seconds"`
+	Sent        int     `json:"sent"`
+	AchievedPPS float64 `json:"achieved_pps"`
+	// CPUPercent is the master's then the backup's share of a core.
+	CPUPercent []float64         `json:"cpu_percent"`
+	Drops      map[string]uint64 `json:"drops"` // both nodes, by reason
+	// Transitions counts both nodes' transitions during the flood (0 is
+	// the target); OwnSent the master's adverts and OwnReceived those the
+	// backup accepted meanwhile.
+	Transitions int `json:"transitions"`
+	OwnSent     int `json:"own_sent"`
+	OwnReceived int `json:"own_received"`
 }
 
 // Timer is a system's timer setting and the bounds that follow from it.
@@ -209,7 +240,7 @@ func WriteReport(dir string, run Run) error {
 	if err := plotOutage(filepath.Join(dir, "bench", "outage.png"), cs); err != nil {
 		return err
 	}
-	if err := plotTakeover(filepath.Join(dir, "bench", "takeover.png"), cs, run.Timers); err != nil {
+	if err := plotTakeover(filepath.Join(dir, "bench", "takeover.png"), cs); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), []byte(markdown(run, cs)), 0o644)

@@ -33,6 +33,8 @@ type node struct {
 	masterEntries func() int
 	// dir is the node's working directory (configs, scripts, logs).
 	dir string
+	// brokerPID returns the PID of the node's mosquitto, 0 if unknown.
+	brokerPID func() int
 }
 
 // system is one setup under test at one timer setting.
@@ -141,6 +143,12 @@ func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab
 		p := n.Start(t, bin, "run", "--state-dir", dir, "--log-format", "json", "-c", dir+"/carpd.yaml")
 		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int {
 			return countLines(p.Output(), `"msg":"transition"`, `"to":"MASTER"`)
+		}, brokerPID: func() int {
+			r := (&carpdOnly{proc: p, n: n, dir: dir, bin: bin}).report(t)
+			if r.Broker == nil {
+				return 0
+			}
+			return r.Broker.PID
 		}}
 	}
 }
@@ -197,6 +205,15 @@ fi
 	}
 }
 
+// pidFile reads the classic broker's PID from its pid_file.
+func pidFile(dir string) func() int {
+	return func() int {
+		b, _ := os.ReadFile(dir + "/mosquitto.pid")
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid
+	}
+}
+
 // ups counts the up script's runs.
 func ups(dir string) int {
 	b, _ := os.ReadFile(dir + "/calls")
@@ -212,7 +229,7 @@ func startUcarp(t *testing.T, l *lab.Lab, n *lab.Node, master bool) *node {
 	p := n.Start(t, lookPath(t, "ucarp"), "-i", n.Iface, "-s", n.IP4.Addr().String(), "-v", strconv.Itoa(benchID),
 		"-p", "s3cret", "-a", benchVIP, "-b", "1", "-k", strconv.Itoa(pickInt(master, 0, backupSkew)),
 		"-u", dir+"/up", "-d", dir+"/down", "-n", "-z")
-	return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) }}
+	return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) }, brokerPID: pidFile(dir)}
 }
 
 func startKeepalived(interval time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) *node {
@@ -247,7 +264,8 @@ vrrp_instance VI_1 {
 		p := n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
 			"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
 			"--checkers_pid", dir+"/c.pid")
-		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) }}
+		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) },
+			brokerPID: pidFile(dir)}
 	}
 }
 
