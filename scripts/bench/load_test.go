@@ -45,17 +45,27 @@ func startCarpdRouters(t *testing.T, bin string, n *lab.Node, count, skew int) *
 // report runs `carpd status --json` against c.
 func (c *carpdOnly) report(t *testing.T) status.Report {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := c.n.Run(ctx, c.bin, "status", "--json", "--state-dir", c.dir)
+	r, err := c.tryReport()
 	if err != nil {
-		t.Fatalf("carpd status on %s: %v", c.n.Name, err)
-	}
-	var r status.Report
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("carpd status --json on %s: %v", c.n.Name, err)
+		t.Fatal(err)
 	}
 	return r
+}
+
+// tryReport is report returning its error, for polling a carpd that may
+// not listen yet.
+func (c *carpdOnly) tryReport() (status.Report, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var r status.Report
+	out, err := c.n.Run(ctx, c.bin, "status", "--json", "--state-dir", c.dir)
+	if err != nil {
+		return r, fmt.Errorf("carpd status on %s: %w", c.n.Name, err)
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, fmt.Errorf("carpd status --json on %s: %w", c.n.Name, err)
+	}
+	return r, nil
 }
 
 // counts sums a report's counters over routers; drops merges the
@@ -94,10 +104,15 @@ func carpdPair(t *testing.T, bin string, count int) (*lab.Lab, [2]*carpdOnly) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	a := startCarpdRouters(t, bin, l.Nodes[0], count, 0)
 	waitFor(t, 20*time.Second, "n1 master of every router", func() bool {
-		return summarize(a.report(t)).masters == count
+		r, err := a.tryReport()
+		return err == nil && summarize(r).masters == count
 	})
 	b := startCarpdRouters(t, bin, l.Nodes[1], count, 50)
-	time.Sleep(2 * time.Second)
+	waitFor(t, 20*time.Second, "n2 backup of every router", func() bool {
+		r, err := b.tryReport()
+		return err == nil && len(r.Routers) == count && summarize(r).masters == 0 && countState(r, "BACKUP") == count
+	})
+	time.Sleep(time.Second)
 	return l, [2]*carpdOnly{a, b}
 }
 
@@ -221,4 +236,14 @@ func floodTrial(t *testing.T, bin, kind string, rate int, d time.Duration) Flood
 		"transitions %d, n1 sent %d adverts, n2 accepted %d", kind, rate, el, sent, f.AchievedPPS, f.CPUPercent[0],
 		f.CPUPercent[1], f.Drops, f.Transitions, f.OwnSent, f.OwnReceived)
 	return f
+}
+
+func countState(r status.Report, state string) int {
+	n := 0
+	for _, rt := range r.Routers {
+		if rt.State == state {
+			n++
+		}
+	}
+	return n
 }

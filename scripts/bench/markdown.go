@@ -18,6 +18,10 @@ func markdown(run Run, cs []cell) string {
 			"fewer than the full run (5 trials, 60 s). Medians of so few trials are indicative only.\n\n",
 			run.Trials, run.WindowS)
 	}
+	if run.Finished == "" {
+		p("**Partial run**: cut short before the end (the session's deadline); whatever has no row " +
+			"below was not measured in this run.\n\n")
+	}
 	p("Command: `%s`, started %s, finished %s.\n\n", run.Command, run.Started, orDash(run.Finished))
 	p("## Machine\n\n")
 	for _, m := range run.Machine {

@@ -6,22 +6,25 @@
 # plots in docs/bench/.
 #
 #   scripts/bench/run.sh            full run: 5 trials, 60 s steady state, 1 s and 100 ms timers (< 45 min)
-#   scripts/bench/run.sh --quick    2 trials, 10 s steady state, 1 s timers only (< 5 min)
+#   scripts/bench/run.sh --quick    1 trial, 5 s windows (steady state, load, flood), 1 s timers only (< 5 min)
 #   scripts/bench/run.sh --trials N override the trial count (1..50)
 #   scripts/bench/run.sh --no-fast  skip the 100 ms VRRPv3 set
+#   scripts/bench/run.sh --report-only  rewrite the report and plots from docs/bench/results.json
+#                                   (after a run that was cut short)
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
-trials=5 window=60s fast=1 quick=0
+trials=5 window=60s fast=1 quick=0 reportonly=0
 cmd="scripts/bench/run.sh${*:+ $*}"
 while (($#)); do
 	case "$1" in
-	--quick) quick=1 trials=2 window=10s fast=0 ;;
+	--quick) quick=1 trials=1 window=5s fast=0 ;;
+	--report-only) reportonly=1 ;;
 	--trials) trials="$2"; shift ;;
 	--no-fast) fast=0 ;;
 	--fast) fast=1 ;;
-	*) echo "usage: $0 [--quick] [--trials N] [--no-fast|--fast]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--trials N] [--no-fast|--fast] [--report-only]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -35,11 +38,16 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+log=/tmp/carpd-bench-$$.log
 (cd ../.. && go build -o "$tmp/carpd" ./cmd/carpd)
 CARPD_BENCH_OUT="$(cd ../../docs && pwd)" CARPD_BENCH_CARPD="$tmp/carpd" CARPD_BENCH_TRIALS="$trials" \
 	CARPD_BENCH_WINDOW="$window" CARPD_BENCH_FAST="$fast" CARPD_BENCH_QUICK="$quick" \
-	CARPD_BENCH_COMMAND="$cmd" \
-	go test -count=1 -timeout 60m -run '^TestBench$' -v . 2>&1 | tee "$tmp/bench.log" |
-	grep -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|: takeover |CPU .* over' || true
-grep -q '^ok' "$tmp/bench.log" || { echo "TestBench failed; log tail:" >&2; tail -50 "$tmp/bench.log" >&2; exit 1; }
+	CARPD_BENCH_COMMAND="$cmd" CARPD_BENCH_REPORT_ONLY="$reportonly" \
+	go test -count=1 -timeout 60m -run '^TestBench$' -v . 2>&1 | tee "$log" |
+	grep --line-buffered -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|: takeover |CPU .* over|pps for' || true
+echo "full log: $log"
+if ! grep -q '^ok' "$log"; then
+	echo "TestBench failed (failed trials are listed in the report when it was written)" >&2
+	exit 1
+fi
 echo "wrote docs/BENCHMARKS.md and docs/bench/"

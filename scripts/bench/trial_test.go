@@ -155,7 +155,7 @@ func runTrial(t *testing.T, sys system, f fault) Trial {
 	// After a broker crash the VIP need not move at all.
 	limit, resume := takeoverLimit, 15*time.Second
 	if f.name == "broker crash" {
-		limit, resume = 5*time.Second, 10*time.Second
+		limit, resume = 5*time.Second, 6*time.Second
 	}
 	w, err := watchTakeover(l, netip.MustParseAddr(benchVIP), l.Nodes[1].MAC, start, limit)
 	if err != nil {
