@@ -1,7 +1,10 @@
 // Package bench is the side-by-side benchmark of carpd, ucarp and
 // keepalived setups (issue 6). The measurements are an opt-in test,
-// TestBench, that runs in the netns lab as root; scripts/bench/run.sh
-// drives it. This file and plot.go turn its results into
+// TestBench, because the netns lab (internal/lab) is built for a
+// testing.TB; it skips unless scripts/bench/run.sh sets CARPD_BENCH_OUT.
+// The package is a module of its own (replace ../..) so that gonum/plot
+// stays out of carpd's go.mod and `go test ./...` at the root never
+// builds it. This file and plot.go turn the results into
 // docs/BENCHMARKS.md and the plots beside it.
 package bench
 
