@@ -12,9 +12,17 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-var scenarioColors = map[string]color.RGBA{
-	"node death":       {R: 200, G: 40, B: 40, A: 255},
-	"planned handover": {R: 40, G: 80, B: 200, A: 255},
+// scenarios are the fault scenarios in plotting order, with their
+// colours and offsets within a system's column.
+var scenarios = []struct {
+	name   string
+	color  color.RGBA
+	offset float64
+}{
+	{"node death", color.RGBA{R: 200, G: 40, B: 40, A: 255}, -0.27},
+	{"planned handover", color.RGBA{R: 40, G: 80, B: 200, A: 255}, -0.09},
+	{"broker crash", color.RGBA{R: 230, G: 140, B: 0, A: 255}, 0.09},
+	{"failback", color.RGBA{R: 30, G: 150, B: 60, A: 255}, 0.27},
 }
 
 // labels lists the system and timer labels of cs in first-seen order.
@@ -35,22 +43,21 @@ func labels(cs []cell) []string {
 // median.
 func plotOutage(path string, cs []cell) error {
 	p := plot.New()
-	p.Title.Text = "MQTT client outage per trial (longest gap at the subscriber)"
+	p.Title.Text = "MQTT client outage per trial (longest gap at the subscriber; a stream that never resumed is not drawn)"
 	p.Y.Label.Text = "outage (ms)"
 	names := labels(cs)
 	p.NominalX(names...)
-	offsets := map[string]float64{"node death": -0.15, "planned handover": 0.15}
-	for _, scen := range []string{"node death", "planned handover"} {
+	for _, scen := range scenarios {
 		var pts, meds plotter.XYs
 		for _, c := range cs {
-			if c.scenario != scen {
+			if c.scenario != scen.name {
 				continue
 			}
-			x := float64(indexOf(names, c.label())) + offsets[scen]
+			x := float64(indexOf(names, c.label())) + scen.offset
 			for i, v := range c.values(func(r Trial) float64 { return r.OutageMS }) {
 				if v >= 0 {
 					// A small spread keeps equal values apart.
-					pts = append(pts, plotter.XY{X: x + 0.02*float64(i%5-2), Y: v})
+					pts = append(pts, plotter.XY{X: x + 0.015*float64(i%5-2), Y: v})
 				}
 			}
 			if s := stats(c.values(func(r Trial) float64 { return r.OutageMS })); s.N > 0 {
@@ -64,18 +71,18 @@ func plotOutage(path string, cs []cell) error {
 		if err != nil {
 			return err
 		}
-		sc.GlyphStyle.Color = scenarioColors[scen]
+		sc.GlyphStyle.Color = scen.color
 		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		sc.GlyphStyle.Radius = vg.Points(2.5)
 		md, err := plotter.NewScatter(meds)
 		if err != nil {
 			return err
 		}
-		md.GlyphStyle.Color = scenarioColors[scen]
+		md.GlyphStyle.Color = scen.color
 		md.GlyphStyle.Shape = draw.BoxGlyph{}
 		md.GlyphStyle.Radius = vg.Points(4)
 		p.Add(sc, md)
-		p.Legend.Add(scen+" (square: median)", sc)
+		p.Legend.Add(scen.name+" (square: median)", sc)
 	}
 	p.Legend.Top = true
 	p.Y.Min = 0
