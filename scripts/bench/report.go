@@ -1,0 +1,250 @@
+// Package bench is the side-by-side benchmark of carpd, ucarp and
+// keepalived setups (issue 6). The measurements are an opt-in test,
+// TestBench, because the netns lab (internal/lab) is built for a
+// testing.TB; it skips unless scripts/bench/run.sh sets CARPD_BENCH_OUT.
+// The package is a module of its own (replace ../..) so that gonum/plot
+// stays out of carpd's go.mod and `go test ./...` at the root never
+// builds it. This file and plot.go turn the results into
+// docs/BENCHMARKS.md and the plots beside it.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Run is one whole benchmark run, as saved to results.json.
+type Run struct {
+	Started  string   `json:"started"`
+	Finished string   `json:"finished,omitempty"`
+	Command  string   `json:"command"`
+	Quick    bool     `json:"quick"`
+	Trials   int      `json:"trials"`
+	WindowS  float64  `json:"window_s"`
+	Machine  []string `json:"machine"`
+	Client   string   `json:"client"`
+	Timers   []Timer  `json:"timers"`
+	Steady   []Steady `json:"steady"`
+	Results  []Trial  `json:"results"`
+	Scale    []Scale  `json:"scale,omitempty"`
+	Floods   []Flood  `json:"floods,omitempty"`
+}
+
+// Scale is carpd's resource use with many routers on one interface.
+type Scale struct {
+	Routers    int     `json:"routers"`
+	Node       string  `json:"node"`
+	CPUSeconds float64 `json:"cpu_s"`
+	CPUPercent float64 `json:"cpu_percent"`
+	RSSKiB     int64   `json:"rss_kib"`
+	WindowS    float64 `json:"window_s"`
+	Masters    int     `json:"masters"` // routers in MASTER at the end
+}
+
+// Flood is one forged-advert flood against a carpd pair.
+type Flood struct {
+	Kind        string  `json:"kind"` // wrong HMAC, wrong vhid
+	RatePPS     int     `json:"rate_pps"`
+	Seconds     float64 `json:"seconds"`
+	Sent        int     `json:"sent"`
+	AchievedPPS float64 `json:"achieved_pps"`
+	// CPUPercent is the master's then the backup's share of a core.
+	CPUPercent []float64         `json:"cpu_percent"`
+	Drops      map[string]uint64 `json:"drops"` // both nodes, by reason
+	// Transitions counts both nodes' transitions during the flood (0 is
+	// the target); OwnSent the master's adverts and OwnReceived those the
+	// backup accepted meanwhile.
+	Transitions int `json:"transitions"`
+	OwnSent     int `json:"own_sent"`
+	OwnReceived int `json:"own_received"`
+}
+
+// Timer is a system's timer setting and the bounds that follow from it.
+type Timer struct {
+	System  string  `json:"system"`
+	Timer   string  `json:"timer"`
+	BoundMS float64 `json:"bound_ms"` // the backup's master-down interval
+	SkewMS  float64 `json:"skew_ms"`  // the backup's skew time
+}
+
+// Steady is one daemon's resource use over the steady-state window.
+type Steady struct {
+	System     string  `json:"system"`
+	Timer      string  `json:"timer"`
+	Node       string  `json:"node"` // master or backup
+	Procs      int     `json:"procs"`
+	CPUSeconds float64 `json:"cpu_s"`
+	CPUPercent float64 `json:"cpu_percent"` // of one core
+	RSSKiB     int64   `json:"rss_kib"`
+	WindowS    float64 `json:"window_s"`
+}
+
+// Trial is what one fault on one pair showed.
+type Trial struct {
+	System   string `json:"system"`
+	Timer    string `json:"timer"`
+	Scenario string `json:"scenario"`
+	// TakeoverMS is from the fault to the first ARP answer from the new
+	// master; negative when none came in time.
+	TakeoverMS float64 `json:"takeover_ms"`
+	// OutageMS is the longest gap between two arrivals at the
+	// subscriber; negative when the stream did not resume.
+	OutageMS float64 `json:"outage_ms"`
+	Sent     int     `json:"sent"`
+	Lost     int     `json:"lost"`
+	Dups     int     `json:"dups"`
+	// Entries counts the backup's entries into MASTER after the fault
+	// (1 is clean); Flaps the changes of the MAC answering ARP after the
+	// new master's first answer (0 is clean).
+	Entries int    `json:"entries"`
+	Flaps   int    `json:"flaps"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Stats are the order statistics of a cell; N counts the values.
+type Stats struct {
+	N                     int
+	Median, P90, Min, Max float64
+}
+
+// stats computes Stats over the non-negative values of vs (negative
+// marks a trial without a figure). The median of an even count is the
+// mean of the middle two; p90 is the nearest rank.
+func stats(vs []float64) Stats {
+	var s []float64
+	for _, v := range vs {
+		if v >= 0 {
+			s = append(s, v)
+		}
+	}
+	if len(s) == 0 {
+		return Stats{}
+	}
+	slices.Sort(s)
+	m := len(s) / 2
+	med := s[m]
+	if len(s)%2 == 0 {
+		med = (s[m-1] + s[m]) / 2
+	}
+	rank := (9*len(s) + 9) / 10 // ceil(0.9 n)
+	return Stats{N: len(s), Median: med, P90: s[rank-1], Min: s[0], Max: s[len(s)-1]}
+}
+
+// cell is the trials of one system, timer and scenario, in run order.
+type cell struct {
+	system, timer, scenario string
+	trials                  []Trial
+}
+
+func (c cell) label() string { return c.system + " " + c.timer }
+
+func (c cell) values(f func(Trial) float64) []float64 {
+	var out []float64
+	for _, r := range c.trials {
+		out = append(out, f(r))
+	}
+	return out
+}
+
+// cells groups results by scenario, then system and timer, in the order
+// they first appear.
+func cells(rs []Trial) []cell {
+	var out []cell
+	for _, r := range rs {
+		i := slices.IndexFunc(out, func(c cell) bool {
+			return c.system == r.System && c.timer == r.Timer && c.scenario == r.Scenario
+		})
+		if i < 0 {
+			out = append(out, cell{system: r.System, timer: r.Timer, scenario: r.Scenario})
+			i = len(out) - 1
+		}
+		out[i].trials = append(out[i].trials, r)
+	}
+	return out
+}
+
+// machine describes the machine and the programs measured.
+func machine(carpd string) []string {
+	return []string{
+		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs (shared with other work during the run)", runtime.NumCPU()),
+		"kernel: " + firstLine(readFileString("/proc/sys/kernel/osrelease")),
+		"carpd: " + firstLine(commandOutput(carpd, "version")) + ", tree " +
+			firstLine(commandOutput("git", "rev-parse", "--short", "HEAD")),
+		"ucarp: " + programVersion("ucarp", "ucarp", "--help"),
+		"keepalived: " + programVersion("Keepalived", "keepalived", "--version"),
+		"mosquitto: " + programVersion("mosquitto version", "mosquitto", "-h"),
+		"nft: " + firstLine(commandOutput("nft", "--version")),
+		"Go: " + runtime.Version(),
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func readFileString(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	return string(b)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// programVersion returns the first line of prog's output that starts with
+// prefix; ucarp prints its version only in its help.
+func programVersion(prefix, prog string, args ...string) string {
+	for _, line := range strings.Split(commandOutput(prog, args...), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return "not found"
+}
+
+// commandOutput runs prog briefly and returns its output, whatever its
+// exit status, or "unknown" when it produced none.
+func commandOutput(prog string, args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, prog, args...).CombinedOutput()
+	if len(out) == 0 {
+		return "unknown"
+	}
+	return string(out)
+}
+
+// WriteReport writes dir/BENCHMARKS.md and the plots under dir/bench.
+func WriteReport(dir string, run Run) error {
+	cs := cells(run.Results)
+	if err := plotOutage(filepath.Join(dir, "bench", "outage.png"), cs); err != nil {
+		return err
+	}
+	if err := plotTakeover(filepath.Join(dir, "bench", "takeover.png"), cs); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), []byte(markdown(run, cs)), 0o644)
+}

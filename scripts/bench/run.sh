@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# scripts/bench/run.sh: the side-by-side benchmark of issue 6. As root on
+# Linux, it builds carpd, runs TestBench (an opt-in test of this separate
+# module, skipped everywhere else) in network namespaces of the netns lab,
+# and regenerates docs/BENCHMARKS.md, docs/bench/results.json and the PNG
+# plots in docs/bench/.
+#
+#   scripts/bench/run.sh            full run: 5 trials, 60 s steady state, 1 s and 100 ms timers (< 45 min)
+#   scripts/bench/run.sh --quick    1 trial, 5 s windows (steady state, load, flood), 1 s timers only (< 5 min)
+#   scripts/bench/run.sh --trials N override the trial count (1..50)
+#   scripts/bench/run.sh --no-fast  skip the 100 ms VRRPv3 set
+#   scripts/bench/run.sh --report-only  rewrite the report and plots from docs/bench/results.json
+#                                   (after a run that was cut short)
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+trials=5 window=60s fast=1 quick=0 reportonly=0
+cmd="scripts/bench/run.sh${*:+ $*}"
+while (($#)); do
+	case "$1" in
+	--quick) quick=1 trials=1 window=5s fast=0 ;;
+	--report-only) reportonly=1 ;;
+	--trials) trials="$2"; shift ;;
+	--no-fast) fast=0 ;;
+	--fast) fast=1 ;;
+	*) echo "usage: $0 [--quick] [--trials N] [--no-fast|--fast] [--report-only]" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run.sh needs root (network namespaces)" >&2
+	exit 1
+fi
+for p in ucarp keepalived mosquitto nft ip; do
+	command -v "$p" >/dev/null || { echo "$p not found (scripts/test.sh installs the packages)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+log=/tmp/carpd-bench-$$.log
+(cd ../.. && go build -o "$tmp/carpd" ./cmd/carpd)
+CARPD_BENCH_OUT="$(cd ../../docs && pwd)" CARPD_BENCH_CARPD="$tmp/carpd" CARPD_BENCH_TRIALS="$trials" \
+	CARPD_BENCH_WINDOW="$window" CARPD_BENCH_FAST="$fast" CARPD_BENCH_QUICK="$quick" \
+	CARPD_BENCH_COMMAND="$cmd" CARPD_BENCH_REPORT_ONLY="$reportonly" \
+	go test -count=1 -timeout 60m -run '^TestBench$' -v . 2>&1 | tee "$log" |
+	grep --line-buffered -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|: takeover |CPU .* over|pps for' || true
+echo "full log: $log"
+if ! grep -q '^ok' "$log"; then
+	echo "TestBench failed (failed trials are listed in the report when it was written)" >&2
+	exit 1
+fi
+echo "wrote docs/BENCHMARKS.md and docs/bench/"
