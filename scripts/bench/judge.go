@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -103,6 +104,14 @@ func notMeasured(run Run) string {
 	for _, s := range []string{"node death", "planned handover", "broker crash", "failback"} {
 		if !scen[s] {
 			missing = append(missing, "the "+s+" scenario")
+			continue
+		}
+		for _, tm := range run.Timers {
+			if !slices.ContainsFunc(run.Results, func(r Trial) bool {
+				return r.Scenario == s && r.System == tm.System && r.Timer == tm.Timer
+			}) {
+				missing = append(missing, s+" of "+tm.System+" "+tm.Timer)
+			}
 		}
 	}
 	if len(run.Scale) == 0 {
