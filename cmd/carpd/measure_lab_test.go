@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -224,13 +223,13 @@ func runTrial(t *testing.T, sys measuredSystem, f measuredFault) trialResult {
 	start := time.Now()
 	advert := lastAdvert()
 	f.inject(t, n1, a.proc)
-	w, err := watchTakeover(l, vip, n2.MAC, start)
+	w, err := l.WatchTakeover(vip, n2.MAC, start, takeoverLimit, probeEvery, settleAfter)
 	if err != nil {
 		t.Fatalf("probing ARP: %v", err)
 	}
-	r := trialResult{took: w.took, entries: b.masterEntries(), flaps: w.flapsAfterTakeover()}
+	r := trialResult{took: w.Took, entries: b.masterEntries(), flaps: w.Flaps()}
 	if r.took == 0 {
-		t.Errorf("n2 did not answer ARP for %s within %v; answers seen %v", vip, takeoverLimit, w.owners)
+		t.Errorf("n2 did not answer ARP for %s within %v; answers seen %v", vip, takeoverLimit, w.Owners)
 	}
 	if advert.IsZero() {
 		t.Errorf("the client saw no advertisement from n1 before the fault")
@@ -239,7 +238,7 @@ func runTrial(t *testing.T, sys measuredSystem, f measuredFault) trialResult {
 	}
 	t.Logf("%s %s: takeover %v (%v after n1's last advert), n2 MASTER entries %d, flaps %d, ARP answers from %v",
 		sys.name, f.name, r.took.Round(time.Millisecond), r.sinceAdvert.Round(time.Millisecond), r.entries,
-		r.flaps, w.owners)
+		r.flaps, w.Owners)
 	return r
 }
 
@@ -289,51 +288,6 @@ func watchAdverts(t *testing.T, l *lab.Lab, src netip.Addr) func() time.Time {
 		defer mu.Unlock()
 		return last
 	}
-}
-
-// watch is what the client's probes saw after a fault.
-type watch struct {
-	took time.Duration
-	// owners are the MACs that answered, in order, listed again only
-	// when they change; newAt indexes the new master's first answer.
-	owners []string
-	newAt  int
-}
-
-func (w watch) flapsAfterTakeover() int {
-	if w.took == 0 {
-		return 0
-	}
-	return len(w.owners) - 1 - w.newAt
-}
-
-// watchTakeover probes vip from the client every probeEvery until want
-// answers and settleAfter more, or takeoverLimit after start. It returns
-// an error only when probing itself fails.
-func watchTakeover(l *lab.Lab, vip netip.Addr, want net.HardwareAddr, start time.Time) (watch, error) {
-	var w watch
-	tick := time.NewTicker(probeEvery)
-	defer tick.Stop()
-	end := start.Add(takeoverLimit)
-	for time.Now().Before(end) {
-		mac, err := arpOwnerWithin(l, vip, probeEvery)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-		case err != nil:
-			return w, err
-		default:
-			if len(w.owners) == 0 || w.owners[len(w.owners)-1] != mac.String() {
-				w.owners = append(w.owners, mac.String())
-			}
-			if w.took == 0 && mac.String() == want.String() {
-				w.took = time.Since(start)
-				w.newAt = len(w.owners) - 1
-				end = time.Now().Add(settleAfter)
-			}
-		}
-		<-tick.C
-	}
-	return w, nil
 }
 
 // TestMeasureTakeover measures takeover times of carpd, ucarp and

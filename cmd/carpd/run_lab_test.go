@@ -16,7 +16,6 @@ import (
 
 	"github.com/carpd/carpd/internal/daemon"
 	"github.com/carpd/carpd/internal/lab"
-	"github.com/mdlayher/arp"
 )
 
 // labMainEnv makes the test binary run carpd's main instead of the tests:
@@ -103,30 +102,7 @@ func waitLab(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // arpOwner resolves vip from the lab's client and returns the MAC that
 // answered, or an error if nobody did within 200 ms.
 func arpOwner(l *lab.Lab, vip netip.Addr) (net.HardwareAddr, error) {
-	return arpOwnerWithin(l, vip, 200*time.Millisecond)
-}
-
-// arpOwnerWithin is arpOwner waiting at most wait for the answer, so that a
-// probe loop keeps its period while nobody answers.
-func arpOwnerWithin(l *lab.Lab, vip netip.Addr, wait time.Duration) (net.HardwareAddr, error) {
-	var mac net.HardwareAddr
-	err := l.Client.Do(func() error {
-		ifi, err := net.InterfaceByName(l.Client.Iface)
-		if err != nil {
-			return err
-		}
-		c, err := arp.Dial(ifi)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(wait)); err != nil {
-			return err
-		}
-		mac, err = c.Resolve(vip)
-		return err
-	})
-	return mac, err
+	return l.ARPOwner(vip, 200*time.Millisecond)
 }
 
 // carpArgs is a ucarp-style command line for node n.

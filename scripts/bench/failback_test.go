@@ -21,7 +21,7 @@ func runFailback(t *testing.T, sys system) Trial {
 	faults()[0].inject(t, nodes[0])
 	vip := netip.MustParseAddr(benchVIP)
 	waitFor(t, 15*time.Second, "n2 answering ARP", func() bool {
-		mac, err := arpOwnerWithin(l, vip, 100*time.Millisecond)
+		mac, err := l.ARPOwner(vip, 100*time.Millisecond)
 		return err == nil && mac.String() == l.Nodes[1].MAC.String()
 	})
 	s := startStream(t, l)
@@ -38,16 +38,16 @@ func runFailback(t *testing.T, sys system) Trial {
 	n1.LinkUp()
 	start := time.Now()
 	back := sys.start(t, l, n1, true)
-	w, err := watchTakeover(l, vip, n1.MAC, start, 2*sys.bound+time.Second)
+	w, err := l.WatchTakeover(vip, n1.MAC, start, 2*sys.bound+time.Second, probeEvery, settleAfter)
 	if err != nil {
 		t.Fatalf("probing ARP: %v", err)
 	}
-	if w.took > 0 {
-		r.TakeoverMS = ms(w.took)
+	if w.Took > 0 {
+		r.TakeoverMS = ms(w.Took)
 	} else {
 		r.Error = fmt.Sprintf("n1 did not take the VIP back within %v", 2*sys.bound+time.Second)
 	}
-	r.Flaps = w.flapsAfterTakeover()
+	r.Flaps = w.Flaps()
 	wctx, wcancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer wcancel()
 	resumed := s.WaitResumed(wctx)

@@ -4,11 +4,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/carpd/carpd/internal/mqttstream"
-	"github.com/mdlayher/arp"
 )
 
 const (
@@ -105,7 +102,7 @@ func startPair(t *testing.T, sys system) (*lab.Lab, [2]*node) {
 	vip := netip.MustParseAddr(benchVIP)
 	a := sys.start(t, l, l.Nodes[0], true)
 	waitFor(t, 15*time.Second, "n1 answering ARP for the VIP", func() bool {
-		mac, err := arpOwnerWithin(l, vip, 100*time.Millisecond)
+		mac, err := l.ARPOwner(vip, 100*time.Millisecond)
 		return err == nil && mac.String() == l.Nodes[0].MAC.String()
 	})
 	b := sys.start(t, l, l.Nodes[1], false)
@@ -157,16 +154,16 @@ func runTrial(t *testing.T, sys system, f fault) Trial {
 	if f.name == "broker crash" {
 		limit, resume = 5*time.Second, 6*time.Second
 	}
-	w, err := watchTakeover(l, netip.MustParseAddr(benchVIP), l.Nodes[1].MAC, start, limit)
+	w, err := l.WatchTakeover(netip.MustParseAddr(benchVIP), l.Nodes[1].MAC, start, limit, probeEvery, settleAfter)
 	if err != nil {
 		t.Fatalf("probing ARP: %v", err)
 	}
-	if w.took > 0 {
-		r.TakeoverMS = ms(w.took)
+	if w.Took > 0 {
+		r.TakeoverMS = ms(w.Took)
 	} else if f.name != "broker crash" {
-		r.Error = fmt.Sprintf("no ARP answer from n2 within %v; answers %v", limit, w.owners)
+		r.Error = fmt.Sprintf("no ARP answer from n2 within %v; answers %v", limit, w.Owners)
 	}
-	r.Flaps = w.flapsAfterTakeover()
+	r.Flaps = w.Flaps()
 	ctx, cancel := context.WithTimeout(context.Background(), resume)
 	defer cancel()
 	resumed := s.WaitResumed(ctx)
@@ -184,73 +181,6 @@ func runTrial(t *testing.T, sys system, f fault) Trial {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// watch is what the client's probes saw after a fault.
-type watch struct {
-	took time.Duration
-	// owners are the MACs that answered, listed again only when they
-	// change; newAt indexes the new master's first answer.
-	owners []string
-	newAt  int
-}
-
-func (w watch) flapsAfterTakeover() int {
-	if w.took == 0 {
-		return 0
-	}
-	return len(w.owners) - 1 - w.newAt
-}
-
-// watchTakeover probes vip from the client every probeEvery until want
-// answers and settleAfter more, or limit after start.
-func watchTakeover(l *lab.Lab, vip netip.Addr, want net.HardwareAddr, start time.Time, limit time.Duration) (watch, error) {
-	var w watch
-	tick := time.NewTicker(probeEvery)
-	defer tick.Stop()
-	end := start.Add(limit)
-	for time.Now().Before(end) {
-		mac, err := arpOwnerWithin(l, vip, probeEvery)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-		case err != nil:
-			return w, err
-		default:
-			if len(w.owners) == 0 || w.owners[len(w.owners)-1] != mac.String() {
-				w.owners = append(w.owners, mac.String())
-			}
-			if w.took == 0 && mac.String() == want.String() {
-				w.took = time.Since(start)
-				w.newAt = len(w.owners) - 1
-				end = time.Now().Add(settleAfter)
-			}
-		}
-		<-tick.C
-	}
-	return w, nil
-}
-
-// arpOwnerWithin resolves vip from the lab's client and returns the MAC
-// that answered within wait.
-func arpOwnerWithin(l *lab.Lab, vip netip.Addr, wait time.Duration) (net.HardwareAddr, error) {
-	var mac net.HardwareAddr
-	err := l.Client.Do(func() error {
-		ifi, err := net.InterfaceByName(l.Client.Iface)
-		if err != nil {
-			return err
-		}
-		c, err := arp.Dial(ifi)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(wait)); err != nil {
-			return err
-		}
-		mac, err = c.Resolve(vip)
-		return err
-	})
-	return mac, err
-}
 
 // waitFor polls cond every 20 ms for at most timeout and fails t if it
 // never holds.
