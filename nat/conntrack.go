@@ -2,12 +2,15 @@
 
 package nat
 
-// This is the only file that uses the conntrack API of vishvananda/netlink.
+// This is the only file that uses the conntrack and sock_diag APIs of
+// vishvananda/netlink.
 
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -98,6 +101,118 @@ func conntrackHandle(fd int) (*netlink.Handle, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening conntrack netlink socket: %w", err)
+	}
+	return h, nil
+}
+
+// ErrResetIPv6 is returned by ResetClients for an IPv6 VIP: the socket
+// destroy request of vishvananda/netlink v1.3.1 takes IPv4 sockets only.
+var ErrResetIPv6 = errors.New("resetting clients: IPv6 sockets are not supported")
+
+// ResetClients aborts the local TCP sockets that serve flows whose original
+// destination is vip and one of ports and whose reply comes from to, the
+// DNAT target: the broker's end of every client connection that came in
+// through the VIP. The kernel answers each abort with a reset, which the
+// connection's conntrack entry still translates back to the VIP, so the
+// client learns at once that its connection is gone and reconnects, to
+// whichever node holds the VIP by then. Without it an idle client (a
+// subscriber waiting for messages) notices only at its next retransmission
+// or keepalive, after the conntrack flush left its packets unanswered.
+//
+// Call it on leaving MASTER while the DNAT table still exists: with
+// nftables the NAT hooks are registered only while some nat chain is, so
+// once carpd's table is gone established flows are no longer translated
+// and the reset would leave with the static address, which the client
+// ignores. Then remove the DNAT rules and FlushConntrack. Sockets that vanished meanwhile are not errors. It needs
+// CONFIG_INET_DIAG_DESTROY; without it the error says so and nothing else
+// changes. Of opts only WithNetNS applies.
+func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option) (reset uint, err error) {
+	vip, to = vip.Unmap(), to.Unmap()
+	if !vip.IsValid() || !to.IsValid() {
+		return 0, fmt.Errorf("resetting clients: invalid address %v or %v", vip, to)
+	}
+	if vip.Is6() {
+		return 0, ErrResetIPv6
+	}
+	ns := New(opts...).netns
+	ct, err := conntrackHandle(ns)
+	if err != nil {
+		return 0, err
+	}
+	defer ct.Close()
+	var flows []*netlink.ConntrackFlow
+	for range dumpAttempts {
+		flows, err = ct.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resetting clients of %s: listing conntrack: %w", vip, err)
+	}
+	diag, err := diagHandle(ns)
+	if err != nil {
+		return 0, err
+	}
+	defer diag.Close()
+	var errs []error
+	for _, f := range flows {
+		local, remote, ok := servedVia(f, vip, ports, to)
+		if !ok {
+			continue
+		}
+		switch err := diag.SocketDestroy(local, remote); {
+		case err == nil:
+			reset++
+		case errors.Is(err, unix.ENOENT):
+			// Closed since the dump: nothing left to reset.
+		case errors.Is(err, unix.EOPNOTSUPP):
+			return reset, fmt.Errorf("resetting clients of %s: the kernel cannot destroy sockets "+
+				"(CONFIG_INET_DIAG_DESTROY): %w", vip, err)
+		default:
+			errs = append(errs, fmt.Errorf("resetting %v ↔ %v: %w", local, remote, err))
+		}
+	}
+	return reset, errors.Join(errs...)
+}
+
+// servedVia reports whether f is a TCP flow to vip on one of ports that
+// DNAT sent to to, and if so the local (broker) and remote (client) ends
+// of the socket serving it, from the reply direction.
+func servedVia(f *netlink.ConntrackFlow, vip netip.Addr, ports []uint16, to netip.Addr) (local, remote *net.TCPAddr, ok bool) {
+	// Only established flows have a socket worth resetting; a flow that
+	// saw a reset or FIN lingers in the table without one.
+	if tcp, ok := f.ProtoInfo.(*netlink.ProtoInfoTCP); f.Forward.Protocol != unix.IPPROTO_TCP || !ok ||
+		tcp.State != tcpConntrackEstablished {
+		return nil, nil, false
+	}
+	dst, _ := netip.AddrFromSlice(f.Forward.DstIP)
+	src, _ := netip.AddrFromSlice(f.Reverse.SrcIP)
+	if dst.Unmap() != vip || src.Unmap() != to || !slices.Contains(ports, f.Forward.DstPort) {
+		return nil, nil, false
+	}
+	local = &net.TCPAddr{IP: f.Reverse.SrcIP, Port: int(f.Reverse.SrcPort)}
+	remote = &net.TCPAddr{IP: f.Reverse.DstIP, Port: int(f.Reverse.DstPort)}
+	return local, remote, true
+}
+
+// tcpConntrackEstablished is the kernel's TCP_CONNTRACK_ESTABLISHED.
+const tcpConntrackEstablished = 3
+
+// diagHandle opens a sock_diag netlink socket in the namespace fd refers
+// to, or in the caller's namespace when fd is 0.
+func diagHandle(fd int) (*netlink.Handle, error) {
+	var (
+		h   *netlink.Handle
+		err error
+	)
+	if fd == 0 {
+		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
+	} else {
+		h, err = netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_INET_DIAG)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening sock_diag netlink socket: %w", err)
 	}
 	return h, nil
 }

@@ -18,6 +18,9 @@ type brokerSteps interface {
 	natRemove(router string) error
 	// flushConntrack deletes the flows to the VIPs' DNATed ports.
 	flushConntrack(vips []netip.Prefix) error
+	// resetClients resets the broker's connections that came in through
+	// the VIPs' DNAT, so that idle clients reconnect at once.
+	resetClients(vips []netip.Prefix) error
 	// promoted restarts the broker (on_promote: restart) unless that
 	// already happened since queued, and waits for its readiness,
 	// bounded.

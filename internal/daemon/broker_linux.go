@@ -241,6 +241,13 @@ func (s *brokerSvc) flushConntrack(vips []netip.Prefix) error {
 	return s.nat.flush(vips)
 }
 
+func (s *brokerSvc) resetClients(vips []netip.Prefix) error {
+	if s.nat == nil {
+		return nil
+	}
+	return s.nat.resetClients(vips)
+}
+
 func (s *brokerSvc) promoted(queued time.Time) error {
 	if s.cfg.OnPromote == "restart" {
 		return s.restart(queued, "promotion")

@@ -32,6 +32,14 @@ func (e *executor) flushAfterMaster(j *job) error {
 	return e.bsvc.flushConntrack(e.spec.VIPs)
 }
 
+// resetClients runs on leaving MASTER only, like flushAfterMaster.
+func (e *executor) resetClients(j *job) error {
+	if j.from != carp.Master {
+		return nil
+	}
+	return e.bsvc.resetClients(e.spec.VIPs)
+}
+
 func (e *executor) brokerPromoted(j *job) error { return e.bsvc.promoted(j.queued) }
 
 func (e *executor) brokerDemoted(j *job) error {

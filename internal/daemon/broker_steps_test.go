@@ -33,6 +33,11 @@ func (f *fakeBroker) flushConntrack(vips []netip.Prefix) error {
 	return nil
 }
 
+func (f *fakeBroker) resetClients(vips []netip.Prefix) error {
+	f.tr.add(fmt.Sprintf("reset %v", vips))
+	return nil
+}
+
 func (f *fakeBroker) promoted(time.Time) error {
 	f.tr.add("broker promoted")
 	if f.failRestart {
@@ -76,7 +81,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "broker promoted",
 				"announce [198.18.0.100]", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
 		{name: "demotion from MASTER", jobs: []job{demote},
-			want: []string{"undnat vr", "remove " + v1, "flush " + vips, "broker demoted",
+			want: []string{"reset " + vips, "undnat vr", "remove " + v1, "flush " + vips, "broker demoted",
 				"down BACKUP eth0 198.18.0.100", "notify BACKUP INSTANCE vr BACKUP 100"}},
 		{name: "first BACKUP: no flush, no broker policy", jobs: []job{first},
 			want: []string{"undnat vr", "remove " + v1, "notify BACKUP INSTANCE vr BACKUP 100"}},

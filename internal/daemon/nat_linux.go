@@ -124,6 +124,31 @@ func (m *natMgr) flush(vips []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
+// resetClients resets the broker's sockets of client connections that
+// came in through the VIPs (nat.ResetClients): an idle subscriber of the
+// old master otherwise waits for its next retransmission or keepalive,
+// since the conntrack flush leaves its packets unanswered. IPv6 VIPs are
+// skipped (the library destroys IPv4 sockets only); their clients find
+// out as before.
+func (m *natMgr) resetClients(vips []netip.Prefix) error {
+	var errs []error
+	total := uint(0)
+	for _, p := range vips {
+		if p.Addr().Unmap().Is4() != m.to.Is4() || p.Addr().Is6() {
+			continue
+		}
+		n, err := nat.ResetClients(p.Addr(), m.ports, m.to)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if total > 0 {
+		m.log.Info("client connections reset", "count", total)
+	}
+	return errors.Join(errs...)
+}
+
 // status lists the applied rules and the last error.
 func (m *natMgr) status() ([]string, string) {
 	m.mu.Lock()

@@ -33,12 +33,13 @@ func (e *executor) promotion() []step {
 }
 
 // demotion is the step list after leaving MASTER (or starting in BACKUP,
-// or stopping): DNAT goes before the VIPs, the conntrack flush after
-// them.
+// or stopping): the clients' connections are reset while the DNAT table
+// still translates them, DNAT goes before the VIPs, the conntrack flush
+// after them.
 func (e *executor) demotion() []step {
 	var steps []step
 	if e.bsvc != nil {
-		steps = append(steps, step{"dnat-remove", e.removeDNAT})
+		steps = append(steps, step{"client-reset", e.resetClients}, step{"dnat-remove", e.removeDNAT})
 	}
 	steps = append(steps, step{"vip-remove", e.removeVIPs})
 	if e.bsvc != nil {
