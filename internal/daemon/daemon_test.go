@@ -70,6 +70,14 @@ func TestShutdownBowsOut(t *testing.T) {
 	if err := a.stop(); err != nil {
 		t.Fatalf("Run returned %v, want nil", err)
 	}
+	// The master holds its VIP until the backup's gratuitous ARP, so by
+	// the time Run returns the backup has taken over.
+	if got := b.router("c5").State; got != "MASTER" {
+		t.Errorf("backup in %s when the stopped master let go of its VIP, want MASTER", got)
+	}
+	if recs := a.logs.records("handover done"); len(recs) != 1 || recs[0]["why"] != "gratuitous ARP from the new master" {
+		t.Errorf("handover log records %v, want one ending on the new master's gratuitous ARP", recs)
+	}
 	b.waitState("c5", "MASTER", 2*time.Second)
 	took := time.Since(start)
 	t.Logf("takeover after shutdown: %v", took)
@@ -95,6 +103,31 @@ func TestShutdownBowsOut(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, tr.lines()); diff != "" {
 		t.Errorf("transition trace (-want +got):\n%s", diff)
+	}
+}
+
+// TestShutdownHoldAlone checks that a master with nobody to take over
+// keeps its VIP for one advertisement interval (+100 ms) after its bow-out, then
+// lets go: the hold is bounded.
+func TestShutdownHoldAlone(t *testing.T) {
+	t.Parallel()
+	a := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 200, "198.18.0.100/32")).start()
+	a.waitState("vr", "MASTER", 6*time.Second)
+	start := time.Now()
+	if err := a.stop(); err != nil {
+		t.Fatalf("Run returned %v, want nil", err)
+	}
+	took := time.Since(start)
+	hold := testInterval + 100*time.Millisecond
+	t.Logf("shutdown with nobody to take over took %v (hold %v)", took, hold)
+	if took < hold || took > hold+2*time.Second {
+		t.Errorf("shutdown took %v, want the %v hold (plus at most 2 s)", took, hold)
+	}
+	if recs := a.logs.records("handover done"); len(recs) != 1 || recs[0]["why"] != "no new master heard" {
+		t.Errorf("handover log records %v, want one ending on the timer", recs)
+	}
+	if got := a.net.addrsOf("eth0"); len(got) != 0 {
+		t.Errorf("stopped master still holds %v", got)
 	}
 }
 

@@ -18,8 +18,62 @@ import (
 // segment is an in-memory Ethernet segment: every packet written by one
 // fake node's socket reaches the sockets of the other nodes on it.
 type segment struct {
-	mu    sync.Mutex
-	conns []*fakeConn
+	mu     sync.Mutex
+	conns  []*fakeConn
+	claims []*fakeClaims
+}
+
+// fakeClaims is a claim watch: announced receives every VIP another node
+// announces after the watch was opened.
+type fakeClaims struct {
+	net       *fakeNet
+	announced chan netip.Addr
+}
+
+func (c *fakeClaims) Await(ctx context.Context, vips []netip.Addr) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case a := <-c.announced:
+			if slices.Contains(vips, a) {
+				return nil
+			}
+		}
+	}
+}
+
+func (c *fakeClaims) Close() error {
+	s := c.net.seg
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claims = slices.DeleteFunc(s.claims, func(x *fakeClaims) bool { return x == c })
+	return nil
+}
+
+func (n *fakeNet) WatchClaims(string) (ClaimWatch, error) {
+	c := &fakeClaims{net: n, announced: make(chan netip.Addr, 64)}
+	n.seg.mu.Lock()
+	defer n.seg.mu.Unlock()
+	n.seg.claims = append(n.seg.claims, c)
+	return c, nil
+}
+
+// announced tells the other nodes' claim watches about vips.
+func (s *segment) announced(from *fakeNet, vips []netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.claims {
+		if c.net == from {
+			continue
+		}
+		for _, v := range vips {
+			select {
+			case c.announced <- v:
+			default:
+			}
+		}
+	}
 }
 
 // deliver copies a packet to every other socket that would receive it.
@@ -278,9 +332,14 @@ type fakeAnnouncer struct {
 func (f *fakeAnnouncer) Announce(vips []netip.Addr) error {
 	f.n.trace.add(fmt.Sprintf("announce %v", vips))
 	f.n.mu.Lock()
-	defer f.n.mu.Unlock()
 	fi := f.n.ifaces[f.iface]
 	fi.announce = append(fi.announce, slices.Clone(vips))
+	f.n.mu.Unlock()
+	// Outside n.mu: segment.deliver takes the segment's lock, then a
+	// node's.
+	if f.n.seg != nil {
+		f.n.seg.announced(f.n, vips)
+	}
 	return nil
 }
 

@@ -32,6 +32,17 @@ type Net interface {
 	// done. It must not block on a slow reader for long; the daemon
 	// reads ch promptly.
 	Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error
+	// WatchClaims opens a watch for another host's gratuitous ARP on
+	// iface.
+	WatchClaims(iface string) (ClaimWatch, error)
+}
+
+// ClaimWatch waits for another host to announce an address we hold.
+type ClaimWatch interface {
+	// Await returns nil once another host announces one of vips
+	// (IPv4), or ctx's error.
+	Await(ctx context.Context, vips []netip.Addr) error
+	Close() error
 }
 
 // ListenOptions says how a shared socket is opened.

@@ -85,6 +85,14 @@ func (linuxNet) Announcer(iface string) (Announcer, error) {
 	return announcer{a}, nil
 }
 
+func (linuxNet) WatchClaims(iface string) (ClaimWatch, error) {
+	w, err := link.NewClaimWatch(iface)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
 // announcer drops the packet count link's Announce returns.
 type announcer struct{ a *link.Announcer }
 

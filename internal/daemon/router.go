@@ -47,6 +47,7 @@ type router struct {
 	claimLift *time.Timer
 	scripts   *scriptTrackers
 	quit      bool
+	hold      *holding // a MASTER's shutdown waiting for the new master
 
 	smu  sync.Mutex
 	snap snapshot
@@ -99,15 +100,27 @@ func (r *router) run() {
 	r.rec.markReady()
 	for !r.quit {
 		timer.Stop()
-		if dl := r.m.Deadline(); !dl.IsZero() {
+		dl := r.m.Deadline()
+		if r.hold != nil {
+			dl = r.hold.until
+		}
+		if !dl.IsZero() {
 			timer.Reset(time.Until(dl))
 		}
 		select {
 		case <-timer.C:
 			now := time.Now()
-			r.do(now, r.m.Tick(now))
+			if r.hold != nil {
+				r.endHold(now, "no new master heard")
+			} else {
+				r.do(now, r.m.Tick(now))
+			}
 		case ad := <-r.adverts:
-			r.receive(time.Now(), ad)
+			if r.hold != nil {
+				r.heard(time.Now(), ad)
+			} else {
+				r.receive(time.Now(), ad)
+			}
 		case f := <-r.ctl:
 			f(time.Now())
 		}

@@ -1,0 +1,79 @@
+//go:build linux
+
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+)
+
+// ClaimWatch sees ARP packets on one interface, to learn when another host
+// announces an address this one still holds: the gratuitous ARP of the
+// backup that took over after our bow-out, which is the moment the
+// neighbours' caches move to it.
+type ClaimWatch struct {
+	ifi  *net.Interface
+	conn *packet.Conn
+}
+
+// claimPoll bounds each read, so that Await notices its context.
+const claimPoll = 50 * time.Millisecond
+
+// NewClaimWatch opens an ARP socket on ifname in the calling thread's
+// namespace. Open it before the packet that makes the other host announce,
+// so that its answer cannot slip by unread.
+func NewClaimWatch(ifname string) (*ClaimWatch, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("watching claims on %s: %w", ifname, err)
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("watching claims on %s: no Ethernet address", ifname)
+	}
+	c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
+	if err != nil {
+		return nil, fmt.Errorf("watching claims on %s: opening ARP socket: %w", ifname, err)
+	}
+	return &ClaimWatch{ifi: ifi, conn: c}, nil
+}
+
+// Await returns nil once an ARP packet from another hardware address names
+// one of vips (IPv4) as its sender, or ctx's error when ctx ends first.
+// Frames that are not ARP over Ethernet are skipped.
+func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
+	buf := make([]byte, 128)
+	var f ethernet.Frame
+	for ctx.Err() == nil {
+		if err := w.conn.SetReadDeadline(time.Now().Add(claimPoll)); err != nil {
+			return err
+		}
+		n, _, err := w.conn.ReadFrom(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("watching claims on %s: %w", w.ifi.Name, err)
+		}
+		var p arp.Packet
+		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
+			continue
+		}
+		if !slices.Equal(p.SenderHardwareAddr, w.ifi.HardwareAddr) && slices.Contains(vips, p.SenderIP.Unmap()) {
+			return nil
+		}
+	}
+	return context.Cause(ctx)
+}
+
+// Close closes the socket.
+func (w *ClaimWatch) Close() error { return w.conn.Close() }
