@@ -84,7 +84,11 @@ type Steady struct {
 	CPUSeconds float64 `json:"cpu_s"`
 	CPUPercent float64 `json:"cpu_percent"` // of one core
 	RSSKiB     int64   `json:"rss_kib"`
-	WindowS    float64 `json:"window_s"`
+	// AnonKiB is the anonymous part of RSSKiB (RssAnon): the rest is
+	// file-backed, the pages of the binary and its libraries, which the
+	// page cache shares.
+	AnonKiB int64   `json:"rss_anon_kib"`
+	WindowS float64 `json:"window_s"`
 }
 
 // Trial is what one fault on one pair showed.

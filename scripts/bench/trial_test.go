@@ -106,7 +106,9 @@ func startPair(t *testing.T, sys system) (*lab.Lab, [2]*node) {
 		return err == nil && mac.String() == l.Nodes[0].MAC.String()
 	})
 	b := sys.start(t, l, l.Nodes[1], false)
-	time.Sleep(max(1500*time.Millisecond, 2*sys.interval))
+	// Long enough for n2 to hear n1's adverts and to have become master
+	// by mistake if it did not; well short of n2's master-down interval.
+	time.Sleep(max(time.Second, sys.interval+500*time.Millisecond))
 	if b.masterEntries() != 0 {
 		t.Fatalf("n2 became master before the fault")
 	}
@@ -141,9 +143,13 @@ func startStream(t *testing.T, l *lab.Lab) *mqttstream.Stream {
 	return s
 }
 
-// runTrial runs one fault on a fresh pair of sys.
-func runTrial(t *testing.T, sys system, f fault) Trial {
+// runTrial runs one fault on a fresh pair of sys; measure, if not nil,
+// first watches the settled pair before the clients connect.
+func runTrial(t *testing.T, sys system, f fault, measure func(*testing.T, [2]*node)) Trial {
 	l, nodes := startPair(t, sys)
+	if measure != nil {
+		measure(t, nodes)
+	}
 	s := startStream(t, l)
 	r := Trial{System: sys.name, Timer: sys.timer, Scenario: f.name, TakeoverMS: -1, OutageMS: -1}
 	before := nodes[1].masterEntries()
@@ -175,9 +181,24 @@ func runTrial(t *testing.T, sys system, f fault) Trial {
 	} else if r.Error == "" {
 		r.Error = fmt.Sprintf("stream did not resume within %v of the takeover watch", resume)
 	}
+	logEvents(t, s, start)
+	if !res.GapEnd.IsZero() {
+		t.Logf("  longest gap: +%.0f ms to +%.0f ms", ms(res.GapEnd.Add(-res.Gap).Sub(start)), ms(res.GapEnd.Sub(start)))
+	}
 	t.Logf("%s %s %s: takeover %.0f ms, outage %.0f ms, sent %d lost %d dups %d, entries %d flaps %d %s",
 		sys.name, sys.timer, f.name, r.TakeoverMS, r.OutageMS, r.Sent, r.Lost, r.Dups, r.Entries, r.Flaps, r.Error)
 	return r
+}
+
+// logEvents writes the clients' connection events relative to the fault
+// into the full log: where an outage exceeds the takeover, they show
+// which client waited for what.
+func logEvents(t *testing.T, s *mqttstream.Stream, fault time.Time) {
+	for _, e := range s.Events() {
+		if e.At.After(fault) {
+			t.Logf("  +%.0f ms %v", ms(e.At.Sub(fault)), e)
+		}
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
