@@ -45,6 +45,10 @@ type job struct {
 	vip       netip.Prefix // jobEnsure
 	seq       uint64       // the transition's number in the router's record
 	spec      *Router      // jobSpec
+	// claims, on leaving MASTER for BACKUP, watches for the new master's
+	// gratuitous ARP until claimsUntil (await-claim); nil without.
+	claims      ClaimWatch
+	claimsUntil time.Time
 }
 
 // executor runs one router's transition steps in order on its own
@@ -93,6 +97,9 @@ func (e *executor) enqueue(j job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
+		if j.claims != nil {
+			j.claims.Close()
+		}
 		return
 	}
 	if j.kind == jobPromote || j.kind == jobDemote {

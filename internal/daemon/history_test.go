@@ -55,7 +55,7 @@ func TestStatusHistory(t *testing.T) {
 	}
 	ra := resp.Status.Routers[0]
 	want := []tr{
-		{"INIT", "BACKUP", "BACKUP", true, []string{"vip-remove", "down-hooks", "notify"}},
+		{"INIT", "BACKUP", "BACKUP", true, []string{"await-claim", "vip-remove", "down-hooks", "notify"}},
 		{"BACKUP", "MASTER", "MASTER", true, []string{"vip-add", "garp", "up-hooks", "notify"}},
 	}
 	if diff := cmp.Diff(want, brief(ra.Transitions)); diff != "" {

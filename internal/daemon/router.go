@@ -48,6 +48,10 @@ type router struct {
 	scripts   *scriptTrackers
 	quit      bool
 	hold      *holding // a MASTER's shutdown waiting for the new master
+	// claims is the watch openClaims opened for the next MASTER →
+	// BACKUP job, until claimsUntil.
+	claims      ClaimWatch
+	claimsUntil time.Time
 
 	smu  sync.Mutex
 	snap snapshot
@@ -167,6 +171,14 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 // do executes the machine's actions in order: adverts are sent here and
 // now, everything else is queued to the executor.
 func (r *router) do(now time.Time, acts []carp.Action) {
+	// A MASTER displaced by another node opens its claim watch before
+	// sending anything, so the new master's gratuitous ARP cannot come
+	// first.
+	for _, a := range acts {
+		if a.Kind == carp.ActState && a.From == carp.Master && a.To == carp.Backup {
+			r.openClaims(now)
+		}
+	}
 	for _, a := range acts {
 		switch a.Kind {
 		case carp.ActSend:
@@ -216,6 +228,7 @@ func (r *router) changed(now time.Time, a carp.Action) {
 		// ucarp runs the down script on the first INIT → BACKUP unless
 		// -n/--neutral (PROTOCOL.md §3.1).
 		j.kind, j.notify = jobDemote, "BACKUP"
+		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 		j.downHooks = a.From == carp.Master || a.From == carp.Init && r.first && !r.spec.Neutral
 	case carp.Init:
 		j.kind, j.notify = jobDemote, r.leaving

@@ -131,12 +131,7 @@ const maxHold = 3 * time.Second
 // announcement by its VIP and DNAT steps, so it ends the hold only when
 // no claim watch could be opened or the VIPs are all IPv6.
 func (r *router) handOver(now time.Time) {
-	ad := r.m.Advertised()
-	hold := ad.Interval
-	if ad.Proto == carp.ProtoCARP {
-		hold = time.Duration(ad.AdvBase)*time.Second + time.Duration(ad.AdvSkew)*time.Second/256
-	}
-	hold = min(hold+100*time.Millisecond, maxHold)
+	hold := r.holdTime()
 	h := &holding{start: now, until: now.Add(hold), own: r.sock.conn.Src()}
 	r.watchClaims(h)
 	for _, a := range r.m.Shutdown(now) {
@@ -150,15 +145,48 @@ func (r *router) handOver(now time.Time) {
 	r.log.Info("bowed out; holding the VIPs until a backup takes over", "hold", hold, "claim_watch", h.cancel != nil)
 }
 
-// watchClaims starts waiting, until h ends, for another host's gratuitous
-// ARP for one of the IPv4 VIPs; it ends the hold when one comes.
-func (r *router) watchClaims(h *holding) {
+// holdTime is how long a MASTER that leaves waits for the new master's
+// claim: one advertisement interval, in which a backup that heard a
+// bow-out or priority 0 takes over, plus 100 ms, at most maxHold.
+func (r *router) holdTime() time.Duration {
+	ad := r.m.Advertised()
+	hold := ad.Interval
+	if ad.Proto == carp.ProtoCARP {
+		hold = time.Duration(ad.AdvBase)*time.Second + time.Duration(ad.AdvSkew)*time.Second/256
+	}
+	return min(hold+100*time.Millisecond, maxHold)
+}
+
+// ipv4VIPs returns the router's IPv4 VIPs, the ones a claim watch sees.
+func (r *router) ipv4VIPs() []netip.Addr {
 	var v4 []netip.Addr
 	for _, p := range r.spec.VIPs {
 		if p.Addr().Unmap().Is4() {
 			v4 = append(v4, p.Addr().Unmap())
 		}
 	}
+	return v4
+}
+
+// openClaims opens the claim watch of a MASTER → BACKUP demotion (see
+// executor.awaitClaim). Without IPv4 VIPs managed by carpd, or when the
+// watch cannot be opened, the demotion proceeds at once as before.
+func (r *router) openClaims(now time.Time) {
+	if r.claims != nil || r.spec.VIPByScripts || len(r.ipv4VIPs()) == 0 {
+		return
+	}
+	w, err := r.d.net.WatchClaims(r.spec.Iface)
+	if err != nil {
+		r.log.Warn("cannot watch for the new master's gratuitous ARP; letting go at once", "error", err)
+		return
+	}
+	r.claims, r.claimsUntil = w, now.Add(r.holdTime())
+}
+
+// watchClaims starts waiting, until h ends, for another host's gratuitous
+// ARP for one of the IPv4 VIPs; it ends the hold when one comes.
+func (r *router) watchClaims(h *holding) {
+	v4 := r.ipv4VIPs()
 	if len(v4) == 0 {
 		return
 	}

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -37,7 +39,7 @@ func (e *executor) promotion() []step {
 // still translates them, DNAT goes before the VIPs, the conntrack flush
 // after them.
 func (e *executor) demotion() []step {
-	var steps []step
+	steps := []step{{"await-claim", e.awaitClaim}}
 	if e.bsvc != nil {
 		steps = append(steps, step{"client-reset", e.resetClients}, step{"dnat-remove", e.removeDNAT})
 	}
@@ -46,6 +48,29 @@ func (e *executor) demotion() []step {
 		steps = append(steps, step{"conntrack-flush", e.flushAfterMaster}, step{"broker-demote", e.brokerDemoted})
 	}
 	return append(steps, step{"down-hooks", e.downHooks}, step{"notify", e.notify})
+}
+
+// awaitClaim keeps the VIPs (and DNAT) of a MASTER that another node
+// displaced until that node's gratuitous ARP moves the neighbours, bounded
+// by the job's claimsUntil: letting go before it leaves nobody answering
+// for the VIP, and a client reconnecting meanwhile (client-reset makes
+// them reconnect) would send its SYN into the void. It never fails: a
+// watch that sees nothing in time only delays the steps after it.
+func (e *executor) awaitClaim(j *job) error {
+	if j.claims == nil {
+		return nil
+	}
+	defer j.claims.Close()
+	ctx, cancel := context.WithDeadline(context.Background(), j.claimsUntil)
+	defer cancel()
+	var vips []netip.Addr
+	for _, p := range e.spec.VIPs {
+		vips = append(vips, p.Addr().Unmap())
+	}
+	start := time.Now()
+	err := j.claims.Await(ctx, vips)
+	e.log.Info("new master's claim", "seen", err == nil, "waited", time.Since(start))
+	return nil
 }
 
 // addVIPs adds every VIP and reports the outcome to the router: a failed
