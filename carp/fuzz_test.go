@@ -143,6 +143,6 @@ func FuzzClassify(f *testing.F) {
 		}
 		// The gopacket path must not panic; SkipDecodeRecovery lets a panic
 		// through instead of turning it into a DecodeFailure.
-		gopacket.NewPacket(data, layerTypeProto112, gopacket.DecodeOptions{SkipDecodeRecovery: true})
+		gopacket.NewPacket(data, LayerTypeProto112, gopacket.DecodeOptions{SkipDecodeRecovery: true})
 	})
 }

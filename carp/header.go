@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 // HeaderLen is the size of a CARP advertisement on the wire.
@@ -22,7 +21,11 @@ const (
 // Header is a CARP v2 advertisement as sent by OpenBSD, FreeBSD and ucarp
 // (PROTOCOL §1.2). It is a gopacket DecodingLayer and SerializableLayer.
 type Header struct {
-	layers.BaseLayer
+	// Contents and Payload are the gopacket layer's bytes: the 36 decoded
+	// bytes and whatever follows them. They are fields of our own rather
+	// than an embedded layers.BaseLayer so that the daemon does not link
+	// gopacket/layers (see package carplayers).
+	Contents, Payload []byte
 
 	Version, Type uint8 // high and low nibble of byte 0: 2 and 1
 	VHID          uint8
@@ -111,6 +114,12 @@ func (h *Header) SerializeTo(b gopacket.SerializeBuffer, opts gopacket.Serialize
 	h.put(p, opts.ComputeChecksums)
 	return nil
 }
+
+// LayerContents returns the 36 bytes DecodeFromBytes read (gopacket.Layer).
+func (h *Header) LayerContents() []byte { return h.Contents }
+
+// LayerPayload returns the bytes after the advertisement (gopacket.Layer).
+func (h *Header) LayerPayload() []byte { return h.Payload }
 
 // LayerType returns LayerTypeCARP.
 func (h *Header) LayerType() gopacket.LayerType { return LayerTypeCARP }

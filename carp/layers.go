@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 // Layer type numbers, in the 1000-1999 range gopacket leaves to
@@ -32,31 +31,19 @@ var (
 	LayerTypeVRRP = gopacket.RegisterLayerType(layerNumVRRP, gopacket.LayerTypeMetadata{
 		Name: "VRRPv2/v3", Decoder: gopacket.DecodeFunc(decodeVRRP),
 	})
-	// layerTypeProto112 is what IPv4/IPv6 NextLayerType returns for
-	// protocol 112 once init has run: gopacket's IPv4 decoder hands the
-	// payload to the decoder of that layer type, so the layer type, not just
-	// the enum's DecodeWith, has to lead to decodeProto112. A
+	// LayerTypeProto112 decodes an IP protocol 112 payload into a CARP or
+	// VRRP layer as decodeProto112 decides; it never appears as a decoded
+	// layer itself. Importing package carplayers makes it what gopacket's
+	// IPv4/IPv6 NextLayerType returns for protocol 112: their decoders hand
+	// the payload to the decoder of that layer type, so the layer type, not
+	// just the enum's DecodeWith, has to lead here. A
 	// gopacket.DecodingLayerParser sees this type for protocol 112 and has no
 	// DecodingLayer for it; such callers use Classify and the decoders
 	// directly.
-	layerTypeProto112 = gopacket.RegisterLayerType(layerNumProto112, gopacket.LayerTypeMetadata{
+	LayerTypeProto112 = gopacket.RegisterLayerType(layerNumProto112, gopacket.LayerTypeMetadata{
 		Name: "CARP/VRRP", Decoder: gopacket.DecodeFunc(decodeProto112),
 	})
 )
-
-// init makes gopacket decode IP protocol 112 with Classify into CARP or VRRP
-// layers instead of its VRRPv2-only layer, which misreads CARP (PITFALLS
-// §B.2). gopacket keeps its protocol decoders in the global
-// layers.IPProtocolMetadata table and offers no other hook, so this one
-// global side effect of importing the package is unavoidable; it affects only
-// protocol 112 in gopacket, which nothing else in carpd decodes.
-func init() {
-	layers.IPProtocolMetadata[layers.IPProtocolVRRP] = layers.EnumMetadata{
-		DecodeWith: gopacket.DecodeFunc(decodeProto112),
-		Name:       "CARP/VRRP",
-		LayerType:  layerTypeProto112,
-	}
-}
 
 // decodeProto112 decodes an IP protocol 112 payload into a *Header or a
 // *VRRP as Classify decides. When Classify cannot decide, the payload's
@@ -112,12 +99,15 @@ func decodeVRRP(data []byte, p gopacket.PacketBuilder) error {
 	return err
 }
 
-// ipAddrs returns the addresses of the innermost IPv4 or IPv6 layer decoded
-// so far, which the v3 checksum needs. gopacket's packet builders (eager and
-// lazy) implement gopacket.Packet; Layers is used rather than NetworkLayer
-// because the latter is the outermost one, wrong for IP-in-IP. A lazy
-// packet clears its pending decoder before calling us, so Layers does not
-// recurse.
+// ipAddrs returns the addresses of the innermost network layer decoded so
+// far, the IPv4 or IPv6 header that carried us, which the v3 checksum needs.
+// gopacket's packet builders (eager and lazy) implement gopacket.Packet;
+// Layers is used rather than NetworkLayer because the latter is the
+// outermost one, wrong for IP-in-IP. A lazy packet clears its pending
+// decoder before calling us, so Layers does not recurse. The layer is found
+// by interface and its flow's raw endpoints (4 or 16 bytes) rather than by
+// type-asserting *layers.IPv4 / *layers.IPv6, so that this package does not
+// link gopacket/layers (see package carplayers).
 func ipAddrs(p gopacket.PacketBuilder) (src, dst netip.Addr) {
 	pkt, ok := p.(gopacket.Packet)
 	if !ok {
@@ -125,16 +115,14 @@ func ipAddrs(p gopacket.PacketBuilder) (src, dst netip.Addr) {
 	}
 	ls := pkt.Layers()
 	for i := len(ls) - 1; i >= 0; i-- {
-		switch ip := ls[i].(type) {
-		case *layers.IPv4:
-			src, _ = netip.AddrFromSlice(ip.SrcIP)
-			dst, _ = netip.AddrFromSlice(ip.DstIP)
-			return src.Unmap(), dst.Unmap()
-		case *layers.IPv6:
-			src, _ = netip.AddrFromSlice(ip.SrcIP)
-			dst, _ = netip.AddrFromSlice(ip.DstIP)
-			return src, dst
+		nl, ok := ls[i].(gopacket.NetworkLayer)
+		if !ok {
+			continue
 		}
+		f := nl.NetworkFlow()
+		src, _ = netip.AddrFromSlice(f.Src().Raw())
+		dst, _ = netip.AddrFromSlice(f.Dst().Raw())
+		return src, dst
 	}
 	return src, dst
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 const (
@@ -21,7 +20,10 @@ const (
 // over IPv4 or, for v3, IPv6. It is a gopacket DecodingLayer and
 // SerializableLayer.
 type VRRP struct {
-	layers.BaseLayer
+	// Contents and Payload are the gopacket layer's bytes: the whole
+	// advertisement, and nothing. Own fields rather than an embedded
+	// layers.BaseLayer, as in Header.
+	Contents, Payload []byte
 
 	Version, Type uint8 // high and low nibble of byte 0: 2 or 3, and 1
 	VRID          uint8
@@ -280,6 +282,14 @@ func (v *VRRP) put(p []byte, width int, compute, pseudo bool) {
 	}
 	binary.BigEndian.PutUint16(p[6:], v.Checksum)
 }
+
+// LayerContents returns the advertisement DecodeFromBytes read
+// (gopacket.Layer).
+func (v *VRRP) LayerContents() []byte { return v.Contents }
+
+// LayerPayload returns nil: an advertisement is the whole IP payload
+// (gopacket.Layer).
+func (v *VRRP) LayerPayload() []byte { return v.Payload }
 
 // LayerType returns LayerTypeVRRP.
 func (v *VRRP) LayerType() gopacket.LayerType { return LayerTypeVRRP }

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/gopacket/layers"
+	"github.com/carpd/carpd/internal/pcapfile"
 	"github.com/mdlayher/packet"
 )
 
@@ -50,9 +50,9 @@ func (in *inspector) live(ctx context.Context, name string, count int, timeout t
 		<-ctx.Done()
 		_ = c.SetReadDeadline(time.Unix(1, 0))
 	}()
-	lt := layers.LinkTypeEthernet
+	lt := pcapfile.LinkTypeEthernet
 	if len(ifi.HardwareAddr) != 6 {
-		lt = layers.LinkTypeRaw
+		lt = pcapfile.LinkTypeRaw
 	}
 	buf := make([]byte, 65536)
 	for count == 0 || in.n < count {

@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
+	"github.com/carpd/carpd/internal/pcapfile"
 	"github.com/spf13/cobra"
 )
 
@@ -114,14 +112,6 @@ type inspector struct {
 	out     io.Writer
 	errw    io.Writer
 
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	sll     layers.LinuxSLL
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	decoded []gopacket.LayerType
-
 	hdr   carp.Header
 	vrrp  carp.VRRP
 	auths map[authKey]*carp.Auth
@@ -160,35 +150,23 @@ func newInspector(f inspectFlags, passSet bool, out, errw io.Writer) (*inspector
 	if f.json {
 		in.json = json.NewEncoder(out)
 	}
-	in.parsers = map[gopacket.LayerType]*gopacket.DecodingLayerParser{}
 	return in, nil
 }
 
-// file reads a pcap or pcapng file.
+// file reads a pcap or pcapng file, each packet with its own link type
+// (a pcapng file may hold several interfaces).
 func (in *inspector) file(path string) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening capture: %w", err)
 	}
 	defer fh.Close()
-	var src interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	}
-	var lt layers.LinkType
-	if r, err := pcapgo.NewReader(fh); err == nil {
-		src, lt = r, r.LinkType()
-	} else {
-		if _, serr := fh.Seek(0, io.SeekStart); serr != nil {
-			return fmt.Errorf("reading %s: %w", path, serr)
-		}
-		ng, ngerr := pcapgo.NewNgReader(fh, pcapgo.DefaultNgReaderOptions)
-		if ngerr != nil {
-			return fmt.Errorf("%s is not a pcap or pcapng capture (%v)", path, err)
-		}
-		src, lt = ng, ng.LinkType()
+	r, err := pcapfile.NewReader(fh)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
 	for {
-		data, ci, err := src.ReadPacketData()
+		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -197,7 +175,7 @@ func (in *inspector) file(path string) error {
 			fmt.Fprintf(in.errw, "carpd inspect: %s: stopping after %d packets: %v\n", path, in.n, err)
 			break
 		}
-		if err := in.frame(ci.Timestamp, lt, data); err != nil {
+		if err := in.frame(p.Time, p.LinkType, p.Data); err != nil {
 			return err
 		}
 	}
