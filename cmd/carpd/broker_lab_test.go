@@ -98,6 +98,9 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 		return strings.Contains(readLog(t, nodes[0].carpd), `"to":"MASTER","state":"MASTER"`)
 	})
 	nodes[1].carpd.waitState(t, "BACKUP", 10*time.Second)
+	// If n2 was MASTER before n1 came, its demotion steps (await-claim
+	// first) finish after the state change.
+	waitLab(t, 10*time.Second, "n2 without DNAT", func() bool { return len(dnatRules(t, nodes[1].n)) == 0 })
 	for _, b := range nodes {
 		b.waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
 	}

@@ -33,7 +33,7 @@ func TestBrokerValues(t *testing.T) {
 	want := &Broker{
 		Command: []string{"sh", "-c", "exec sleep 1"}, Config: abs(t, "testdata/broker/bridge.conf"),
 		Addr:      netip.MustParseAddrPort("198.18.0.3:1883"),
-		OnPromote: "restart", OnDemote: "none", GARPBeforeReady: true,
+		OnPromote: "restart", OnDemote: "none", GARPBeforeReady: false,
 		ReadyTimeout: DefaultReadyTimeout, StopTimeout: DefaultStopTimeout,
 		BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap,
 		Health: BrokerHealth{Interval: time.Second, Timeout: 500 * time.Millisecond, Failures: 2,
