@@ -175,12 +175,25 @@ func verdict(ok bool) string {
 func reading(cs []cell) string {
 	var b strings.Builder
 	b.WriteString("## Reading\n\n")
-	b.WriteString("The takeover is set by the protocol timers (master-down after node death, the skew time " +
-		"after a bow-out); ucarp sends no bow-out, so its planned handover waits for the full master-down " +
-		"interval. What the MQTT client sees on top of the takeover is the time until a broker accepts it " +
-		"behind the VIP: the client must notice the dead connection (keepalive 1 s + ping timeout 1 s, " +
-		"unless a reset from the new master comes first), and the new master's broker must be ready with " +
-		"the DNAT in place. Median outage minus median takeover, per system:\n\n")
+	b.WriteString("The takeover is set by the protocol timers: the backup's master-down interval after a node " +
+		"death (less the time since the last advert it heard), the skew time after a bow-out (VRRP priority 0; " +
+		"a CARP backup takes over at once); ucarp sends no bow-out, so its planned handover waits for the " +
+		"full master-down interval. What the MQTT client sees on top of the takeover is the time until a " +
+		"broker accepts it behind the VIP.\n\n")
+	b.WriteString("- Node death: the clients notice the dead connection after keepalive 1 s + ping timeout 1 s " +
+		"(about 2.2 s after the fault here), then dial every 600 ms (500 ms connect timeout + 100 ms retry); " +
+		"every SYN sent before the new master's gratuitous ARP goes to the dead node's MAC and is lost. So the " +
+		"outage is the takeover plus the wait for the client's next attempt, anywhere from 0 to 600 ms " +
+		"depending on where the takeover falls in that cycle, plus the new master's broker restart when it " +
+		"falls inside it. No server-side change shortens a SYN the client already sent into the void.\n")
+	b.WriteString("- Planned handover: carpd's leaving master keeps the VIP, DNAT and broker after its bow-out " +
+		"until the new master announces the VIP, which the new master does once its broker is ready " +
+		"(garp_before_ready: false); then it resets the client connections it still serves, so idle " +
+		"subscribers reconnect at once. keepalived and the ucarp scripts let go first, and their clients " +
+		"wait out a dead connection.\n")
+	b.WriteString("- Broker crash: only carpd supervises the broker; the classic scripts leave the VIP on a node " +
+		"without a broker.\n\n")
+	b.WriteString("Median outage minus median takeover, per system:\n\n")
 	b.WriteString("| scenario | system | timer | outage − takeover (median, ms) |\n|---|---|---|---|\n")
 	for _, c := range cs {
 		tk := stats(c.values(func(r Trial) float64 { return r.TakeoverMS }))
