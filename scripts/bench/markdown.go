@@ -15,8 +15,8 @@ func markdown(run Run, cs []cell) string {
 		"[bench/results.json](bench/results.json).\n\n")
 	if run.Quick {
 		p("**Quick run**: %d trial(s) per system and scenario, %.0f s steady-state, scale and flood windows, "+
-			"1 and 255 routers only and floods at 50000 pps only; the full run has 5 trials, 60 s windows "+
-			"(30 s floods), 1, 16 and 255 routers and 10000 and 50000 pps. Medians of so few trials are "+
+			"255 routers only and the wrong-HMAC flood at 50000 pps only; the full run has 5 trials, 60 s "+
+			"windows (30 s floods), 1, 16 and 255 routers and both floods at 10000 and 50000 pps. Medians of so few trials are "+
 			"indicative only.\n\n", run.Trials, run.WindowS)
 	}
 	if run.Finished == "" {

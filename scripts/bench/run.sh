@@ -7,7 +7,7 @@
 #
 #   scripts/bench/run.sh            full run: 5 trials, 60 s steady state, 1 s and 100 ms timers (< 45 min)
 #   scripts/bench/run.sh --quick    1 trial, 5 s windows (steady state, load, flood), 1 s timers only,
-#                                   1 and 255 routers, floods at 50000 pps only (< 5 min)
+#                                   255 routers, the wrong-HMAC flood at 50000 pps only (< 5 min)
 #   scripts/bench/run.sh --trials N override the trial count (1..50)
 #   scripts/bench/run.sh --no-fast  skip the 100 ms VRRPv3 set
 #   scripts/bench/run.sh --report-only  rewrite the report and plots from docs/bench/results.json
