@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/status"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Source is what the metrics are read from; *daemon.Daemon is one.
@@ -16,77 +15,100 @@ type Source interface {
 // states are the values of carpd_router_state's state label.
 var states = [...]string{"INIT", "BACKUP", "MASTER"}
 
+// desc describes a family: name, help, type and label names.
+type desc struct {
+	name, help string
+	kind       kind
+	labels     []string
+}
+
 // descs are the metric descriptions; see the package comment.
 type descs struct {
 	info, state, since, transitions, lastTook, sent, sendErrors, received, dropped, garp, demotion,
 	socketDropped, brokerReady, brokerRestarts, brokerReadyTime, natRules, probeOK, probeLatency,
-	probeFailures, probeLastOK *prometheus.Desc
+	probeFailures, probeLastOK desc
 }
 
 func newDescs() descs {
-	r := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, append([]string{"router"}, labels...), nil)
+	r := func(name, help string, k kind, labels ...string) desc {
+		return desc{name, help, k, append([]string{"router"}, labels...)}
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
+	d := func(name, help string, k kind, labels ...string) desc { return desc{name, help, k, labels} }
 	return descs{
-		info:        r("carpd_router_info", "A configured virtual router.", "iface", "proto", "id"),
-		state:       r("carpd_router_state", "1 for the router's current state, 0 for the others.", "state"),
-		since:       r("carpd_router_state_since_timestamp_seconds", "When the router entered its current state."),
-		transitions: r("carpd_router_transitions_total", "State changes of the router."),
+		info:        r("carpd_router_info", "A configured virtual router.", gauge, "iface", "proto", "id"),
+		state:       r("carpd_router_state", "1 for the router's current state, 0 for the others.", gauge, "state"),
+		since:       r("carpd_router_state_since_timestamp_seconds", "When the router entered its current state.", gauge),
+		transitions: r("carpd_router_transitions_total", "State changes of the router.", counter),
 		lastTook: r("carpd_router_last_transition_duration_seconds",
-			"Time the steps of the router's last finished transition took."),
-		sent:       r("carpd_router_adverts_sent_total", "Advertisements sent."),
-		sendErrors: r("carpd_router_advert_send_errors_total", "Advertisements that could not be sent."),
-		received:   r("carpd_router_adverts_received_total", "Advertisements the state machine accepted."),
-		dropped:    r("carpd_router_adverts_dropped_total", "Received advertisements dropped, by reason.", "reason"),
+			"Time the steps of the router's last finished transition took.", gauge),
+		sent:       r("carpd_router_adverts_sent_total", "Advertisements sent.", counter),
+		sendErrors: r("carpd_router_advert_send_errors_total", "Advertisements that could not be sent.", counter),
+		received:   r("carpd_router_adverts_received_total", "Advertisements the state machine accepted.", counter),
+		dropped: r("carpd_router_adverts_dropped_total", "Received advertisements dropped, by reason.", counter,
+			"reason"),
 		garp: r("carpd_router_garp_rounds_total",
-			"Gratuitous ARP / unsolicited neighbour advertisement rounds sent, each covering every VIP."),
-		demotion: r("carpd_router_demotion", "Total demotion of the router."),
+			"Gratuitous ARP / unsolicited neighbour advertisement rounds sent, each covering every VIP.", counter),
+		demotion: r("carpd_router_demotion", "Total demotion of the router.", gauge),
 		socketDropped: d("carpd_socket_dropped_total", "Packets on a shared socket for no configured router.",
-			"iface", "family", "src", "group", "reason"),
-		brokerReady:     d("carpd_broker_ready", "1 when the supervised broker passed its readiness check."),
-		brokerRestarts:  d("carpd_broker_restarts_total", "Restarts of the supervised broker after crashes."),
-		brokerReadyTime: d("carpd_broker_time_to_ready_seconds", "Readiness time of the broker's last start."),
-		natRules:        d("carpd_nat_rules", "DNAT rules applied."),
-		probeOK:         d("carpd_probe_ok", "1 when the last bridge probe in this direction arrived.", "direction"),
+			counter, "iface", "family", "src", "group", "reason"),
+		brokerReady:     d("carpd_broker_ready", "1 when the supervised broker passed its readiness check.", gauge),
+		brokerRestarts:  d("carpd_broker_restarts_total", "Restarts of the supervised broker after crashes.", counter),
+		brokerReadyTime: d("carpd_broker_time_to_ready_seconds", "Readiness time of the broker's last start.", gauge),
+		natRules:        d("carpd_nat_rules", "DNAT rules applied.", gauge),
+		probeOK: d("carpd_probe_ok", "1 when the last bridge probe in this direction arrived.", gauge,
+			"direction"),
 		probeLatency: d("carpd_probe_latency_seconds",
-			"Publish-to-delivery time of the last successful bridge probe.", "direction"),
-		probeFailures: d("carpd_probe_failures", "Failed bridge probes in a row.", "direction"),
+			"Publish-to-delivery time of the last successful bridge probe.", gauge, "direction"),
+		probeFailures: d("carpd_probe_failures", "Failed bridge probes in a row.", gauge, "direction"),
 		probeLastOK: d("carpd_probe_last_success_timestamp_seconds",
-			"When a bridge probe in this direction last arrived.", "direction"),
+			"When a bridge probe in this direction last arrived.", gauge, "direction"),
 	}
 }
 
-// collector reads a Source at every scrape.
-type collector struct {
-	src Source
-	d   descs
+// batch gathers the samples of one scrape by family.
+type batch struct {
+	order []string
+	fams  map[string]*family
 }
 
-// NewCollector returns a collector of src's status.
-func NewCollector(src Source) prometheus.Collector {
-	return &collector{src: src, d: newDescs()}
-}
-
-// Describe sends every description, including those of sections a
-// report may lack: a description without samples is allowed.
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	d := c.d
-	for _, x := range []*prometheus.Desc{d.info, d.state, d.since, d.transitions, d.lastTook, d.sent,
-		d.sendErrors, d.received, d.dropped, d.garp, d.demotion, d.socketDropped, d.brokerReady,
-		d.brokerRestarts, d.brokerReadyTime, d.natRules, d.probeOK, d.probeLatency, d.probeFailures,
-		d.probeLastOK} {
-		ch <- x
+// add appends a sample of d with the label values in d's label order; a
+// count that does not match is a bug in this file, hence the panic.
+func (b *batch) add(d desc, v float64, values ...string) {
+	if len(values) != len(d.labels) {
+		panic("metrics: " + d.name + ": " + strconv.Itoa(len(values)) + " label values for " +
+			strconv.Itoa(len(d.labels)) + " labels")
 	}
+	f := b.fams[d.name]
+	if f == nil {
+		if b.fams == nil {
+			b.fams = map[string]*family{}
+		}
+		f = &family{name: d.name, help: d.help, kind: d.kind}
+		b.fams[d.name] = f
+		b.order = append(b.order, d.name)
+	}
+	s := sample{value: v, labels: make([]label, len(values))}
+	for i, x := range values {
+		s.labels[i] = label{d.labels[i], x}
+	}
+	f.samples = append(f.samples, s)
 }
 
-// Collect reads one report and sends its samples.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	rep := c.src.Status()
+func (b *batch) families() []family {
+	out := make([]family, 0, len(b.order))
+	for _, name := range b.order {
+		out = append(out, *b.fams[name])
+	}
+	return out
+}
+
+// collect reads one report of src into families.
+func collect(src Source) []family {
+	var b batch
+	d := newDescs()
+	rep := src.Status()
 	for _, r := range rep.Routers {
-		c.router(ch, r)
+		router(&b, d, r)
 	}
 	for _, s := range rep.Sockets {
 		group := s.Group
@@ -94,63 +116,63 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			group = "unicast"
 		}
 		for reason, n := range s.Dropped {
-			ch <- counter(c.d.socketDropped, n, s.Iface, strconv.Itoa(s.Family), s.Src, group, reason)
+			b.add(d.socketDropped, float64(n), s.Iface, strconv.Itoa(s.Family), s.Src, group, reason)
 		}
 	}
-	c.broker(ch, rep.Broker)
+	broker(&b, d, rep.Broker)
+	return b.families()
 }
 
-// router sends one router's samples.
-func (c *collector) router(ch chan<- prometheus.Metric, r status.Router) {
-	d, name := c.d, r.Name
-	ch <- gauge(d.info, 1, name, r.Iface, r.Proto, strconv.Itoa(int(r.ID)))
+// router adds one router's samples.
+func router(b *batch, d descs, r status.Router) {
+	name := r.Name
+	b.add(d.info, 1, name, r.Iface, r.Proto, strconv.Itoa(int(r.ID)))
 	for _, s := range states {
-		ch <- gauge(d.state, boolean(r.State == s), name, s)
+		b.add(d.state, boolean(r.State == s), name, s)
 	}
 	if !r.Since.IsZero() {
-		ch <- gauge(d.since, float64(r.Since.UnixNano())/1e9, name)
+		b.add(d.since, float64(r.Since.UnixNano())/1e9, name)
 	}
 	for i := len(r.Transitions) - 1; i >= 0; i-- {
 		if t := r.Transitions[i]; t.Done {
-			ch <- gauge(d.lastTook, seconds(t.Took), name)
+			b.add(d.lastTook, seconds(t.Took), name)
 			break
 		}
 	}
 	k := r.Counters
-	ch <- counter(d.transitions, k.Transitions, name)
-	ch <- counter(d.sent, k.Sent, name)
-	ch <- counter(d.sendErrors, k.SendErrors, name)
-	ch <- counter(d.received, k.Received, name)
-	ch <- counter(d.garp, k.Announcements, name)
+	b.add(d.transitions, float64(k.Transitions), name)
+	b.add(d.sent, float64(k.Sent), name)
+	b.add(d.sendErrors, float64(k.SendErrors), name)
+	b.add(d.received, float64(k.Received), name)
+	b.add(d.garp, float64(k.Announcements), name)
 	for reason, n := range k.Dropped {
-		ch <- counter(d.dropped, n, name, reason)
+		b.add(d.dropped, float64(n), name, reason)
 	}
-	ch <- gauge(d.demotion, float64(r.Demotion.Total), name)
+	b.add(d.demotion, float64(r.Demotion.Total), name)
 }
 
-// broker sends the supervised broker's samples, when there is one.
-func (c *collector) broker(ch chan<- prometheus.Metric, b *status.Broker) {
-	if b == nil {
+// broker adds the supervised broker's samples, when there is one.
+func broker(b *batch, d descs, br *status.Broker) {
+	if br == nil {
 		return
 	}
-	d := c.d
-	ch <- gauge(d.brokerReady, boolean(b.Ready))
-	ch <- counter(d.brokerRestarts, uint64(max(b.Restarts, 0)))
-	if v, ok := parseSeconds(b.TimeToReady); ok {
-		ch <- gauge(d.brokerReadyTime, v)
+	b.add(d.brokerReady, boolean(br.Ready))
+	b.add(d.brokerRestarts, float64(max(br.Restarts, 0)))
+	if v, ok := parseSeconds(br.TimeToReady); ok {
+		b.add(d.brokerReadyTime, v)
 	}
-	ch <- gauge(d.natRules, float64(len(b.NAT.Rules)))
-	if b.Probe == nil {
+	b.add(d.natRules, float64(len(br.NAT.Rules)))
+	if br.Probe == nil {
 		return
 	}
-	for _, x := range b.Probe.Paths {
-		ch <- gauge(d.probeOK, boolean(x.State == "ok"), x.Direction)
+	for _, x := range br.Probe.Paths {
+		b.add(d.probeOK, boolean(x.State == "ok"), x.Direction)
 		if v, ok := parseSeconds(x.RTT); ok {
-			ch <- gauge(d.probeLatency, v, x.Direction)
+			b.add(d.probeLatency, v, x.Direction)
 		}
-		ch <- gauge(d.probeFailures, float64(x.Failures), x.Direction)
+		b.add(d.probeFailures, float64(x.Failures), x.Direction)
 		if !x.LastOK.IsZero() {
-			ch <- gauge(d.probeLastOK, float64(x.LastOK.UnixNano())/1e9, x.Direction)
+			b.add(d.probeLastOK, float64(x.LastOK.UnixNano())/1e9, x.Direction)
 		}
 	}
 }
@@ -163,14 +185,6 @@ func parseSeconds(s string) (float64, bool) {
 		return 0, false
 	}
 	return v.Seconds(), true
-}
-
-func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
-
-func counter(d *prometheus.Desc, v uint64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 }
 
 func boolean(b bool) float64 {

@@ -33,6 +33,18 @@
 //	carpd_probe_last_success_timestamp_seconds{direction}       when a probe last arrived
 //
 // Counters restart from 0 when a reload restarts a router; Prometheus's
-// rate() handles that as a counter reset. The Go runtime and process
-// collectors are exported too.
+// rate() handles that as a counter reset.
+//
+// Also exported, under client_golang's names, types and help texts so
+// dashboards keep working: go_goroutines, go_threads, go_info{version},
+// go_memstats_alloc_bytes, go_memstats_sys_bytes and, on Linux only,
+// process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_open_fds, process_max_fds and
+// process_start_time_seconds.
+//
+// The package writes the text exposition format 0.0.4 itself and must
+// not import prometheus/client_golang (or anything that pulls protobuf
+// or procfs): their init costs every carpd RSS whether metrics are on or
+// not, and cmd/carpd's TestNoPrometheusClient fails if they come back.
+// Tests may use expfmt to parse what it writes.
 package metrics

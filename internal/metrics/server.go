@@ -1,28 +1,38 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Handler serves src's metrics, with the Go runtime and process
-// collectors, from a registry of its own (never the global one).
+// essentials (see runtime.go and process_linux.go), in the text
+// exposition format. A process figure that cannot be read is logged and
+// left out; the rest is still served.
 func Handler(src Source, log *slog.Logger) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fams := append(collect(src), goFamilies()...)
+		proc, err := processFamilies()
+		if err != nil {
+			log.Warn("collecting process metrics", "error", err)
+		}
+		fams = append(fams, proc...)
+		var buf bytes.Buffer
+		if err := write(&buf, fams); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		// An error here means the scraper went away; there is no one to tell.
+		_, _ = w.Write(buf.Bytes())
 	})
 }
 
