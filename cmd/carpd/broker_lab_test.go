@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -197,7 +198,15 @@ func dnatRules(t *testing.T, n *lab.Node) []string {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	rules, err := nat.New(nat.WithNetNS(int(h))).Rules()
+	// Rules reads the two chains one after the other; a replace by carpd
+	// in between looks like drift, so read again a few times.
+	var rules []nat.Rule
+	for range 5 {
+		if rules, err = nat.New(nat.WithNetNS(int(h))).Rules(); !errors.Is(err, nat.ErrDrift) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("reading DNAT rules of %s: %v", n.Name, err)
 	}
