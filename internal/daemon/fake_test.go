@@ -31,6 +31,10 @@ type fakeClaims struct {
 }
 
 func (c *fakeClaims) Await(ctx context.Context, vips []netip.Addr) error {
+	// As the real watch's ARP probe: a node holding a VIP already answers.
+	if c.net.seg.held(c.net, vips) {
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -57,6 +61,23 @@ func (n *fakeNet) WatchClaims(string) (ClaimWatch, error) {
 	defer n.seg.mu.Unlock()
 	n.seg.claims = append(n.seg.claims, c)
 	return c, nil
+}
+
+// held reports whether a node other than from holds one of vips.
+func (s *segment) held(from *fakeNet, vips []netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if c.net == from {
+			continue
+		}
+		for _, a := range c.net.addrsOf(c.iface) {
+			if slices.Contains(vips, netip.MustParsePrefix(a).Addr()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // announced tells the other nodes' claim watches about vips.

@@ -134,29 +134,36 @@ func (a *Announcer) garp(vip netip.Addr) (int, error) {
 	}
 	n := 0
 	for _, f := range forms {
-		p, err := arp.NewPacket(f.op, mac, vip, f.tha, vip)
-		if err != nil {
-			return n, err
-		}
-		pb, err := p.MarshalBinary()
-		if err != nil {
-			return n, err
-		}
-		fb, err := (&ethernet.Frame{
-			Destination: ethernet.Broadcast,
-			Source:      mac,
-			EtherType:   ethernet.EtherTypeARP,
-			Payload:     pb,
-		}).MarshalBinary()
-		if err != nil {
-			return n, err
-		}
-		if _, err := a.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+		if err := sendARP(a.arp, f.op, mac, vip, f.tha, vip); err != nil {
 			return n, err
 		}
 		n++
 	}
 	return n, nil
+}
+
+// sendARP broadcasts one ARP packet from mac on c.
+func sendARP(c *packet.Conn, op arp.Operation, mac net.HardwareAddr, sip netip.Addr, tha net.HardwareAddr,
+	tip netip.Addr) error {
+	p, err := arp.NewPacket(op, mac, sip, tha, tip)
+	if err != nil {
+		return err
+	}
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	fb, err := (&ethernet.Frame{
+		Destination: ethernet.Broadcast,
+		Source:      mac,
+		EtherType:   ethernet.EtherTypeARP,
+		Payload:     pb,
+	}).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	_, err = c.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	return err
 }
 
 // na sends an unsolicited neighbour advertisement (RFC 4861 §7.2.6):

@@ -50,7 +50,19 @@ func NewClaimWatch(ifname string) (*ClaimWatch, error) {
 // Await returns nil once an ARP packet from another hardware address names
 // one of vips (IPv4) as its sender, or ctx's error when ctx ends first.
 // Frames that are not ARP over Ethernet are skipped.
+//
+// It first sends an ARP probe for each VIP (RFC 5227: sender IP 0.0.0.0,
+// so no cache learns from it): a new master that already holds the VIP
+// answers at once, so its gratuitous ARP, if it went out before the watch
+// was opened, is not waited for in vain. Our own kernel never sees the
+// probe.
 func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
+	for _, v := range vips {
+		if err := sendARP(w.conn, arp.OperationRequest, w.ifi.HardwareAddr, netip.IPv4Unspecified(),
+			make(net.HardwareAddr, 6), v); err != nil {
+			return fmt.Errorf("watching claims on %s: probing %v: %w", w.ifi.Name, v, err)
+		}
+	}
 	buf := make([]byte, 128)
 	var f ethernet.Frame
 	for ctx.Err() == nil {

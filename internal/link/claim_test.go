@@ -13,8 +13,9 @@ import (
 )
 
 // TestLabClaimWatch checks that a claim watch on n1 returns on n2's
-// gratuitous ARP for a watched VIP, and ignores n1's own announcement and
-// an announcement of another address.
+// gratuitous ARP for a watched VIP, ignores n1's own announcement and an
+// announcement of another address, and finds a VIP n2 already holds by
+// its probe.
 func TestLabClaimWatch(t *testing.T) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	n1, n2 := l.Nodes[0], l.Nodes[1]
@@ -60,4 +61,15 @@ func TestLabClaimWatch(t *testing.T) {
 		t.Fatalf("Await after n2's gratuitous ARP: %v, want nil", err)
 	}
 	t.Logf("claim seen %v after the watch began (announced at 50 ms)", time.Since(start))
+
+	// n2 holds the VIP already, its gratuitous ARP long gone: the probe
+	// Await sends gets its answer.
+	run(t, n2, "ip", "addr", "add", vip.String()+"/32", "dev", n2.Iface)
+	ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	start = time.Now()
+	if err := w.Await(ctx, []netip.Addr{vip}); err != nil {
+		t.Fatalf("Await while n2 holds the VIP: %v, want nil from the probe's answer", err)
+	}
+	t.Logf("holder found by the probe in %v", time.Since(start))
 }
