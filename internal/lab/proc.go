@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -164,6 +165,15 @@ func (p *Proc) Output() string {
 
 func (p *Proc) logTail(t testing.TB) {
 	out := p.Output()
+	// A race report comes long before the tail ("Found N data race(s)"
+	// is printed at exit); show its first one whole.
+	if i := strings.Index(out, "WARNING: DATA RACE"); i >= 0 {
+		race := out[i:]
+		if j := strings.Index(race, "=================="); j >= 0 {
+			race = race[:j]
+		}
+		t.Logf("lab: %s PID %d race report:\n%s", p.node.Name, p.PID, race)
+	}
 	if len(out) > logTail {
 		out = "..." + out[len(out)-logTail:]
 	}
