@@ -53,6 +53,10 @@ func markdown(run Run, cs []cell) string {
 		"n2's takeover, n1 comes back as after a reboot (link up, no VIP, no nft rules, broker and daemon " +
 		"started afresh) and the clock starts at its restart; CARP does not preempt by default (carpd, " +
 		"ucarp without -P), so there n1 stays backup and no takeover is expected. " +
+		"The node-death, handover and broker-crash faults come after a random wait (uniform over one " +
+		"advertisement interval) once the stream flows, so they fall anywhere in the master's advertisement " +
+		"cycle: a takeover after node death then lies between the master-down interval less one interval " +
+		"and the master-down interval. " +
 		"Takeover = from the fault to the first ARP answer for the VIP from n2's MAC, probed from the " +
 		"client every 10 ms. Outage = the longest gap between two arrivals at the subscriber. " +
 		"Entries = n2's entries into MASTER after the fault (1 is clean); flaps = changes of the MAC " +
