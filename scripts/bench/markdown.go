@@ -197,7 +197,8 @@ func reading(cs []cell) string {
 		"wait out a dead connection.\n")
 	b.WriteString("- Broker crash: only carpd supervises the broker; the classic scripts leave the VIP on a node " +
 		"without a broker.\n\n")
-	b.WriteString("Median outage minus median takeover, per system:\n\n")
+	b.WriteString("Median outage minus median takeover, per system (negative: the clients were served " +
+		"during the takeover, by the old master that kept the VIP until the new one announced it):\n\n")
 	b.WriteString("| scenario | system | timer | outage − takeover (median, ms) |\n|---|---|---|---|\n")
 	for _, c := range cs {
 		tk := stats(c.values(func(r Trial) float64 { return r.TakeoverMS }))

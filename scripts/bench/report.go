@@ -178,7 +178,8 @@ func cells(rs []Trial) []cell {
 // machine describes the machine and the programs measured.
 func machine(carpd string) []string {
 	return []string{
-		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs (shared with other work during the run)", runtime.NumCPU()),
+		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs; load average when the run started: %s", runtime.NumCPU(),
+			loadAvg()),
 		"kernel: " + firstLine(readFileString("/proc/sys/kernel/osrelease")),
 		"carpd: " + firstLine(commandOutput(carpd, "version")) + ", tree " +
 			firstLine(commandOutput("git", "rev-parse", "--short", "HEAD")),
@@ -203,6 +204,16 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages, which show whether
+// something else was running when the benchmark started.
+func loadAvg() string {
+	f := strings.Fields(readFileString("/proc/loadavg"))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func readFileString(path string) string {
