@@ -75,8 +75,8 @@ func TestShutdownBowsOut(t *testing.T) {
 	if got := b.router("c5").State; got != "MASTER" {
 		t.Errorf("backup in %s when the stopped master let go of its VIP, want MASTER", got)
 	}
-	if recs := a.logs.records("handover done"); len(recs) != 1 || recs[0]["why"] != "gratuitous ARP from the new master" {
-		t.Errorf("handover log records %v, want one ending on the new master's gratuitous ARP", recs)
+	if recs := a.logs.records("new master's claim"); len(recs) != 1 || recs[0]["seen"] != true {
+		t.Errorf("await-claim records %v, want one that saw the new master's gratuitous ARP", recs)
 	}
 	b.waitState("c5", "MASTER", 2*time.Second)
 	took := time.Since(start)
@@ -123,8 +123,8 @@ func TestShutdownHoldAlone(t *testing.T) {
 	if took < hold || took > hold+2*time.Second {
 		t.Errorf("shutdown took %v, want the %v hold (plus at most 2 s)", took, hold)
 	}
-	if recs := a.logs.records("handover done"); len(recs) != 1 || recs[0]["why"] != "no new master heard" {
-		t.Errorf("handover log records %v, want one ending on the timer", recs)
+	if recs := a.logs.records("new master's claim"); len(recs) != 1 || recs[0]["seen"] != false {
+		t.Errorf("await-claim records %v, want one that waited in vain", recs)
 	}
 	if got := a.net.addrsOf("eth0"); len(got) != 0 {
 		t.Errorf("stopped master still holds %v", got)

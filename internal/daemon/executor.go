@@ -45,8 +45,9 @@ type job struct {
 	vip       netip.Prefix // jobEnsure
 	seq       uint64       // the transition's number in the router's record
 	spec      *Router      // jobSpec
-	// claims, on leaving MASTER for BACKUP, watches for the new master's
-	// gratuitous ARP until claimsUntil (await-claim); nil without.
+	// claims, on leaving MASTER for BACKUP or on shutdown, watches for
+	// the new master's gratuitous ARP until claimsUntil (await-claim);
+	// nil without.
 	claims      ClaimWatch
 	claimsUntil time.Time
 }

@@ -47,9 +47,8 @@ type router struct {
 	claimLift *time.Timer
 	scripts   *scriptTrackers
 	quit      bool
-	hold      *holding // a MASTER's shutdown waiting for the new master
-	// claims is the watch openClaims opened for the next MASTER →
-	// BACKUP job, until claimsUntil.
+	// claims is the watch openClaims opened for the next demotion job
+	// of a MASTER, until claimsUntil.
 	claims      ClaimWatch
 	claimsUntil time.Time
 
@@ -104,27 +103,15 @@ func (r *router) run() {
 	r.rec.markReady()
 	for !r.quit {
 		timer.Stop()
-		dl := r.m.Deadline()
-		if r.hold != nil {
-			dl = r.hold.until
-		}
-		if !dl.IsZero() {
+		if dl := r.m.Deadline(); !dl.IsZero() {
 			timer.Reset(time.Until(dl))
 		}
 		select {
 		case <-timer.C:
 			now := time.Now()
-			if r.hold != nil {
-				r.endHold(now, "no new master heard")
-			} else {
-				r.do(now, r.m.Tick(now))
-			}
+			r.do(now, r.m.Tick(now))
 		case ad := <-r.adverts:
-			if r.hold != nil {
-				r.heard(time.Now(), ad)
-			} else {
-				r.receive(time.Now(), ad)
-			}
+			r.receive(time.Now(), ad)
 		case f := <-r.ctl:
 			f(time.Now())
 		}
@@ -233,6 +220,7 @@ func (r *router) changed(now time.Time, a carp.Action) {
 	case carp.Init:
 		j.kind, j.notify = jobDemote, r.leaving
 		j.downHooks = a.From == carp.Master
+		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 	}
 	if a.From == carp.Init {
 		r.first = false

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -101,10 +100,11 @@ func (r *router) shutdown(why string) {
 			r.exec.enqueue(job{kind: jobDemote, from: carp.Init, to: carp.Init, notify: "STOP",
 				reason: why, queued: now, prio: r.prio()})
 			r.setSnap(carp.Init, now, why)
-		} else if r.m.State() == carp.Master {
-			r.handOver(now)
-			return
 		} else {
+			if r.m.State() == carp.Master {
+				// Before the bow-out goes out: see executor.awaitClaim.
+				r.openClaims(now)
+			}
 			r.do(now, r.m.Shutdown(now))
 		}
 		r.why = ""
@@ -114,36 +114,9 @@ func (r *router) shutdown(why string) {
 	r.exec.close()
 }
 
-// maxHold bounds how long a MASTER leaving on shutdown keeps its VIPs
-// after its bow-out, whatever its interval.
+// maxHold bounds how long a MASTER that leaves keeps its VIPs waiting for
+// the new master's claim, whatever its interval.
 const maxHold = 3 * time.Second
-
-// handOver sends the bow-out of a MASTER that shuts down but keeps the
-// VIPs, DNAT and broker until the backup that takes over announces them
-// (its gratuitous ARP, seen by a claim watch opened before the bow-out),
-// or one advertisement interval (plus 100 ms) passed. Leaving at once, as
-// keepalived and ucarp do, leaves nobody answering for the VIP until the
-// backup's gratuitous ARP (its skew time with VRRP), and a client that
-// reconnects meanwhile sends its SYN into the void and waits out its
-// connect timeout; holding on, clients are served until the announcement
-// moves them, and the demotion steps that follow reset the connections
-// left behind (client-reset). The new master's advert precedes its
-// announcement by its VIP and DNAT steps, so it ends the hold only when
-// no claim watch could be opened or the VIPs are all IPv6.
-func (r *router) handOver(now time.Time) {
-	hold := r.holdTime()
-	h := &holding{start: now, until: now.Add(hold), own: r.sock.conn.Src()}
-	r.watchClaims(h)
-	for _, a := range r.m.Shutdown(now) {
-		if a.Kind == carp.ActSend {
-			r.send(a.Advert)
-		} else {
-			h.acts = append(h.acts, a)
-		}
-	}
-	r.hold = h
-	r.log.Info("bowed out; holding the VIPs until a backup takes over", "hold", hold, "claim_watch", h.cancel != nil)
-}
 
 // holdTime is how long a MASTER that leaves waits for the new master's
 // claim: one advertisement interval, in which a backup that heard a
@@ -168,9 +141,10 @@ func (r *router) ipv4VIPs() []netip.Addr {
 	return v4
 }
 
-// openClaims opens the claim watch of a MASTER → BACKUP demotion (see
-// executor.awaitClaim). Without IPv4 VIPs managed by carpd, or when the
-// watch cannot be opened, the demotion proceeds at once as before.
+// openClaims opens the claim watch for the next demotion of a MASTER, to
+// BACKUP or, on shutdown, to INIT (see executor.awaitClaim). Without IPv4
+// VIPs managed by carpd, or when the watch cannot be opened, the demotion
+// proceeds at once.
 func (r *router) openClaims(now time.Time) {
 	if r.claims != nil || r.spec.VIPByScripts || len(r.ipv4VIPs()) == 0 {
 		return
@@ -181,73 +155,6 @@ func (r *router) openClaims(now time.Time) {
 		return
 	}
 	r.claims, r.claimsUntil = w, now.Add(r.holdTime())
-}
-
-// watchClaims starts waiting, until h ends, for another host's gratuitous
-// ARP for one of the IPv4 VIPs; it ends the hold when one comes.
-func (r *router) watchClaims(h *holding) {
-	v4 := r.ipv4VIPs()
-	if len(v4) == 0 {
-		return
-	}
-	w, err := r.d.net.WatchClaims(r.spec.Iface)
-	if err != nil {
-		r.log.Warn("cannot watch for the new master's gratuitous ARP; its advert ends the hold", "error", err)
-		return
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), h.until)
-	h.cancel = cancel
-	go func() {
-		defer w.Close()
-		if err := w.Await(ctx, v4); err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("watching for the new master's gratuitous ARP", "error", err)
-			}
-			return
-		}
-		r.post(func(now time.Time) {
-			if r.hold == h {
-				r.endHold(now, "gratuitous ARP from the new master")
-			}
-		})
-	}()
-}
-
-// holding is a shutdown waiting for the new master.
-type holding struct {
-	start  time.Time
-	until  time.Time
-	acts   []carp.Action // the transition to INIT, run when the hold ends
-	own    netip.Addr
-	cancel context.CancelFunc // ends the claim watch; nil without one
-}
-
-// heard ends the hold on another node's advert as master, unless a claim
-// watch waits for that node's gratuitous ARP, which comes after it.
-func (r *router) heard(now time.Time, ad carp.Advert) {
-	if ad.Src == r.hold.own || ad.Proto == carp.ProtoCARP && ad.AdvBase == 255 && ad.AdvSkew == 255 ||
-		ad.Proto != carp.ProtoCARP && ad.Priority == 0 {
-		return
-	}
-	if r.hold.cancel != nil {
-		r.log.Debug("new master heard; waiting for its gratuitous ARP", "src", ad.Src.String(),
-			"after", now.Sub(r.hold.start))
-		return
-	}
-	r.endHold(now, "new master "+ad.Src.String()+" heard")
-}
-
-// endHold runs the deferred transition to INIT and ends the router.
-func (r *router) endHold(now time.Time, why string) {
-	h := r.hold
-	r.hold = nil
-	if h.cancel != nil {
-		h.cancel()
-	}
-	r.log.Info("handover done", "after", now.Sub(h.start), "why", why)
-	r.do(now, h.acts)
-	r.why = ""
-	r.quit = true
 }
 
 // update applies a reloaded spec that keeps the socket, protocol and id:

@@ -50,12 +50,15 @@ func (e *executor) demotion() []step {
 	return append(steps, step{"down-hooks", e.downHooks}, step{"notify", e.notify})
 }
 
-// awaitClaim keeps the VIPs (and DNAT) of a MASTER that another node
-// displaced until that node's gratuitous ARP moves the neighbours, bounded
-// by the job's claimsUntil: letting go before it leaves nobody answering
-// for the VIP, and a client reconnecting meanwhile (client-reset makes
-// them reconnect) would send its SYN into the void. It never fails: a
-// watch that sees nothing in time only delays the steps after it.
+// awaitClaim keeps the VIPs, DNAT and broker of a MASTER that another
+// node displaced, or that bowed out on shutdown, until the new master's
+// gratuitous ARP (or its answer to the watch's ARP probe) shows that the
+// neighbours moved, bounded by the job's claimsUntil. Letting go at once,
+// as keepalived and ucarp do, leaves nobody answering for the VIP until
+// then (the VRRP skew time after a priority 0), and a client reconnecting
+// meanwhile (client-reset makes them reconnect) sends its SYN into the
+// void and waits out its connect timeout. It never fails: a watch that
+// sees nothing in time only delays the steps after it.
 func (e *executor) awaitClaim(j *job) error {
 	if j.claims == nil {
 		return nil
