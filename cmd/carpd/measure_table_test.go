@@ -3,17 +3,13 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/lab"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -104,7 +100,7 @@ func measureReport(cells []measureCell, trials int) string {
 		"backup's MAC to an ARP request for the VIP, probed from the client every %v.\n\n", trials, probeEvery)
 	fmt.Fprintf(&b, "- kill: the master's switch port down, then SIGKILL of the daemon and everything in its namespace\n")
 	fmt.Fprintf(&b, "- term: SIGTERM of the master daemon\n\n")
-	for _, line := range measureMachine() {
+	for _, line := range lab.Machine(versionString()) {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
 	b.WriteString("\n| system | fault | ok/trials | median s | min s | max s | trials ms | " +
@@ -120,66 +116,4 @@ func measureReport(cells []measureCell, trials int) string {
 		" after the takeover (1 = clean). flaps: changes of the MAC answering ARP after the backup's first " +
 		"answer (0 = clean).\n")
 	return b.String()
-}
-
-// measureMachine describes the machine and the programs measured.
-func measureMachine() []string {
-	return []string{
-		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs", runtime.NumCPU()),
-		"kernel: " + firstLine(readFileString("/proc/sys/kernel/osrelease")),
-		"carpd: " + versionString() + ", tree " + firstLine(commandOutput("git", "rev-parse", "--short", "HEAD")),
-		"ucarp: " + programVersion("ucarp", "ucarp", "--help"),
-		"keepalived: " + programVersion("Keepalived", "keepalived", "--version"),
-	}
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func readFileString(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "unknown"
-	}
-	return string(b)
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
-
-// programVersion runs prog with args and returns the first line of its
-// output that starts with prefix; ucarp prints its version only in its help.
-func programVersion(prefix, prog string, args ...string) string {
-	for _, line := range strings.Split(commandOutput(prog, args...), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			return strings.TrimSpace(line)
-		}
-	}
-	return "not found"
-}
-
-// commandOutput runs prog briefly and returns its output, whatever its
-// exit status, or "unknown" when it produced none.
-func commandOutput(prog string, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, prog, args...).CombinedOutput()
-	if len(out) == 0 {
-		return "unknown"
-	}
-	return string(out)
 }

@@ -9,16 +9,11 @@
 package bench
 
 import (
-	"bufio"
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
-	"time"
+
+	"github.com/carpd/carpd/internal/lab"
 )
 
 // Run is one whole benchmark run, as saved to results.json.
@@ -177,79 +172,7 @@ func cells(rs []Trial) []cell {
 
 // machine describes the machine and the programs measured.
 func machine(carpd string) []string {
-	return []string{
-		"CPU: " + cpuModel() + fmt.Sprintf(", %d CPUs; load average when the run started: %s", runtime.NumCPU(),
-			loadAvg()),
-		"kernel: " + firstLine(readFileString("/proc/sys/kernel/osrelease")),
-		"carpd: " + firstLine(commandOutput(carpd, "version")) + ", tree " +
-			firstLine(commandOutput("git", "rev-parse", "--short", "HEAD")),
-		"ucarp: " + programVersion("ucarp", "ucarp", "--help"),
-		"keepalived: " + programVersion("Keepalived", "keepalived", "--version"),
-		"mosquitto: " + programVersion("mosquitto version", "mosquitto", "-h"),
-		"nft: " + firstLine(commandOutput("nft", "--version")),
-		"Go: " + runtime.Version(),
-	}
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-// loadAvg is the 1, 5 and 15 minute load averages, which show whether
-// something else was running when the benchmark started.
-func loadAvg() string {
-	f := strings.Fields(readFileString("/proc/loadavg"))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func readFileString(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "unknown"
-	}
-	return string(b)
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
-
-// programVersion returns the first line of prog's output that starts with
-// prefix; ucarp prints its version only in its help.
-func programVersion(prefix, prog string, args ...string) string {
-	for _, line := range strings.Split(commandOutput(prog, args...), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			return strings.TrimSpace(line)
-		}
-	}
-	return "not found"
-}
-
-// commandOutput runs prog briefly and returns its output, whatever its
-// exit status, or "unknown" when it produced none.
-func commandOutput(prog string, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, prog, args...).CombinedOutput()
-	if len(out) == 0 {
-		return "unknown"
-	}
-	return string(out)
+	return lab.Machine(lab.FirstLine(lab.CommandOutput(carpd, "version")))
 }
 
 // WriteReport writes dir/BENCHMARKS.md and the plots under dir/bench.
