@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -213,9 +213,9 @@ func TestReadCaptures(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := vector1Header(t)
-	other := frame(t, false, gopacket.Payload{1, 2, 3})
+	other := frametest.Frame(t, false, gopacket.Payload{1, 2, 3})
 	other[14+9] = 17 // IP protocol UDP: skipped (IPv4 checksum is not checked by gopacket)
-	for _, fr := range [][]byte{frame(t, false, &h), other, frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
+	for _, fr := range [][]byte{frametest.Frame(t, false, &h), other, frametest.Frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
 		if err := w.WritePacket(gopacket.CaptureInfo{CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
 			t.Fatal(err)
 		}
@@ -231,33 +231,4 @@ func TestReadCaptures(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(capture{}), eqAddr); diff != "" {
 		t.Errorf("readCaptures (-want +got):\n%s", diff)
 	}
-}
-
-// frame serializes an Ethernet frame around l with IPv4 (or IPv6 when v6)
-// and protocol 112, the way ucarp and keepalived send it. Extra network
-// layers in outer go between Ethernet and the innermost IP header.
-func frame(t testing.TB, v6 bool, l gopacket.SerializableLayer, outer ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	eth := &layers.Ethernet{
-		SrcMAC:       net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x01, 0x01},
-		DstMAC:       net.HardwareAddr{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12},
-		EthernetType: layers.EthernetTypeIPv4,
-	}
-	var ip gopacket.SerializableLayer = &layers.IPv4{
-		Version: 4, TTL: 255, Protocol: layers.IPProtocolVRRP,
-		SrcIP: vSrc4.AsSlice(), DstIP: vDst4.AsSlice(),
-	}
-	if v6 {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip = &layers.IPv6{
-			Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolVRRP,
-			SrcIP: vSrc6.AsSlice(), DstIP: vDst6.AsSlice(),
-		}
-	}
-	ls := append(append([]gopacket.SerializableLayer{eth}, outer...), ip, l)
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatalf("serializing frame: %v", err)
-	}
-	return buf.Bytes()
 }

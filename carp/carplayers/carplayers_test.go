@@ -11,6 +11,7 @@ import (
 
 	"github.com/carpd/carpd/carp"
 	_ "github.com/carpd/carpd/carp/carplayers"
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/gopacket"
@@ -41,35 +42,6 @@ func addrs(ss ...string) []netip.Addr {
 	return as
 }
 
-// frame serializes an Ethernet frame around l with IPv4 (or IPv6 when v6)
-// and protocol 112, the way ucarp and keepalived send it. Extra network
-// layers in outer go between Ethernet and the innermost IP header.
-func frame(t testing.TB, v6 bool, l gopacket.SerializableLayer, outer ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	eth := &layers.Ethernet{
-		SrcMAC:       net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x01, 0x01},
-		DstMAC:       net.HardwareAddr{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12},
-		EthernetType: layers.EthernetTypeIPv4,
-	}
-	var ip gopacket.SerializableLayer = &layers.IPv4{
-		Version: 4, TTL: 255, Protocol: layers.IPProtocolVRRP,
-		SrcIP: vSrc4.AsSlice(), DstIP: vDst4.AsSlice(),
-	}
-	if v6 {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip = &layers.IPv6{
-			Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolVRRP,
-			SrcIP: vSrc6.AsSlice(), DstIP: vDst6.AsSlice(),
-		}
-	}
-	ls := append(append([]gopacket.SerializableLayer{eth}, outer...), ip, l)
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatalf("serializing frame: %v", err)
-	}
-	return buf.Bytes()
-}
-
 // signedCARP returns a CARP advertisement signed with a lab password.
 func signedCARP(t testing.TB) *carp.Header {
 	t.Helper()
@@ -97,14 +69,14 @@ func TestGopacketDecodes(t *testing.T) {
 		frame []byte
 		want  gopacket.Layer // with Src/Dst, PseudoHeader, ChecksumChecked as decoded
 	}{
-		{"carp", frame(t, false, h), h},
-		{"vrrp2", frame(t, false, v2), &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1,
+		{"carp", frametest.Frame(t, false, h), h},
+		{"vrrp2", frametest.Frame(t, false, v2), &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1,
 			Checksum: 0xb8bd, Addrs: v2.Addrs, Src: vSrc4, Dst: vDst4, ChecksumChecked: true}},
-		{"vrrp3", frame(t, false, v3), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+		{"vrrp3", frametest.Frame(t, false, v3), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
 			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true}},
-		{"vrrp3 ipv6", frame(t, true, v3v6), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+		{"vrrp3 ipv6", frametest.Frame(t, true, v3v6), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
 			Checksum: 0x4b45, Addrs: v3v6.Addrs, Src: vSrc6, Dst: vDst6, PseudoHeader: true, ChecksumChecked: true}},
-		{"vrrp3 ip-in-ip", frame(t, false, v3, outer), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+		{"vrrp3 ip-in-ip", frametest.Frame(t, false, v3, outer), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
 			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true}},
 	}
 	for _, tt := range tests {
@@ -124,9 +96,9 @@ func TestGopacketDecodes(t *testing.T) {
 // TestGopacketErrors: a damaged packet still shows its fields, with the
 // error in a DecodeFailure; garbage never panics.
 func TestGopacketErrors(t *testing.T) {
-	bad := frame(t, false, signedCARP(t))
+	bad := frametest.Frame(t, false, signedCARP(t))
 	bad[len(bad)-1] ^= 1 // MD, so the CARP checksum no longer holds
-	v2 := frame(t, false, &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")})
+	v2 := frametest.Frame(t, false, &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")})
 	v2[14+20+19] ^= 1 // last auth byte; the frame ends in Ethernet padding
 
 	tests := []struct {
@@ -137,10 +109,10 @@ func TestGopacketErrors(t *testing.T) {
 	}{
 		{"carp bad checksum", bad, carp.LayerTypeCARP, carp.ErrChecksum},
 		{"vrrp2 bad checksum", v2, carp.LayerTypeVRRP, carp.ErrChecksum},
-		{"version 5", frame(t, false, gopacket.Payload{0x51, 1, 2, 3, 4, 5, 6, 7}), 0, carp.ErrVersion},
-		{"short", frame(t, false, gopacket.Payload{0x21, 1}), 0, carp.ErrShort},
-		{"ambiguous", frame(t, false, gopacket.Payload{0x21, 1, 2, 3, 4, 5, 6, 7, 8}), 0, carp.ErrAmbiguous},
-		{"vrrp3 bad length", frame(t, false, gopacket.Payload{0x31, 1, 2, 3, 4, 5, 6, 7, 8}), carp.LayerTypeVRRP, carp.ErrLength},
+		{"version 5", frametest.Frame(t, false, gopacket.Payload{0x51, 1, 2, 3, 4, 5, 6, 7}), 0, carp.ErrVersion},
+		{"short", frametest.Frame(t, false, gopacket.Payload{0x21, 1}), 0, carp.ErrShort},
+		{"ambiguous", frametest.Frame(t, false, gopacket.Payload{0x21, 1, 2, 3, 4, 5, 6, 7, 8}), 0, carp.ErrAmbiguous},
+		{"vrrp3 bad length", frametest.Frame(t, false, gopacket.Payload{0x31, 1, 2, 3, 4, 5, 6, 7, 8}), carp.LayerTypeVRRP, carp.ErrLength},
 	}
 	for _, tt := range tests {
 		p := gopacket.NewPacket(tt.frame, layers.LayerTypeEthernet, gopacket.Default)
