@@ -184,12 +184,13 @@ func reading(cs []cell) string {
 		"a CARP backup takes over at once); ucarp sends no bow-out, so its planned handover waits for the " +
 		"full master-down interval. What the MQTT client sees on top of the takeover is the time until a " +
 		"broker accepts it behind the VIP.\n\n")
-	b.WriteString("- Node death: the clients notice the dead connection after keepalive 1 s + ping timeout 1 s " +
-		"(about 2.2 s after the fault here), then dial every 600 ms (500 ms connect timeout + 100 ms retry); " +
-		"every SYN sent before the new master's gratuitous ARP goes to the dead node's MAC and is lost. So the " +
-		"outage is the takeover plus the wait for the client's next attempt, anywhere from 0 to 600 ms " +
-		"depending on where the takeover falls in that cycle, plus the new master's broker restart when it " +
-		"falls inside it. No server-side change shortens a SYN the client already sent into the void.\n")
+	b.WriteString("- Node death: a client notices the dead connection after keepalive 1 s + ping timeout 1 s " +
+		"(a little over 2 s after the fault; the full log has every client's events), then dials every 600 ms " +
+		"(500 ms connect timeout + 100 ms retry), while the publisher's unacknowledged data is retransmitted " +
+		"on TCP's own back-off. Every SYN or segment sent before the new master's gratuitous ARP goes to the " +
+		"dead node's MAC and is lost, so the outage ends at the first of those sent after the announcement: " +
+		"the takeover plus up to a cycle of the client's. No server-side change recovers a packet the client " +
+		"already sent into the void.\n")
 	b.WriteString("- Planned handover: carpd's leaving master keeps the VIP, DNAT and broker after its bow-out " +
 		"until the new master announces the VIP, which the new master does once its broker is ready " +
 		"(garp_before_ready: false); then it resets the client connections it still serves, so idle " +
