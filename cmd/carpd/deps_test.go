@@ -10,7 +10,7 @@ import (
 // TestNoGopacketLayers keeps gopacket/layers out of the daemon binary.
 // Linking it costs RSS, not just size: its init fills EthernetTypeMetadata
 // and PPPTypeMetadata ([65536]EnumMetadata, 2.6 MB each) and four 512 KB
-// tables, 6.9 MiB of anonymous memory in every process, which put carpd at
+// tables, 6.7 MiB of anonymous memory in every process, which put carpd at
 // 22 MiB against a 15 MiB target. pcapgo imports it. Tests may use both;
 // decode with carp's codecs, read captures with internal/pcapfile, and let
 // programs that want gopacket.NewPacket import carp/carplayers.
@@ -30,7 +30,7 @@ func TestNoGopacketLayers(t *testing.T) {
 	}
 	for _, bad := range []string{"github.com/google/gopacket/layers", "github.com/google/gopacket/pcapgo", "github.com/carpd/carpd/carp/carplayers"} {
 		if slices.Contains(deps, bad) {
-			t.Errorf("cmd/carpd links %s: its init costs 6.9 MiB of RSS in the daemon (gopacket/layers tables); see carp/carplayers", bad)
+			t.Errorf("cmd/carpd links %s: its init costs 6.7 MiB of RSS in the daemon (gopacket/layers tables); see carp/carplayers", bad)
 		}
 	}
 }
