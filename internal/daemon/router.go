@@ -159,8 +159,8 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 // now, everything else is queued to the executor.
 func (r *router) do(now time.Time, acts []carp.Action) {
 	// A MASTER displaced by another node opens its claim watch before
-	// sending anything, so the new master's gratuitous ARP cannot come
-	// first.
+	// sending anything; a gratuitous ARP of the new master that came
+	// even earlier is found by the watch's probe.
 	for _, a := range acts {
 		if a.Kind == carp.ActState && a.From == carp.Master && a.To == carp.Backup {
 			r.openClaims(now)

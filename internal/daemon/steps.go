@@ -66,13 +66,20 @@ func (e *executor) awaitClaim(j *job) error {
 	defer j.claims.Close()
 	ctx, cancel := context.WithDeadline(context.Background(), j.claimsUntil)
 	defer cancel()
+	// The watch reads ARP: IPv6 VIPs have no claim it could see.
 	var vips []netip.Addr
 	for _, p := range e.spec.VIPs {
-		vips = append(vips, p.Addr().Unmap())
+		if a := p.Addr().Unmap(); a.Is4() {
+			vips = append(vips, a)
+		}
 	}
 	start := time.Now()
 	err := j.claims.Await(ctx, vips)
-	e.log.Info("new master's claim", "seen", err == nil, "waited", time.Since(start))
+	attrs := []any{"seen", err == nil, "waited", time.Since(start)}
+	if err != nil && ctx.Err() == nil {
+		attrs = append(attrs, "error", err)
+	}
+	e.log.Info("new master's claim", attrs...)
 	return nil
 }
 

@@ -58,6 +58,9 @@ func NewClaimWatch(ifname string) (*ClaimWatch, error) {
 // probe.
 func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
 	for _, v := range vips {
+		if !v.Is4() {
+			continue
+		}
 		if err := sendARP(w.conn, arp.OperationRequest, w.ifi.HardwareAddr, netip.IPv4Unspecified(),
 			make(net.HardwareAddr, 6), v); err != nil {
 			return fmt.Errorf("watching claims on %s: probing %v: %w", w.ifi.Name, v, err)
