@@ -15,22 +15,10 @@ import (
 // decode with carp's codecs, read captures with internal/pcapfile, and let
 // programs that want gopacket.NewPacket import carp/carplayers.
 func TestNoGopacketLayers(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go command not found")
-	}
-	out, err := exec.Command(goCmd, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps .: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	// Proof that the list is the daemon's, not an empty or wrong one.
-	if !slices.Contains(deps, "github.com/carpd/carpd/carp") {
-		t.Fatalf("go list -deps . does not list package carp: %q", deps)
-	}
-	for _, bad := range []string{"github.com/google/gopacket/layers", "github.com/google/gopacket/pcapgo", "github.com/carpd/carpd/carp/carplayers"} {
-		if slices.Contains(deps, bad) {
-			t.Errorf("cmd/carpd links %s: its init costs 6.7 MiB of RSS in the daemon (gopacket/layers tables); see carp/carplayers", bad)
+	for _, dep := range daemonDeps(t, "github.com/carpd/carpd/carp") {
+		if dep == "github.com/google/gopacket/layers" || dep == "github.com/google/gopacket/pcapgo" ||
+			dep == "github.com/carpd/carpd/carp/carplayers" {
+			t.Errorf("cmd/carpd links %s: its init costs 6.7 MiB of RSS in the daemon (gopacket/layers tables); see carp/carplayers", dep)
 		}
 	}
 }
@@ -43,6 +31,18 @@ func TestNoGopacketLayers(t *testing.T) {
 // binary 18.1 MB against 14.9, metrics on or off. internal/metrics writes the exposition format itself; tests may
 // still parse it with expfmt.
 func TestNoPrometheusClient(t *testing.T) {
+	for _, dep := range daemonDeps(t, "github.com/carpd/carpd/internal/metrics") {
+		if strings.HasPrefix(dep, "github.com/prometheus/") || strings.HasPrefix(dep, "google.golang.org/protobuf") {
+			t.Errorf("cmd/carpd links %s: its init costs RSS in every daemon; see internal/metrics", dep)
+		}
+	}
+}
+
+// daemonDeps lists the packages cmd/carpd links (go list -deps), failing
+// unless mustHave is among them: proof that the list is the daemon's, not
+// an empty or wrong one. Without the go command the test is skipped.
+func daemonDeps(t *testing.T, mustHave string) []string {
+	t.Helper()
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not found")
@@ -52,13 +52,8 @@ func TestNoPrometheusClient(t *testing.T) {
 		t.Fatalf("go list -deps .: %v", err)
 	}
 	deps := strings.Fields(string(out))
-	// Proof that the list is the daemon's, not an empty or wrong one.
-	if !slices.Contains(deps, "github.com/carpd/carpd/internal/metrics") {
-		t.Fatalf("go list -deps . does not list package internal/metrics: %q", deps)
+	if !slices.Contains(deps, mustHave) {
+		t.Fatalf("go list -deps . does not list %s: %q", mustHave, deps)
 	}
-	for _, dep := range deps {
-		if strings.HasPrefix(dep, "github.com/prometheus/") || strings.HasPrefix(dep, "google.golang.org/protobuf") {
-			t.Errorf("cmd/carpd links %s: its init costs RSS in every daemon; see internal/metrics", dep)
-		}
-	}
+	return deps
 }
