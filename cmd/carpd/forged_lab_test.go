@@ -10,33 +10,17 @@ import (
 
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/lab"
-	"golang.org/x/net/ipv4"
 )
 
 // sendFrom sends one protocol 112 payload from the lab's client to
 // 224.0.0.18 with the given TTL.
 func sendFrom(t *testing.T, l *lab.Lab, payload []byte, ttl int) {
 	t.Helper()
-	err := l.Client.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", "0.0.0.0")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ifi, err := net.InterfaceByName(l.Client.Iface)
-		if err != nil {
-			return err
-		}
-		p := ipv4.NewPacketConn(c)
-		if err := p.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
-		if err := p.SetMulticastTTL(ttl); err != nil {
-			return err
-		}
+	p, err := l.Client.Proto112(ttl)
+	if err == nil {
 		_, err = p.WriteTo(payload, nil, &net.IPAddr{IP: net.IPv4(224, 0, 0, 18)})
-		return err
-	})
+		p.Close()
+	}
 	if err != nil {
 		t.Fatalf("sending from the client: %v", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/carpd/carpd/internal/status"
-	"golang.org/x/net/ipv4"
 )
 
 // carpdOnly is a carpd without a broker, n routers on one interface.
@@ -158,41 +157,27 @@ func forged(t *testing.T, pass string, vhid uint8) []byte {
 // second for d, in bursts every millisecond, and returns how many it sent.
 // Both count and time are bounded.
 func flood(l *lab.Lab, payload []byte, rate int, d time.Duration) (int, error) {
+	p, err := l.Client.Proto112(255)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	dst := &net.IPAddr{IP: net.IPv4(224, 0, 0, 18)}
+	limit := int(float64(rate) * d.Seconds())
+	start := time.Now()
+	end := start.Add(d)
 	sent := 0
-	err := l.Client.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", "0.0.0.0")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ifi, err := net.InterfaceByName(l.Client.Iface)
-		if err != nil {
-			return err
-		}
-		p := ipv4.NewPacketConn(c)
-		if err := p.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
-		if err := p.SetMulticastTTL(255); err != nil {
-			return err
-		}
-		dst := &net.IPAddr{IP: net.IPv4(224, 0, 0, 18)}
-		limit := int(float64(rate) * d.Seconds())
-		start := time.Now()
-		end := start.Add(d)
-		for sent < limit && time.Now().Before(end) {
-			// Catch up to the schedule: rate × elapsed packets by now.
-			due := min(limit, int(float64(rate)*time.Since(start).Seconds())+1)
-			for ; sent < due; sent++ {
-				if _, err := p.WriteTo(payload, nil, dst); err != nil {
-					return err
-				}
+	for sent < limit && time.Now().Before(end) {
+		// Catch up to the schedule: rate × elapsed packets by now.
+		due := min(limit, int(float64(rate)*time.Since(start).Seconds())+1)
+		for ; sent < due; sent++ {
+			if _, err := p.WriteTo(payload, nil, dst); err != nil {
+				return sent, err
 			}
-			time.Sleep(time.Millisecond)
 		}
-		return nil
-	})
-	return sent, err
+		time.Sleep(time.Millisecond)
+	}
+	return sent, nil
 }
 
 // floodTrial floods a settled carpd pair (one router, vhid 1) with one
