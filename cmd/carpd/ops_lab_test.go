@@ -133,14 +133,20 @@ func TestLabOps(t *testing.T) {
 	if !strings.Contains(table, "vrrp12  "+n1.Iface) || !strings.Contains(table, "MASTER") {
 		t.Errorf("carpd status on n1:\n%s", table)
 	}
-	out, err := runStatus(time.Now(), "--state-dir", b.dir, "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// n2 was BACKUP before n1's first advert and names n1 only once it has
+	// read one, so poll its status until it does.
 	var rep status.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("carpd status --json: %v\n%s", err, out)
-	}
+	waitLab(t, 2*time.Second, "n2's status to name n1 as master", func() bool {
+		out, err := runStatus(time.Now(), "--state-dir", b.dir, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep = status.Report{}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("carpd status --json: %v\n%s", err, out)
+		}
+		return len(rep.Routers) == 1 && rep.Routers[0].Master == n1.IP4.Addr().String()
+	})
 	if r := rep.Routers[0]; r.State != "BACKUP" || r.Heard == nil || r.Heard.From != n1.IP4.Addr().String() ||
 		r.Master != n1.IP4.Addr().String() {
 		t.Errorf("n2 status: state %s master %s heard %+v; want BACKUP hearing %v", r.State, r.Master, r.Heard,

@@ -9,25 +9,42 @@ import (
 )
 
 // Operator and lifecycle requests to a router. Each runs on the router
-// goroutine through post.
+// goroutine through post, or call when the caller waits for the answer.
+
+// call runs f on the router goroutine and returns once the router's status
+// shows its effect: the loop publishes only after f returns, so without
+// this a `carpd demote` followed at once by `carpd status` could read the
+// old priority. It reports false if the router has stopped.
+func (r *router) call(f func(time.Time)) bool {
+	done := make(chan struct{})
+	if !r.post(func(now time.Time) {
+		defer close(done)
+		f(now)
+		r.publish()
+	}) {
+		return false
+	}
+	<-done
+	return true
+}
 
 // demote adds n to the manual demotion counter (reset first sets it to 0)
 // and returns the new value, as OpenBSD `ifconfig -g carp carpdemote n`
 // adjusts its counter; the counter stays within 0..255.
 func (r *router) demote(n int, reset bool) (int, error) {
-	res := make(chan int, 1)
-	if !r.post(func(now time.Time) {
+	var got int
+	if !r.call(func(now time.Time) {
 		if reset {
 			r.manual = 0
 		}
 		r.manual = min(max(r.manual+n, 0), maxManual)
 		r.log.Info("manual demotion", "demote", r.manual, "by", n, "reset", reset)
 		r.applyDemotion(now)
-		res <- r.manual
+		got = r.manual
 	}) {
 		return 0, fmt.Errorf("router %s is stopped", r.base.Name)
 	}
-	return <-res, nil
+	return got, nil
 }
 
 // resign steps down once if MASTER (SIGUSR2, like ucarp).
@@ -162,11 +179,11 @@ func (r *router) openClaims(now time.Time) {
 // password or VIPs through fresh codecs, hooks, GARP and VIP list through
 // the executor, tracking by restarting the trackers.
 func (r *router) update(n *Router) error {
-	res := make(chan error, 1)
-	if !r.post(func(now time.Time) { res <- r.apply(now, n) }) {
+	var err error
+	if !r.call(func(now time.Time) { err = r.apply(now, n) }) {
 		return fmt.Errorf("router %s is stopped", n.Name)
 	}
-	return <-res
+	return err
 }
 
 func (r *router) apply(now time.Time, n *Router) error {
