@@ -111,7 +111,10 @@ func measureReport(cells []measureCell, trials int) string {
 	}
 	b.WriteString("\nfrom last advert: takeover plus the time from the master's last advertisement (seen by the " +
 		"client) to the fault; the backup's timer runs from that advertisement, so after a kill this is " +
-		"its master-down interval plus reaction time, free of the fault's phase within the 1 s interval.\n")
+		"its master-down interval plus reaction time, free of the fault's phase within the 1 s interval. " +
+		"ucarp's reaction time includes its poll: a backup ucarp looks at its master-down timer only when " +
+		"poll() returns, which with nothing arriving is every advbase + advskew/256 s (`strace -e poll` " +
+		"shows poll(…, 1195) for -b 1 -k 50), so it notices the expiry up to that much late.\n")
 	b.WriteString("\nbackup MASTER entries: how often the backup entered MASTER up to " + settleAfter.String() +
 		" after the takeover (1 = clean). flaps: changes of the MAC answering ARP after the backup's first " +
 		"answer (0 = clean).\n")

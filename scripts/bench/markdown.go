@@ -182,7 +182,10 @@ func reading(cs []cell) string {
 	b.WriteString("The takeover is set by the protocol timers: the backup's master-down interval after a node " +
 		"death (less the time since the last advert it heard), the skew time after a bow-out (VRRP priority 0; " +
 		"a CARP backup takes over at once); ucarp sends no bow-out, so its planned handover waits for the " +
-		"full master-down interval. What the MQTT client sees on top of the takeover is the time until a " +
+		"full master-down interval. ucarp's backup also looks at its master-down timer only when its poll() " +
+		"returns, and with nothing arriving that poll waits advbase + advskew/256 s (1.195 s here: `strace -e poll` " +
+		"of a lone backup ucarp -b 1 -k 50 shows poll(…, 1195); src/carp.c main loop), so it notices the expiry up to that much late: its takeovers lie above " +
+		"the bound by up to about one interval. What the MQTT client sees on top of the takeover is the time until a " +
 		"broker accepts it behind the VIP.\n\n")
 	b.WriteString("- Node death: a client notices the dead connection after keepalive 1 s + ping timeout 1 s " +
 		"(a little over 2 s after the fault; the full log has every client's events), then dials every 600 ms " +
