@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,9 +297,19 @@ func watchAdverts(t *testing.T, l *lab.Lab, src netip.Addr) func() time.Time {
 func TestMeasureTakeover(t *testing.T) {
 	trials, ok := measureTrials(t)
 	if !ok {
-		t.Skipf("opt-in benchmark: run it with %s=5 [%s=takeover.md] go test -count=1 -timeout 30m "+
+		t.Skipf("opt-in benchmark: run it with %s=5 [%s=$PWD/takeover.md] go test -count=1 -timeout 30m "+
 			"-run '^TestMeasureTakeover$' -v ./cmd/carpd/", measureTrialsEnv, measureOutEnv)
 	}
+	out := os.Getenv(measureOutEnv)
+	if out != "" {
+		// go test runs in cmd/carpd: catch a path meant from the repository's
+		// root before the trials, not after seven minutes of them.
+		if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+			t.Fatalf("%s=%s: no directory %s here (%v); a relative path is relative to cmd/carpd, "+
+				"pass an absolute one", measureOutEnv, out, filepath.Dir(out), err)
+		}
+	}
+	started := time.Now()
 	var cells []measureCell
 	for _, sys := range measuredSystems() {
 		for _, f := range measuredFaults() {
@@ -313,9 +324,9 @@ func TestMeasureTakeover(t *testing.T) {
 			cells = append(cells, c)
 		}
 	}
-	md := measureReport(cells, trials)
+	md := measureReport(cells, trials, started, time.Since(started))
 	t.Logf("takeover times:\n%s", md)
-	if out := os.Getenv(measureOutEnv); out != "" {
+	if out != "" {
 		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 			t.Fatal(err)
 		}

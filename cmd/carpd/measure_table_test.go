@@ -91,9 +91,15 @@ func TestMeasureRow(t *testing.T) {
 
 // measureReport is the Markdown report: the set-up, the machine and the
 // table.
-func measureReport(cells []measureCell, trials int) string {
+func measureReport(cells []measureCell, trials int, started time.Time, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Takeover times in the carpd lab\n\n")
+	fmt.Fprintf(&b, "Measured on %s, from the repository's root, as root (the run took %v):\n\n"+
+		"```sh\n%s=%d %s=$PWD/docs/takeover-lab.md \\\n  go test -count=1 -timeout 30m -run '^TestMeasureTakeover$' "+
+		"-v ./cmd/carpd/\n```\n\n", started.UTC().Format(time.DateOnly), took.Round(time.Second),
+		measureTrialsEnv, trials, measureOutEnv)
+	b.WriteString("This is the protocol-level takeover only; the side-by-side benchmark with the MQTT " +
+		"clients' outage is scripts/bench (docs/BENCHMARKS.md).\n\n")
 	fmt.Fprintf(&b, "Two nodes and a client on a bridge in network namespaces (veth). Timers: CARP advbase 1 s, "+
 		"master advskew 0, backup advskew 50; VRRP advert_int 1 s, master priority 150, backup 100. "+
 		"%d trials per row, each in a fresh lab. Takeover = from the fault to the first answer from the "+
