@@ -106,7 +106,7 @@ func startMeasuredCarpd(proto string) func(*testing.T, *lab.Node, bool) speaker 
 		}
 		c := startCarpd(t, n, "", args...)
 		return speaker{proc: c.Proc, masterEntries: func() int {
-			return countLines(c.Output(), `"msg":"transition"`, `"to":"MASTER"`)
+			return lab.CountLines(c.Output(), `"msg":"transition"`, `"to":"MASTER"`)
 		}}
 	}
 }
@@ -149,21 +149,6 @@ func pick(cond bool, yes, no string) string {
 		return yes
 	}
 	return no
-}
-
-// countLines counts the lines of text that contain every one of subs.
-func countLines(text string, subs ...string) int {
-	n := 0
-	for _, line := range strings.Split(text, "\n") {
-		all := true
-		for _, s := range subs {
-			all = all && strings.Contains(line, s)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
 }
 
 // killNamespace sends SIGKILL to every process left in n's namespace: the

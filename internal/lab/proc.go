@@ -197,3 +197,20 @@ func stopAll(procs []*Proc, grace time.Duration) {
 func killPID(pid int) error {
 	return syscall.Kill(pid, syscall.SIGKILL)
 }
+
+// CountLines counts the lines of text that contain every one of subs, as
+// the lab tests and the benchmark count a daemon's entries into MASTER in
+// its JSON log.
+func CountLines(text string, subs ...string) int {
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}

@@ -142,7 +142,7 @@ func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab
 		writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
 		p := n.Start(t, bin, "run", "--state-dir", dir, "--log-format", "json", "-c", dir+"/carpd.yaml")
 		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int {
-			return countLines(p.Output(), `"msg":"transition"`, `"to":"MASTER"`)
+			return lab.CountLines(p.Output(), `"msg":"transition"`, `"to":"MASTER"`)
 		}, brokerPID: func() int {
 			r := (&carpdOnly{proc: p, n: n, dir: dir, bin: bin}).report(t)
 			if r.Broker == nil {
@@ -276,19 +276,4 @@ func lookPath(t *testing.T, prog string) string {
 		t.Skipf("%s is not installed", prog)
 	}
 	return p
-}
-
-// countLines counts the lines of text that contain every one of subs.
-func countLines(text string, subs ...string) int {
-	n := 0
-	for _, line := range strings.Split(text, "\n") {
-		all := true
-		for _, s := range subs {
-			all = all && strings.Contains(line, s)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
 }
