@@ -223,3 +223,44 @@ func TestReload(t *testing.T) {
 		t.Errorf("the refused reload changed router new: %+v", st)
 	}
 }
+
+// TestDemoteDuringShutdown queues a demote behind the router's shutdown:
+// the router ends without running it, and the demote must say so instead
+// of waiting for ever (a control request that arrives while carpd stops).
+func TestDemoteDuringShutdown(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32")).start()
+	n.waitState("vr", "MASTER", 3*time.Second)
+	r, err := n.d.router("vr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the router goroutine so that the shutdown and then the demote
+	// queue up behind it, in that order.
+	held, release := make(chan struct{}), make(chan struct{})
+	if !r.post(func(time.Time) { close(held); <-release }) {
+		t.Fatal("router stopped before the test began")
+	}
+	<-held
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.stop() }()
+	waitFor(t, 2*time.Second, "the shutdown queued", func() bool { return len(r.ctl) == 1 })
+	demoted := make(chan error, 1)
+	go func() {
+		_, err := n.d.Demote("vr", 1, false)
+		demoted <- err
+	}()
+	waitFor(t, 2*time.Second, "the demote queued", func() bool { return len(r.ctl) == 2 })
+	close(release)
+	select {
+	case err := <-demoted:
+		if err == nil || !strings.Contains(err.Error(), "stopped") {
+			t.Errorf("demote queued behind the shutdown returned %v, want the router stopped", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("demote queued behind the shutdown still waiting 5s after the router ended")
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Run returned %v", err)
+	}
+}

@@ -14,18 +14,31 @@ import (
 // call runs f on the router goroutine and returns once the router's status
 // shows its effect: the loop publishes only after f returns, so without
 // this a `carpd demote` followed at once by `carpd status` could read the
-// old priority. It reports false if the router has stopped.
+// old priority. It reports false if the router stopped without running f:
+// ctl is buffered, so f can be queued behind the shutdown and never run,
+// and waiting for it alone would hang the caller (a control request during
+// shutdown).
 func (r *router) call(f func(time.Time)) bool {
-	done := make(chan struct{})
+	ran := make(chan struct{})
 	if !r.post(func(now time.Time) {
-		defer close(done)
+		defer close(ran)
 		f(now)
 		r.publish()
 	}) {
 		return false
 	}
-	<-done
-	return true
+	select {
+	case <-ran:
+		return true
+	case <-r.done:
+		// f runs on the router goroutine before done closes, if at all.
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // demote adds n to the manual demotion counter (reset first sets it to 0)
