@@ -90,11 +90,18 @@ func testBroker(addr string) Broker {
 // startBroker supervises a mosquitto on addr until the test ends.
 func startBroker(t *testing.T, addr string, log *slog.Logger) (*Child, *events) {
 	t.Helper()
+	return superviseMosquitto(t, brokerConf(t, addr), MQTTReady(testBroker(addr), "carpd-ready-test"), log)
+}
+
+// superviseMosquitto runs mosquitto -c conf under a Child with the tests'
+// short timers until the test ends.
+func superviseMosquitto(t *testing.T, conf string, ready ReadyFunc, log *slog.Logger) (*Child, *events) {
+	t.Helper()
 	ev := newEvents()
 	c, err := New(Config{
 		Name:          "mosquitto",
-		Command:       []string{"mosquitto", "-c", brokerConf(t, addr)},
-		Ready:         MQTTReady(testBroker(addr), "carpd-ready-test"),
+		Command:       []string{"mosquitto", "-c", conf},
+		Ready:         ready,
 		ReadyTimeout:  5 * time.Second,
 		ReadyInterval: 20 * time.Millisecond,
 		StopTimeout:   3 * time.Second,

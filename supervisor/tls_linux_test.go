@@ -51,25 +51,9 @@ func startTLSBroker(t *testing.T, addr string, p *testPKI, log *slog.Logger) *ev
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ev := newEvents()
-	c, err := New(Config{
-		Name:    "mosquitto",
-		Command: []string{"mosquitto", "-c", conf},
-		Ready: MQTTReady(tlsBroker(t, addr, TLSFiles{
-			CAFile: p.ca, CertFile: p.clientCert, KeyFile: p.clientKey,
-		}), "carpd-tls-ready"),
-		ReadyTimeout:  5 * time.Second,
-		ReadyInterval: 20 * time.Millisecond,
-		StopTimeout:   3 * time.Second,
-		BackoffBase:   50 * time.Millisecond,
-		BackoffCap:    200 * time.Millisecond,
-		OnEvent:       ev.add,
-		Logger:        log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runChild(t, c)
+	_, ev := superviseMosquitto(t, conf, MQTTReady(tlsBroker(t, addr, TLSFiles{
+		CAFile: p.ca, CertFile: p.clientCert, KeyFile: p.clientKey,
+	}), "carpd-tls-ready"), log)
 	return ev
 }
 
