@@ -170,10 +170,14 @@ func (m *Machine) Receive(now time.Time, ad Advert) ([]Action, error) {
 		return nil, nil
 	}
 	m.acts = m.acts[:0]
+	var err error
 	if m.cfg.isVRRP() {
-		m.receiveVRRP(now, ad)
+		err = m.receiveVRRP(now, ad)
 	} else {
-		m.receiveCARP(now, ad)
+		err = m.receiveCARP(now, ad)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return m.out(), nil
 }

@@ -42,20 +42,29 @@ func (m *Machine) carpDown() time.Duration {
 	return r*time.Duration(m.adv.AdvBase)*time.Second + skew
 }
 
-// receiveCARP applies PROTOCOL.md §3.3 to an advert from another node.
-func (m *Machine) receiveCARP(now time.Time, ad Advert) {
+// receiveCARP applies docs/protocol.md §3.3 to an advert from another
+// node. It returns ErrBowOut, with no effect, for an advert that would
+// make a BACKUP take over at once because the master leaves or will time
+// out, when it does not come from the current master: the HMAC covers
+// neither the timing nor the source, so anyone holding one captured
+// advert could otherwise move the VIP.
+func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 	if m.state == Master {
 		if yield, why := m.carpYields(ad); yield {
 			m.stepDown(now, ad.Src, "preempted by "+ad.Src.String()+" "+why)
 		} else {
 			m.announce(now, "less preferred master "+ad.Src.String()+" advertising ("+why+")")
 		}
-		return
+		return nil
 	}
 	d, own := ad.Demote, m.adv.Demote
 	slower := compareTiming(ad.AdvBase, ad.AdvSkew, m.adv.AdvBase, m.adv.AdvSkew) > 0
 	timesOut := carpInterval(ad.AdvBase, ad.AdvSkew) > m.cfg.deadRatio()*time.Duration(m.adv.AdvBase)*time.Second
+	fromMaster := ad.Src == m.master
 	switch {
+	case timesOut && !fromMaster:
+		// Not the master we follow: our own master-down timer decides.
+		return ErrBowOut
 	case timesOut && ad.AdvBase == 255 && ad.AdvSkew == 255:
 		// OpenBSD carp_ifdown sends 255/255 when leaving; the "master will
 		// time out" rule below turns it into an immediate takeover.
@@ -77,6 +86,7 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) {
 		m.master = ad.Src
 		m.resetDown(now)
 	}
+	return nil
 }
 
 // carpYields decides whether a MASTER steps down for the master that sent

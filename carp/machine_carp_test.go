@@ -1,6 +1,7 @@
 package carp
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -24,6 +25,18 @@ type recvCase struct {
 	state    State
 	deadline time.Duration // after the advert's arrival
 	from     netip.Addr    // Master() afterwards
+	// follow, when valid, is a master whose ordinary advert a BACKUP
+	// hears when it reaches its state, before ad.
+	follow netip.Addr
+	err    error // what Receive returns for ad
+}
+
+// followAdv is an ordinary advert from a master a backup follows.
+func followAdv(c Config, src netip.Addr) Advert {
+	if c.isVRRP() {
+		return vrrpAdv(c.Proto, src, 200, c.Interval)
+	}
+	return carpAdv(src, 1, 0, 0)
 }
 
 // runRecv delivers tc.ad 500 ms after the machine reached its state.
@@ -35,10 +48,15 @@ func runRecv(t *testing.T, tc recvCase) {
 		m, ready = newMaster(t, tc.cfg)
 	}
 	m.SetDemotion(ready, tc.weight)
+	if tc.follow.IsValid() {
+		if _, err := m.Receive(ready, followAdv(tc.cfg, tc.follow)); err != nil {
+			t.Fatalf("Receive from the master followed: %v", err)
+		}
+	}
 	at := ready.Add(500 * time.Millisecond)
 	got, err := m.Receive(at, tc.ad)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
+	if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+		t.Fatalf("Receive: error %v, want %v", err, tc.err)
 	}
 	if diff := cmp.Diff(tc.want, copyActs(got), addrCmp); diff != "" {
 		t.Errorf("actions (-want +got):\n%s", diff)
@@ -80,14 +98,25 @@ func TestCARPBackupReceive(t *testing.T) {
 			ad:    carpAdv(peerIP, 2, 0, 0),
 			want:  claim(us, "preempting slower master 198.18.0.12 (advbase 2 > 1)"),
 			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
-		{name: "bow-out without preempt", cfg: cfgFor(ProtoCARP, skew50),
+		{name: "bow-out without preempt", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
 			ad:    carpAdv(peerIP, 255, 255, 0),
 			want:  claim(us, "bow-out received from 198.18.0.12"),
 			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
-		{name: "master will time out", cfg: cfgFor(ProtoCARP, skew50),
+		{name: "master will time out", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
 			ad:    carpAdv(peerIP, 4, 0, 0),
 			want:  claim(us, "master 198.18.0.12 will time out (interval 4s > 3×advbase 1)"),
 			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
+		// The HMAC covers neither timing nor source: a bow-out counts only
+		// from the master we follow, else our own timer decides.
+		{name: "bow-out from another node is dropped", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
+			ad: carpAdv(thirdIP, 255, 255, 0), err: ErrBowOut,
+			state: Backup, deadline: down - 500*time.Millisecond, from: peerIP},
+		{name: "bow-out before any master is dropped", cfg: cfgFor(ProtoCARP, skew50),
+			ad: carpAdv(peerIP, 255, 255, 0), err: ErrBowOut,
+			state: Backup, deadline: down - 500*time.Millisecond},
+		{name: "slow advert from another node is dropped", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
+			ad: carpAdv(thirdIP, 4, 0, 0), err: ErrBowOut,
+			state: Backup, deadline: down - 500*time.Millisecond, from: peerIP},
 		{name: "interval exactly dead ratio × advbase does not time out", cfg: cfgFor(ProtoCARP, skew50),
 			ad: carpAdv(peerIP, 3, 0, 0), state: Backup, deadline: down, from: peerIP},
 		{

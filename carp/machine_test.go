@@ -14,6 +14,8 @@ var (
 	t0     = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ownIP  = netip.MustParseAddr("198.18.0.11")
 	peerIP = netip.MustParseAddr("198.18.0.12")
+	// thirdIP is a node on the segment that is not the master followed.
+	thirdIP = netip.MustParseAddr("198.18.0.200")
 )
 
 // addrCmp compares netip.Addr values, whose fields are unexported.

@@ -19,18 +19,25 @@ func (m *Machine) skew() time.Duration {
 
 // receiveVRRP applies RFC 5798 §6.4.2 (BACKUP) and §6.4.3 (MASTER); the
 // v2 rules of RFC 3768 §6.4 are the same without interval adoption.
-func (m *Machine) receiveVRRP(now time.Time, ad Advert) {
+//
+// A priority 0 advert is honoured by a BACKUP only from the master it
+// follows, else it is dropped as ErrBowOut: VRRPv3 has no authentication
+// and VRRPv2's password travels in clear, so anyone on the segment can
+// send one.
+func (m *Machine) receiveVRRP(now time.Time, ad Advert) error {
 	if m.state == Master {
 		m.masterVRRP(now, ad)
-		return
+		return nil
 	}
 	own := m.adv.Priority
 	if ad.Priority == 0 {
+		if ad.Src != m.master {
+			return ErrBowOut
+		}
 		// §6.4.2: the master is leaving; claim after Skew_Time only.
-		m.master = ad.Src
 		m.deadline = now.Add(m.skew())
 		m.cause = downCause{kind: causeZero, src: ad.Src}
-		return
+		return nil
 	}
 	lower := ad.Priority < own
 	if !lower {
@@ -44,12 +51,13 @@ func (m *Machine) receiveVRRP(now time.Time, ad Advert) {
 		}
 		m.master = ad.Src
 		m.resetDown(now)
-		return
+		return nil
 	}
 	// §6.4.2: otherwise discard. The master-down timer is not reset, so it
 	// fires and we preempt; remember who for the reason.
 	m.master = ad.Src
 	m.cause = downCause{kind: causeLower, src: ad.Src, prio: ad.Priority}
+	return nil
 }
 
 // preempts reports whether a BACKUP lets its timer run out on a master

@@ -57,10 +57,18 @@ func TestVRRPBackupReceive(t *testing.T) {
 		{name: "v2 keeps own interval", cfg: cfgFor(v2, func(c *Config) { c.Interval = 2 * time.Second }),
 			ad: vrrpAdv(v2, peerIP, 200, 2*time.Second), state: Backup,
 			deadline: vrrpDown(v2, 100, 2*time.Second), from: peerIP},
-		{name: "priority 0 shortens timer to skew", cfg: cfgFor(v3, nil),
+		{name: "priority 0 shortens timer to skew", cfg: cfgFor(v3, nil), follow: peerIP,
 			ad: vrrpAdv(v3, peerIP, 0, time.Second), state: Backup, deadline: 156 * time.Second / 256, from: peerIP},
-		{name: "v2 priority 0 skew", cfg: cfgFor(v2, func(c *Config) { c.Priority = 200 }),
+		{name: "v2 priority 0 skew", cfg: cfgFor(v2, func(c *Config) { c.Priority = 200 }), follow: peerIP,
 			ad: vrrpAdv(v2, peerIP, 0, time.Second), state: Backup, deadline: 56 * time.Second / 256, from: peerIP},
+		// Anyone on the segment can send priority 0: it counts only from
+		// the master followed.
+		{name: "priority 0 from another node is dropped", cfg: cfgFor(v3, nil), follow: peerIP,
+			ad: vrrpAdv(v3, thirdIP, 0, time.Second), err: ErrBowOut,
+			state: Backup, deadline: down - 500*time.Millisecond, from: peerIP},
+		{name: "priority 0 before any master is dropped", cfg: cfgFor(v2, nil),
+			ad: vrrpAdv(v2, peerIP, 0, time.Second), err: ErrBowOut,
+			state: Backup, deadline: vrrpDown(v2, 100, time.Second) - 500*time.Millisecond},
 		{name: "lower priority with preempt is discarded", cfg: cfgFor(v3, nil),
 			ad: vrrpAdv(v3, peerIP, 50, time.Second), state: Backup,
 			deadline: down - 500*time.Millisecond, from: peerIP},
@@ -135,6 +143,9 @@ func TestVRRPDownReasons(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newStarted(t, cfgFor(ProtoVRRP3, nil))
+			if _, err := m.Receive(t0.Add(time.Second/2), vrrpAdv(ProtoVRRP3, peerIP, 200, time.Second)); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := m.Receive(t0.Add(time.Second), vrrpAdv(ProtoVRRP3, peerIP, tt.prio, time.Second)); err != nil {
 				t.Fatal(err)
 			}

@@ -69,6 +69,16 @@ var (
 	ErrLoop      = errors.New("own advertisement looped back")
 	ErrKeyLength = errors.New("password too long")
 	ErrInterval  = errors.New("advertisement interval mismatch")
+	// ErrReplay is a carpd counter not above the last one seen from its
+	// sender (see ReplayWindow).
+	ErrReplay = errors.New("replayed advertisement")
+	// ErrSource is an advert from an address the router does not accept
+	// from (accept_from, unicast peers).
+	ErrSource = errors.New("source address not accepted")
+	// ErrBowOut is a bow-out (CARP advbase 255 advskew 255, VRRP
+	// priority 0, or any timing that makes the master time out) from an
+	// address that is not the current master's.
+	ErrBowOut = errors.New("bow-out from a node that is not the master")
 )
 
 // Advert is one advertisement in protocol-neutral form: what the state

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/carpd/carpd/carp"
 )
@@ -35,6 +38,57 @@ func (p *parser) addresses(s *spec, r *Router) {
 	p.srcip(s, r, v4, fam)
 	p.peers(s, r, v4, fam, seen)
 	p.group(s, r, v4, fam)
+	p.acceptRules(s, r, v4, fam)
+}
+
+// acceptFrom reads one accept_from entry: an address or a prefix.
+func (p *parser) acceptFrom(s *spec, t string, line int) {
+	var pf netip.Prefix
+	var err error
+	if strings.Contains(t, "/") {
+		pf, err = netip.ParsePrefix(t)
+		if err == nil && pf != pf.Masked() {
+			err = fmt.Errorf("%s has host bits set (the prefix is %s)", t, pf.Masked())
+		}
+	} else {
+		var a netip.Addr
+		if a, err = parseAddr(t); err == nil {
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if err != nil {
+		p.errorf(line, "%s: %v", s.label("accept_from"), err)
+		s.failed["accept_from"] = true
+		return
+	}
+	s.r.AcceptFrom = append(s.r.AcceptFrom, pf)
+	s.acceptLines = append(s.acceptLines, line)
+}
+
+// acceptRules checks accept_from and unicast_ttl_check against the
+// router's family and peers.
+func (p *parser) acceptRules(s *spec, r *Router, v4 bool, fam map[bool]string) {
+	seen := map[netip.Prefix]int{}
+	for i, pf := range r.AcceptFrom {
+		l := s.acceptLines[i]
+		if prev, dup := seen[pf]; dup {
+			p.errorf(l, "%s: %s is listed twice (first at line %d)", s.label("accept_from"), pf, prev)
+		}
+		seen[pf] = l
+		if pf.Addr().Is4() != v4 {
+			p.errorf(l, "%s: %s is %s but the VIPs are %s", s.label("accept_from"), pf, fam[!v4], fam[v4])
+		}
+	}
+	if l, ok := s.given("unicast_ttl_check"); ok && len(r.Peers) == 0 {
+		p.errorf(l, "%s applies to unicast peers only; multicast adverts always need TTL 255",
+			s.label("unicast_ttl_check"))
+	}
+	for i, a := range r.Peers {
+		if len(r.AcceptFrom) > 0 && !slices.ContainsFunc(r.AcceptFrom, func(pf netip.Prefix) bool { return pf.Contains(a) }) {
+			p.errorf(s.peerLines[i], "%s: %s is not in %s, so its adverts would all be dropped",
+				s.label("peers"), a, s.label("accept_from"))
+		}
+	}
 }
 
 func (p *parser) srcip(s *spec, r *Router, v4 bool, fam map[bool]string) {

@@ -35,6 +35,8 @@ func ucarpRouter(iface string, vhid uint8, vip string) Router {
 		V3PseudoHeader: true,
 		GARP:           GARP{Repeat: 5, Interval: 1100 * time.Millisecond, Delay: 5 * time.Second},
 		Hooks:          Hooks{Timeout: 30 * time.Second},
+
+		UnicastTTLCheck: true,
 	}
 }
 
@@ -60,7 +62,8 @@ func TestFromArgs(t *testing.T) {
 	multi := ucarpRouter("eth1", 3, "198.18.1.10")
 	multi.VIPs = append(multi.VIPs, netip.MustParsePrefix("198.18.1.11/24"))
 	multi.Peers, multi.Group = []netip.Addr{netip.MustParseAddr("198.18.1.4")}, netip.Addr{}
-	multi.Machine.IgnoreTTL, multi.Machine.Preempt = true, true
+	// Unicast peers keep the TTL check unless unicast_ttl_check: false.
+	multi.Machine.Preempt = true
 	multi.Name = "mqtt"
 
 	v2 := ucarpRouter("eth0", 51, "198.18.0.51")

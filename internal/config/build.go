@@ -35,7 +35,10 @@ func (p *parser) build(s *spec) (Router, bool) {
 	if _, ok := s.given("preempt"); ok {
 		m.Preempt = s.preempt
 	}
-	m.IgnoreTTL = len(r.Peers) > 0
+	// keepalived skips the TTL check for unicast_peer; carpd keeps it
+	// unless told the peers are routed, since without it one packet from
+	// anywhere on the Internet path can reach the machine.
+	m.IgnoreTTL = len(r.Peers) > 0 && !r.UnicastTTLCheck
 	r.V3PseudoHeader = !s.v3AsV2
 	p.password(s, &r)
 	p.addresses(s, &r)

@@ -76,6 +76,13 @@ type Router struct {
 	SrcIP    netip.Addr     // optional advertisement source
 	Peers    []netip.Addr   // unicast peers; empty = multicast to Group
 	Group    netip.Addr     // multicast group; zero when Peers is set
+	// AcceptFrom, when set, is every source an advert is accepted from
+	// (addresses or prefixes); others are dropped as "source". With Peers,
+	// adverts are accepted only from the peers as well.
+	AcceptFrom []netip.Prefix
+	// UnicastTTLCheck keeps the TTL 255 check for unicast peers (the
+	// default); false is for peers reached through a router.
+	UnicastTTLCheck bool
 
 	// V3PseudoHeader makes VRRPv3 over IPv4 checksum with the IPv4
 	// pseudo-header, as keepalived does by default; RFC 9568 says not to

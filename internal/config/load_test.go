@@ -141,7 +141,7 @@ func TestFullValues(t *testing.T) {
 		t.Errorf("passfile password = %q, want %q (first line, \\r\\n stripped)", got, want)
 	}
 	if !r.Machine.IgnoreTTL {
-		t.Error("unicast peers should set Machine.IgnoreTTL")
+		t.Error("unicast_ttl_check: false should set Machine.IgnoreTTL")
 	}
 	if r.Group.IsValid() {
 		t.Errorf("Group = %v with peers, want none", r.Group)
@@ -159,7 +159,7 @@ func TestFullValues(t *testing.T) {
 	for _, r := range f.Routers {
 		lines = append(lines, r.Line)
 	}
-	if diff := cmp.Diff([]int{6, 42, 47, 56, 63}, lines); diff != "" {
+	if diff := cmp.Diff([]int{6, 44, 49, 58, 65}, lines); diff != "" {
 		t.Errorf("router lines (-want +got):\n%s", diff)
 	}
 }

@@ -43,6 +43,8 @@ type outRouter struct {
 	SrcIP       string   `yaml:"srcip,omitempty"`
 	Peers       []string `yaml:"peers"`
 	Mcast       string   `yaml:"mcast,omitempty"`
+	AcceptFrom  []string `yaml:"accept_from,omitempty"`
+	UnicastTTL  *bool    `yaml:"unicast_ttl_check,omitempty"`
 
 	IgnoreIfState bool `yaml:"ignore_ifstate"`
 	VIPByScripts  bool `yaml:"vip_by_scripts"`
@@ -135,6 +137,16 @@ func normalize(r *Router) outRouter {
 		o.Peers = append(o.Peers, p.String())
 	}
 	o.Mcast = addrString(r.Group)
+	for _, pf := range r.AcceptFrom {
+		if pf.IsSingleIP() {
+			o.AcceptFrom = append(o.AcceptFrom, pf.Addr().String())
+		} else {
+			o.AcceptFrom = append(o.AcceptFrom, pf.String())
+		}
+	}
+	if len(r.Peers) > 0 {
+		o.UnicastTTL = &r.UnicastTTLCheck
+	}
 	for _, t := range r.TrackInterfaces {
 		o.TrackInterfaces = append(o.TrackInterfaces, outTrackIface(t))
 	}

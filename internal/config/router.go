@@ -17,16 +17,16 @@ type spec struct {
 	label func(key string) string // how the user spelt a key (flag names on the command line)
 	dir   string                  // base for a relative passfile
 
-	id, advbase, advskew, deadratio, priority int
-	down                                      carp.DownFormula
-	demote                                    carp.DemoteMode
-	tiebreak, preempt, v3AsV2                 bool
-	interval, preemptDelay                    time.Duration
-	password                                  string
-	vipLines, peerLines, trackLines           []int
-	fromArgs                                  bool
-	bad                                       bool            // a key failed to parse
-	failed                                    map[string]bool // keys whose value was refused
+	id, advbase, advskew, deadratio, priority    int
+	down                                         carp.DownFormula
+	demote                                       carp.DemoteMode
+	tiebreak, preempt, v3AsV2                    bool
+	interval, preemptDelay                       time.Duration
+	password                                     string
+	vipLines, peerLines, trackLines, acceptLines []int
+	fromArgs                                     bool
+	bad                                          bool            // a key failed to parse
+	failed                                       map[string]bool // keys whose value was refused
 }
 
 func newSpec(line int, dir string) *spec {
@@ -41,6 +41,8 @@ func newSpec(line int, dir string) *spec {
 			GARP:  GARP{Repeat: DefaultGARPRepeat, Interval: DefaultGARPInterval, Delay: DefaultGARPDelay},
 			Hooks: Hooks{Timeout: DefaultHookTimeout},
 			Line:  line,
+
+			UnicastTTLCheck: true,
 		},
 	}
 }
@@ -71,7 +73,8 @@ func routerKeys() []string {
 	return []string{
 		"name", "iface", "proto", "vhid", "vrid", "advbase", "advskew", "deadratio",
 		"down_formula", "demote_mode", "tiebreak_ip", "priority", "interval", "preempt",
-		"preempt_delay", "vips", "password", "passfile", "srcip", "peers", "mcast",
+		"preempt_delay", "vips", "password", "passfile", "srcip", "peers", "mcast", "accept_from",
+		"unicast_ttl_check",
 		"v3_checksum_as_v2", "ignore_ifstate", "vip_by_scripts", "neutral", "garp", "hooks",
 		"track_interface", "track_script",
 	}
@@ -171,6 +174,14 @@ func (p *parser) routerCompound(s *spec, key string, v *yaml.Node) {
 				s.peerLines = append(s.peerLines, it.Line)
 			}
 		})
+	case "accept_from":
+		p.list(key, v, func(it *yaml.Node) {
+			if t, ok := p.str(key, it); ok {
+				p.acceptFrom(s, t, it.Line)
+			}
+		})
+	case "unicast_ttl_check":
+		s.r.UnicastTTLCheck, _ = p.boolean(key, v)
 	case "garp":
 		p.garp(s, v)
 	case "hooks":

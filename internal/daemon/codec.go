@@ -1,41 +1,51 @@
 package daemon
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/carp"
 )
 
-// newCookie returns the random 64-bit value a router sends as the CARP
-// counter in every advertisement. OpenBSD ip_carp.c sets sc_counter
-// randomly and drops a received advert carrying it as its own looped
-// back; no implementation checks counters otherwise (PROTOCOL.md §2.3).
-func newCookie() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return binary.BigEndian.Uint64(b[:])
+// replay is a router's state for carpd's CARP counter (carp.NextCounter,
+// carp.ReplayWindow; docs/protocol.md §2.3): the last counter its encoder
+// sent, shared with its decoders, which judge received counters against
+// it, and the window of counters received, which only the socket's
+// reader goroutine touches (a router's decoders all run there, old and new
+// across a reload, so the window survives one).
+type replay struct {
+	node   uint8
+	sent   atomic.Uint64
+	window carp.ReplayWindow
 }
+
+// newReplay returns the replay state of a router whose adverts leave from
+// src.
+func newReplay(src netip.Addr) *replay { return &replay{node: carp.NodeByte(src)} }
 
 // encoder builds one router's advertisements. It belongs to the router
 // goroutine (carp.Auth is not safe for concurrent use).
 type encoder struct {
 	proto    carp.Proto
-	cookie   uint64
-	auth     *carp.Auth // CARP
-	password []byte     // VRRPv2 PASS
+	rp       *replay
+	now      func() time.Time // the counter's clock
+	auth     *carp.Auth       // CARP
+	password []byte           // VRRPv2 PASS
 	addrs    []netip.Addr
 	pseudo   bool // VRRPv3 over IPv4 with the pseudo-header
 	buf      []byte
 	vr       carp.VRRP
 }
 
-// newEncoder prepares the encoder of r with loop cookie cookie.
-func newEncoder(r *Router, cookie uint64) (*encoder, error) {
-	e := &encoder{proto: r.Machine.Proto, cookie: cookie, addrs: r.addrs(), pseudo: r.V3PseudoHeader,
+// newEncoder prepares the encoder of r; rp nil means a state of its own.
+func newEncoder(r *Router, rp *replay) (*encoder, error) {
+	if rp == nil {
+		rp = newReplay(r.Machine.Addr)
+	}
+	e := &encoder{proto: r.Machine.Proto, rp: rp, now: time.Now, addrs: r.addrs(), pseudo: r.V3PseudoHeader,
 		buf: make([]byte, 0, 512)}
 	switch r.Machine.Proto {
 	case carp.ProtoCARP:
@@ -57,8 +67,10 @@ func newEncoder(r *Router, cookie uint64) (*encoder, error) {
 // next call.
 func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 	if e.proto == carp.ProtoCARP {
+		c := carp.NextCounter(e.rp.sent.Load(), e.rp.node, e.now())
+		e.rp.sent.Store(c)
 		h := carp.Header{Version: 2, Type: 1, VHID: ad.ID, AdvSkew: ad.AdvSkew, AuthLen: 7,
-			Demote: ad.Demote, AdvBase: ad.AdvBase, Counter: e.cookie}
+			Demote: ad.Demote, AdvBase: ad.AdvBase, Counter: c}
 		e.auth.Sign(&h)
 		e.buf = h.AppendTo(e.buf[:0])
 		return e.buf, nil
@@ -88,16 +100,23 @@ func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 // belongs to that socket's reader goroutine.
 type decoder struct {
 	proto    carp.Proto
-	cookie   uint64
-	auth     *carp.Auth // CARP verification; not the encoder's
-	password []byte     // VRRPv2; nil = expect auth type 0
+	rp       *replay
+	judge    bool           // judge counters: only a password makes them trustworthy
+	accept   []netip.Prefix // accept_from; nil = any source
+	peers    []netip.Addr   // unicast peers; nil = any source
+	auth     *carp.Auth     // CARP verification; not the encoder's
+	password []byte         // VRRPv2; nil = expect auth type 0
 	hdr      carp.Header
 	vr       carp.VRRP
 }
 
-// newDecoder prepares the decoder of r.
-func newDecoder(r *Router, cookie uint64) (*decoder, error) {
-	d := &decoder{proto: r.Machine.Proto, cookie: cookie}
+// newDecoder prepares the decoder of r; rp nil means a state of its own.
+func newDecoder(r *Router, rp *replay) (*decoder, error) {
+	if rp == nil {
+		rp = newReplay(r.Machine.Addr)
+	}
+	d := &decoder{proto: r.Machine.Proto, rp: rp, judge: len(r.Password) > 0, accept: r.AcceptFrom,
+		peers: r.Peers}
 	switch r.Machine.Proto {
 	case carp.ProtoCARP:
 		a, err := carp.NewAuth(r.Password, r.Machine.ID, r.addrs(), nil)
@@ -112,19 +131,24 @@ func newDecoder(r *Router, cookie uint64) (*decoder, error) {
 }
 
 // decode checks one packet addressed to this router and returns its
-// advert, or the error naming why it is dropped. Order: codec (length,
-// version, checksum), loop cookie, authentication.
+// advert, or the error naming why it is dropped. Order: source (cheap, and
+// says the most), codec (length, version, checksum), authentication, then
+// the counter, which only an authenticated packet may move.
 func (d *decoder) decode(p Packet) (carp.Advert, error) {
+	if !d.sourceOK(p.Src) {
+		return carp.Advert{}, carp.ErrSource
+	}
 	if d.proto == carp.ProtoCARP {
 		if err := d.hdr.DecodeFromBytes(p.Payload, nil); err != nil {
 			return carp.Advert{}, err
 		}
-		if d.hdr.Counter == d.cookie {
-			// OpenBSD carp_input: our own counter came back.
-			return carp.Advert{}, carp.ErrLoop
-		}
 		if err := d.auth.Verify(&d.hdr); err != nil {
 			return carp.Advert{}, err
+		}
+		if d.judge {
+			if err := d.rp.window.Check(d.hdr.Counter, d.rp.sent.Load()); err != nil {
+				return carp.Advert{}, err
+			}
 		}
 		return d.hdr.Advert(p.Src, p.TTL), nil
 	}
@@ -145,6 +169,19 @@ func (d *decoder) decode(p Packet) (carp.Advert, error) {
 		}
 	}
 	return v.Advert(p.TTL), nil
+}
+
+// sourceOK applies accept_from and, for unicast routers, the peer list
+// (keepalived check_unicast_src): adverts from anywhere else are dropped.
+func (d *decoder) sourceOK(src netip.Addr) bool {
+	src = src.WithZone("")
+	if len(d.peers) > 0 && !slices.Contains(d.peers, src) {
+		return false
+	}
+	if len(d.accept) > 0 && !slices.ContainsFunc(d.accept, func(p netip.Prefix) bool { return p.Contains(src) }) {
+		return false
+	}
+	return true
 }
 
 // checkAuth applies VRRPv2 authentication as keepalived does: with a

@@ -23,6 +23,9 @@ const (
 	dropLoop                       // our own advertisement
 	dropInterval                   // VRRP interval mismatch
 	dropQueue                      // router's event queue full
+	dropReplay                     // carpd counter not above the last seen
+	dropSource                     // source not in accept_from / peers
+	dropBowOut                     // bow-out from a node that is not the master
 	dropOther                      // any other decode error
 	numDrops
 )
@@ -51,6 +54,12 @@ func (d dropReason) String() string {
 		return "interval"
 	case dropQueue:
 		return "queue"
+	case dropReplay:
+		return "replay"
+	case dropSource:
+		return "source"
+	case dropBowOut:
+		return "bowout"
 	}
 	return "other"
 }
@@ -64,7 +73,8 @@ func reasonOf(err error) dropReason {
 		{carp.ErrShort, dropShort}, {carp.ErrVersion, dropVersion}, {carp.ErrType, dropType},
 		{carp.ErrLength, dropLength}, {carp.ErrChecksum, dropChecksum}, {carp.ErrAuth, dropAuth},
 		{carp.ErrTTL, dropTTL}, {carp.ErrID, dropID}, {carp.ErrLoop, dropLoop},
-		{carp.ErrInterval, dropInterval},
+		{carp.ErrInterval, dropInterval}, {carp.ErrReplay, dropReplay}, {carp.ErrSource, dropSource},
+		{carp.ErrBowOut, dropBowOut},
 	} {
 		if errors.Is(err, m.err) {
 			return m.r

@@ -9,7 +9,7 @@ func FromConfig(f *config.File) []Router {
 	for _, c := range f.Routers {
 		r := Router{
 			Name: c.Name, Iface: c.Iface, Machine: c.Machine, VIPs: c.VIPs, SrcIP: c.SrcIP,
-			Peers: c.Peers, Group: c.Group, V3PseudoHeader: c.V3PseudoHeader,
+			Peers: c.Peers, Group: c.Group, AcceptFrom: c.AcceptFrom, V3PseudoHeader: c.V3PseudoHeader,
 			IgnoreIfState: c.IgnoreIfState, VIPByScripts: c.VIPByScripts, Neutral: c.Neutral,
 			GARP: GARP{Repeat: c.GARP.Repeat, Interval: c.GARP.Interval, Delay: c.GARP.Delay,
 				Refresh: c.GARP.Refresh},

@@ -147,12 +147,12 @@ func (d *Daemon) startRouter(s *Router) error {
 	if err != nil {
 		return err
 	}
-	cookie := newCookie()
-	enc, err := newEncoder(s, cookie)
+	rp := newReplay(s.Machine.Addr)
+	enc, err := newEncoder(s, rp)
 	if err != nil {
 		return err
 	}
-	dec, err := newDecoder(s, cookie)
+	dec, err := newDecoder(s, rp)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (d *Daemon) startRouter(s *Router) error {
 		return err
 	}
 	r := &router{
-		d: d, base: s, log: log, sock: sock, ctr: &counters{}, cookie: cookie,
+		d: d, base: s, log: log, sock: sock, ctr: &counters{}, rp: rp,
 		adverts: make(chan carp.Advert, d.opts.QueueLen), ctl: make(chan func(time.Time), 16),
 		done: make(chan struct{}), spec: s, m: m, enc: enc,
 		faults: make(map[string]bool), track: make(map[string]int), rec: newRecord(d.statusChanged),

@@ -79,7 +79,7 @@ func TestMetrics(t *testing.T) {
 	}
 	defer x.Close()
 	forger := vrrpRouter("vr", 7, 50)
-	enc, err := newEncoder(&forger, 0)
+	enc, err := newEncoder(&forger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

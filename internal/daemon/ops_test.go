@@ -122,6 +122,8 @@ func TestResign(t *testing.T) {
 	a.waitState("vr", "MASTER", 3*time.Second)
 	b := newNode(t, seg, "198.18.0.2", rb).start()
 	b.waitState("vr", "BACKUP", time.Second)
+	// A priority 0 advert counts only from the master b follows.
+	waitFor(t, time.Second, "b to see a as master", func() bool { return b.router("vr").Master == "198.18.0.1" })
 	if err := a.d.Resign(""); err != nil {
 		t.Fatal(err)
 	}

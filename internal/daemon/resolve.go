@@ -8,8 +8,7 @@ import (
 )
 
 // resolve validates routers and fills in what the system knows: the
-// machine's primary address (SrcIP or the interface's), and IgnoreTTL for
-// unicast peers (keepalived skips the TTL check for unicast_peer).
+// machine's primary address (SrcIP or the interface's).
 func (d *Daemon) resolve(routers []Router) ([]*Router, error) {
 	var errs []error
 	names := make(map[string]bool)
@@ -77,13 +76,10 @@ func (d *Daemon) resolveAddr(r *Router) error {
 			return fmt.Errorf("router %s: source address %v is one of its VIPs; set srcip", r.Name, p.Addr())
 		}
 	}
-	if len(r.Peers) > 0 {
-		r.Machine.IgnoreTTL = true
-	}
 	if err := r.Machine.Validate(); err != nil {
 		return fmt.Errorf("router %s: %w", r.Name, err)
 	}
-	if _, err := newEncoder(r, 0); err != nil {
+	if _, err := newEncoder(r, nil); err != nil {
 		return fmt.Errorf("router %s: %w", r.Name, err)
 	}
 	return nil

@@ -29,7 +29,7 @@ type router struct {
 	sock    *socket
 	ctr     *counters
 	exec    *executor
-	cookie  uint64
+	rp      *replay
 	adverts chan carp.Advert
 	ctl     chan func(time.Time)
 	done    chan struct{}

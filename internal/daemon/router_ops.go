@@ -200,11 +200,11 @@ func (r *router) update(n *Router) error {
 }
 
 func (r *router) apply(now time.Time, n *Router) error {
-	enc, err := newEncoder(n, r.cookie)
+	enc, err := newEncoder(n, r.rp)
 	if err != nil {
 		return err
 	}
-	dec, err := newDecoder(n, r.cookie)
+	dec, err := newDecoder(n, r.rp)
 	if err != nil {
 		return err
 	}

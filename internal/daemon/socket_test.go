@@ -14,7 +14,9 @@ import (
 var (
 	ownAddr  = netip.MustParseAddr("198.18.0.1")
 	peerAddr = netip.MustParseAddr("198.18.0.2")
-	group4   = netip.MustParseAddr("224.0.0.18")
+	// strangerAddr is a host on the segment that is no cluster member.
+	strangerAddr = netip.MustParseAddr("198.18.0.200")
+	group4       = netip.MustParseAddr("224.0.0.18")
 )
 
 // stubConn is a PacketConn for tests that call socket.handle directly.
@@ -30,28 +32,34 @@ func (c stubConn) Close() error                      { return nil }
 // which drop counter each packet landed in.
 func TestDemux(t *testing.T) {
 	carpR := carpRouter("c5", 5, 0, "s3cret", "198.18.0.100/32")
+	carpR.AcceptFrom = []netip.Prefix{netip.PrefixFrom(peerAddr, 32), netip.PrefixFrom(ownAddr, 32)}
 	v2R := vrrpRouter("v6", 6, 100, "198.18.0.101/32")
 	v2R.Machine.Proto, v2R.Machine.Interval, v2R.Password = carp.ProtoVRRP2, time.Second, []byte("pw")
 	v3R := vrrpRouter("v7", 7, 100, "198.18.0.102/32")
-	const cookie = 0x1122334455667788
+	// Our own last advert, 1 s after the peer's genuine ones were made:
+	// an advert of ours coming back with an older counter is a replay.
+	t1 := carp.CounterEpoch.Add(1000 * time.Hour)
+	ownSent := carp.NextCounter(0, carp.NodeByte(ownAddr), t1.Add(time.Second))
 
 	type result struct {
 		Delivered map[string]int
 		Dropped   map[string]map[string]uint64
 	}
 	// Peer encoders produce the genuine packets.
-	enc := func(r Router, cookie uint64) *encoder {
-		e, err := newEncoder(&r, cookie)
+	// from is the node whose counter a CARP advert carries.
+	enc := func(r Router, from netip.Addr) *encoder {
+		e, err := newEncoder(&r, newReplay(from))
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.now = func() time.Time { return t1 }
 		return e
 	}
 	carpAd := carp.Advert{Proto: carp.ProtoCARP, ID: 5, AdvBase: 1, AdvSkew: 10}
 	v2Ad := carp.Advert{Proto: carp.ProtoVRRP2, ID: 6, Priority: 150, Interval: time.Second}
 	v3Ad := carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 150, Interval: testInterval}
-	build := func(r Router, c uint64, ad carp.Advert, mod func([]byte) []byte) []byte {
-		b, err := enc(r, c).encode(ad, peerAddr, group4)
+	build := func(r Router, from netip.Addr, ad carp.Advert, mod func([]byte) []byte) []byte {
+		b, err := enc(r, from).encode(ad, peerAddr, group4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,27 +85,28 @@ func TestDemux(t *testing.T) {
 		ttl     uint8
 		want    string // router that gets it, or "router/reason", or "socket/reason"
 	}{
-		{"carp genuine", build(carpR, 1, carpAd, nil), peerAddr, 255, "c5"},
-		{"carp TTL 64 reaches the machine", build(carpR, 1, carpAd, nil), peerAddr, 64, "c5"},
-		{"carp wrong HMAC", build(wrongPass, 1, carpAd, nil), peerAddr, 255, "c5/auth"},
-		{"carp own cookie", build(carpR, cookie, carpAd, nil), peerAddr, 255, "c5/loop"},
-		{"own source address", build(carpR, 1, carpAd, nil), ownAddr, 255, "c5/loop"},
-		{"carp truncated", build(carpR, 1, carpAd, func(b []byte) []byte { return b[:20] }), peerAddr, 255, "c5/short"},
-		{"carp bad checksum", build(carpR, 1, carpAd, func(b []byte) []byte { b[7] ^= 1; return b }), peerAddr, 255, "c5/checksum"},
-		{"carp tampered counter", build(carpR, 1, carpAd, reChecksum(func(b []byte) { b[15]++ })), peerAddr, 255, "c5/auth"},
+		{"carp genuine", build(carpR, peerAddr, carpAd, nil), peerAddr, 255, "c5"},
+		{"carp TTL 64 reaches the machine", build(carpR, peerAddr, carpAd, nil), peerAddr, 64, "c5"},
+		{"carp wrong HMAC", build(wrongPass, peerAddr, carpAd, nil), peerAddr, 255, "c5/auth"},
+		{"carp own advert replayed", build(carpR, ownAddr, carpAd, nil), peerAddr, 255, "c5/replay"},
+		{"carp from outside accept_from", build(carpR, peerAddr, carpAd, nil), strangerAddr, 255, "c5/source"},
+		{"own source address", build(carpR, peerAddr, carpAd, nil), ownAddr, 255, "c5/loop"},
+		{"carp truncated", build(carpR, peerAddr, carpAd, func(b []byte) []byte { return b[:20] }), peerAddr, 255, "c5/short"},
+		{"carp bad checksum", build(carpR, peerAddr, carpAd, func(b []byte) []byte { b[7] ^= 1; return b }), peerAddr, 255, "c5/checksum"},
+		{"carp tampered counter", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[15]++ })), peerAddr, 255, "c5/auth"},
 		// PROTOCOL.md §2.2: the HMAC covers vhid, VIPs and counter, not the
 		// timing, so a changed advskew with a fixed checksum passes.
-		{"carp tampered skew", build(carpR, 1, carpAd, reChecksum(func(b []byte) { b[2]++ })), peerAddr, 255, "c5"},
-		{"unknown vhid", build(carpR, 1, carp.Advert{Proto: carp.ProtoCARP, ID: 9, AdvBase: 1}, nil), peerAddr, 255, "socket/vhid"},
+		{"carp tampered skew", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[2]++ })), peerAddr, 255, "c5"},
+		{"unknown vhid", build(carpR, peerAddr, carp.Advert{Proto: carp.ProtoCARP, ID: 9, AdvBase: 1}, nil), peerAddr, 255, "socket/vhid"},
 		{"one byte", []byte{0x21}, peerAddr, 255, "socket/short"},
-		{"vrrp2 genuine", build(v2R, 0, v2Ad, nil), peerAddr, 255, "v6"},
-		{"vrrp2 wrong password", build(v2Wrong, 0, v2Ad, nil), peerAddr, 255, "v6/auth"},
-		{"vrrp2 without password", build(v2NoPass, 0, v2Ad, nil), peerAddr, 255, "v6/auth"},
-		{"vrrp2 length", build(v2R, 0, v2Ad, func(b []byte) []byte { return append(b, 0, 0, 0, 0) }), peerAddr, 255, "v6/length"},
-		{"vrrp3 to a vrrp2 id", build(v3As6, 0, carp.Advert{Proto: carp.ProtoVRRP3, ID: 6, Priority: 1, Interval: time.Second}, nil), peerAddr, 255, "v6/version"},
-		{"vrrp3 genuine", build(v3R, 0, v3Ad, nil), peerAddr, 255, "v7"},
-		{"vrrp3 bad checksum", build(v3R, 0, v3Ad, func(b []byte) []byte { b[6] ^= 0x80; return b }), peerAddr, 255, "v7/checksum"},
-		{"vrrp3 not an advert", build(v3R, 0, v3Ad, func(b []byte) []byte { b[0]++; b[6]--; return b }), peerAddr, 255, "v7/type"},
+		{"vrrp2 genuine", build(v2R, peerAddr, v2Ad, nil), peerAddr, 255, "v6"},
+		{"vrrp2 wrong password", build(v2Wrong, peerAddr, v2Ad, nil), peerAddr, 255, "v6/auth"},
+		{"vrrp2 without password", build(v2NoPass, peerAddr, v2Ad, nil), peerAddr, 255, "v6/auth"},
+		{"vrrp2 length", build(v2R, peerAddr, v2Ad, func(b []byte) []byte { return append(b, 0, 0, 0, 0) }), peerAddr, 255, "v6/length"},
+		{"vrrp3 to a vrrp2 id", build(v3As6, peerAddr, carp.Advert{Proto: carp.ProtoVRRP3, ID: 6, Priority: 1, Interval: time.Second}, nil), peerAddr, 255, "v6/version"},
+		{"vrrp3 genuine", build(v3R, peerAddr, v3Ad, nil), peerAddr, 255, "v7"},
+		{"vrrp3 bad checksum", build(v3R, peerAddr, v3Ad, func(b []byte) []byte { b[6] ^= 0x80; return b }), peerAddr, 255, "v7/checksum"},
+		{"vrrp3 not an advert", build(v3R, peerAddr, v3Ad, func(b []byte) []byte { b[0]++; b[6]--; return b }), peerAddr, 255, "v7/type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +115,9 @@ func TestDemux(t *testing.T) {
 			got := result{Delivered: map[string]int{}, Dropped: map[string]map[string]uint64{}}
 			ctrs := map[string]*counters{}
 			for _, r := range []Router{carpR, v2R, v3R} {
-				dec, err := newDecoder(&r, cookie)
+				rp := newReplay(ownAddr)
+				rp.sent.Store(ownSent)
+				dec, err := newDecoder(&r, rp)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -145,13 +156,13 @@ func TestDemux(t *testing.T) {
 // TestDemuxQueueFull counts adverts a busy router could not take.
 func TestDemuxQueueFull(t *testing.T) {
 	r := vrrpRouter("v7", 7, 100, "198.18.0.102/32")
-	dec, _ := newDecoder(&r, 0)
+	dec, _ := newDecoder(&r, nil)
 	s := &socket{conn: stubConn{src: ownAddr}}
 	s.table.Store(&rxTable{})
 	ctr := &counters{}
 	s.set(&rxEntry{name: "v7", proto: carp.ProtoVRRP3, id: 7, dec: dec, ctr: ctr,
 		deliver: func(carp.Advert) bool { return false }}, false)
-	e, _ := newEncoder(&r, 0)
+	e, _ := newEncoder(&r, nil)
 	b, _ := e.encode(carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 9, Interval: testInterval}, peerAddr, group4)
 	for range 3 {
 		s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})

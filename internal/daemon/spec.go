@@ -27,6 +27,9 @@ type Router struct {
 	SrcIP    netip.Addr   // source address; zero = the interface's primary
 	Peers    []netip.Addr // unicast peers; empty = multicast to Group
 	Group    netip.Addr   // zero = 224.0.0.18 or ff02::12
+	// AcceptFrom, when set, lists the sources adverts are accepted from;
+	// with Peers, only the peers are accepted too.
+	AcceptFrom []netip.Prefix
 
 	// V3PseudoHeader makes VRRPv3 over IPv4 checksum with the IPv4
 	// pseudo-header (keepalived's default, RFC 5798) instead of the RFC
