@@ -6,7 +6,7 @@ import (
 )
 
 // The CARP counter is the only part of an advertisement's variable fields
-// that the HMAC covers (docs/protocol.md §2): advbase, advskew, demote and
+// that the HMAC covers (docs/protocol.md §2.2): advbase, advskew, demote and
 // the IP source are not. OpenBSD sends one random value for ever, FreeBSD
 // and ucarp start at a random value, add one per advertisement and adopt
 // the counter of every advertisement they accept. Nobody checks it, so

@@ -42,7 +42,8 @@ func (m *Machine) carpDown() time.Duration {
 	return r*time.Duration(m.adv.AdvBase)*time.Second + skew
 }
 
-// receiveCARP applies docs/protocol.md §3.3 to an advert from another
+// receiveCARP applies the receive rules (docs/protocol.md §3.2; OpenBSD
+// and FreeBSD ip_carp.c carp_input, ucarp carp.c) to an advert from another
 // node. It returns ErrBowOut, with no effect, for an advert that would
 // make a BACKUP take over at once because the master leaves or will time
 // out, when it does not come from the current master: the HMAC covers
