@@ -173,6 +173,11 @@ func TestLabTermBowOut(t *testing.T) {
 	a.waitState(t, "MASTER", 10*time.Second)
 	b := startCarpd(t, n2, "", carpArgs(n2, "11", "50", "s3cret", vip.String())...)
 	b.waitState(t, "BACKUP", 5*time.Second)
+	// A bow-out counts only from the master b follows (docs/protocol.md §3.2).
+	waitLab(t, 3*time.Second, "n2 to follow n1", func() bool {
+		st, err := b.status()
+		return err == nil && st.Master == n1.IP4.Addr().String()
+	})
 
 	start := time.Now()
 	if err := a.Signal(syscall.SIGTERM); err != nil {
