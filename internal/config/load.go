@@ -128,7 +128,7 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	}
 	var specs []*spec
 	var routersSeen, hasPassword bool
-	p.fields("top level", root, []string{"state_dir", "debug", "metrics_listen", "broker", "routers"}, func(key string, _, v *yaml.Node) {
+	p.fields("top level", root, []string{"state_dir", "debug", "metrics_listen", "script_user", "broker", "routers"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "state_dir":
 			if s, ok := p.str(key, v); ok {
@@ -139,6 +139,14 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 			}
 		case "debug":
 			f.Debug, _ = p.boolean(key, v)
+		case "script_user":
+			if s, ok := p.str(key, v); ok {
+				u, err := lookupScriptUser(s)
+				if err != nil {
+					p.errorf(v.Line, "script_user: %v", err)
+				}
+				f.ScriptUser = u
+			}
 		case "broker":
 			p.brokerSpec = p.broker(v, dir)
 		case "metrics_listen":

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -158,4 +160,58 @@ func ownerNames(owners []uint32) string {
 		}
 	}
 	return strings.Join(s, " or ")
+}
+
+// lookupScriptUser reads script_user: USER or USER:GROUP, by name or
+// number. Without a group the user's primary group and supplementary
+// groups apply, as after a login; with one, that group alone.
+func lookupScriptUser(s string) (*ScriptUser, error) {
+	name, group, hasGroup := strings.Cut(s, ":")
+	if name == "" || hasGroup && group == "" {
+		return nil, fmt.Errorf("%q: expected USER or USER:GROUP", s)
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		if u, err = user.LookupId(name); err != nil {
+			return nil, fmt.Errorf("no user %q on this system", name)
+		}
+	}
+	su := &ScriptUser{Name: s}
+	if su.UID, err = parseID(u.Uid); err != nil {
+		return nil, err
+	}
+	if hasGroup {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if g, err = user.LookupGroupId(group); err != nil {
+				return nil, fmt.Errorf("no group %q on this system", group)
+			}
+		}
+		su.GID, err = parseID(g.Gid)
+		return su, err
+	}
+	if su.GID, err = parseID(u.Gid); err != nil {
+		return nil, err
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return nil, fmt.Errorf("listing the groups of %s: %w", name, err)
+	}
+	for _, id := range ids {
+		g, err := parseID(id)
+		if err != nil {
+			return nil, err
+		}
+		su.Groups = append(su.Groups, g)
+	}
+	return su, nil
+}
+
+// parseID reads a numeric user or group id as os/user returns it.
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("reading the id %q: %w", s, err)
+	}
+	return uint32(n), nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -192,5 +193,38 @@ func TestFromArgsScripts(t *testing.T) {
 	want := "-u/--upscript: refusing to run it: " + open + " is writable by group or others (mode 0777): chmod go-w " + open
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// TestScriptUser reads script_user against this system's users: nobody
+// and nogroup are 65534 on Debian and most distributions.
+func TestScriptUser(t *testing.T) {
+	u, err := user.Lookup("nobody")
+	if err != nil || u.Uid != "65534" {
+		t.Skipf("no user nobody with uid 65534 here: %v", err)
+	}
+	body := "routers:\n  - iface: eth0\n    vhid: 1\n    vips: [198.18.0.2]\n"
+	f, errs := loadText(t, "script_user: nobody\n"+body)
+	if errs != nil {
+		t.Fatalf("errors: %q", errs)
+	}
+	if f.ScriptUser == nil || f.ScriptUser.UID != nobody || f.ScriptUser.GID != nobody {
+		t.Errorf("script_user nobody: %+v", f.ScriptUser)
+	}
+	if f, errs = loadText(t, "script_user: \"65534:0\"\n"+body); errs != nil {
+		t.Fatalf("errors: %q", errs)
+	}
+	if diff := cmp.Diff(&ScriptUser{Name: "65534:0", UID: nobody, GID: 0}, f.ScriptUser); diff != "" {
+		t.Errorf("script_user 65534:0 (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"carpd-no-such-user", `1: script_user: no user "carpd-no-such-user" on this system`},
+		{`"nobody:carpd-no-such-group"`, `1: script_user: no group "carpd-no-such-group" on this system`},
+		{`"nobody:"`, `1: script_user: "nobody:": expected USER or USER:GROUP`},
+	} {
+		_, errs := loadText(t, "script_user: "+tc.value+"\n"+body)
+		if diff := cmp.Diff([]string{tc.want}, errs); diff != "" {
+			t.Errorf("script_user %s: errors (-want +got):\n%s", tc.value, diff)
+		}
 	}
 }
