@@ -73,7 +73,8 @@ func flagLabels() map[string]string {
 		"iface": "-i/--interface", "srcip": "-s/--srcip", "vhid": "-v/--vhid", "vrid": "-v/--vhid",
 		"password": "-p/--pass", "passfile": "-o/--passfile", "preempt": "-P/--preempt",
 		"vips": "-a/--addr", "advbase": "-b/--advbase", "advskew": "-k/--advskew",
-		"deadratio": "-r/--deadratio", "hooks.xparam": "-x/--xparam", "mcast": "--mcast",
+		"deadratio": "-r/--deadratio", "hooks.xparam": "-x/--xparam",
+		"hooks.up": "-u/--upscript", "hooks.down": "-d/--downscript", "mcast": "--mcast",
 		"proto": "--proto", "priority": "--priority", "interval": "--interval",
 		"peers": "--peer", "name": "--name", "vip_by_scripts": "--vip-by-scripts",
 	}
@@ -253,10 +254,10 @@ func (p *parser) argStrings(s *spec, fs *pflag.FlagSet, a *args) {
 		s.at["passfile"], s.r.Passfile = 0, a.passfile
 	}
 	if a.upscript != "" {
-		s.r.Hooks.Up = []string{a.upscript}
+		s.at["hooks.up"], s.r.Hooks.Up = 0, []string{a.upscript}
 	}
 	if a.downscript != "" {
-		s.r.Hooks.Down = []string{a.downscript}
+		s.at["hooks.down"], s.r.Hooks.Down = 0, []string{a.downscript}
 	}
 	if fs.Changed("xparam") {
 		s.at["hooks.xparam"], s.r.Hooks.XParam = 0, a.xparam

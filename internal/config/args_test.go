@@ -57,7 +57,12 @@ func TestFromArgs(t *testing.T) {
 	long.Machine.AdvBase, long.Machine.AdvSkew, long.Machine.DeadRatio = 2, 50, 4
 	long.Group = netip.MustParseAddr("239.1.2.3")
 	long.IgnoreIfState, long.Neutral = true, true
-	long.Hooks.Up, long.Hooks.XParam = []string{"up.sh"}, "x"
+	// ucarp execl()s the script: a bare name is in the working directory.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	long.Hooks.Up, long.Hooks.XParam = []string{filepath.Join(wd, "up.sh")}, "x"
 
 	multi := ucarpRouter("eth1", 3, "198.18.1.10")
 	multi.VIPs = append(multi.VIPs, netip.MustParsePrefix("198.18.1.11/24"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/carpd/carpd/carp"
@@ -228,4 +229,39 @@ func (p *parser) hookRules(s *spec, r *Router) {
 		}
 		seen[t.Name] = s.trackLines[i]
 	}
+	for _, k := range []struct {
+		key  string
+		argv *[]string
+	}{{"hooks.up", &r.Hooks.Up}, {"hooks.down", &r.Hooks.Down}, {"hooks.notify", &r.Hooks.Notify}} {
+		p.program(s, s.label(k.key), s.lineOf(k.key), k.argv)
+	}
+	for i := range r.TrackScripts {
+		p.program(s, "track_script "+r.TrackScripts[i].Name, s.trackLines[i], &r.TrackScripts[i].Argv)
+	}
+}
+
+// program makes argv[0] the absolute path of a program carpd may run as
+// root. A relative path is relative to the file's directory, as a
+// passfile is; on the command line to the working directory, where
+// ucarp's execl finds it, a bare name included. A bare name in a file is
+// looked up in SafePath, the PATH hooks run with.
+func (p *parser) program(s *spec, key string, line int, argv *[]string) {
+	if len(*argv) == 0 {
+		return
+	}
+	name := (*argv)[0]
+	if !filepath.IsAbs(name) && (s.fromArgs || strings.Contains(name, "/")) {
+		abs, err := filepath.Abs(filepath.Join(s.dir, name))
+		if err != nil {
+			p.errorf(line, "%s: resolving %s: %v", key, name, err)
+			return
+		}
+		name = abs
+	}
+	path, err := p.script(name)
+	if err != nil {
+		p.errorf(line, "%s: refusing to run it: %v", key, err)
+		return
+	}
+	*argv = append([]string{path}, (*argv)[1:]...)
 }

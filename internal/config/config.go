@@ -49,7 +49,10 @@ type File struct {
 	// Daemonize detaches into the background (ucarp -B); command line only,
 	// since under systemd or another supervisor carpd stays in the foreground.
 	Daemonize bool
-	Routers   []Router
+	// ScriptUser is who hooks and track scripts run as (key script_user);
+	// nil runs them as carpd's own user.
+	ScriptUser *ScriptUser
+	Routers    []Router
 	// Broker is the supervised MQTT broker (key broker); nil when carpd
 	// supervises none, as from a ucarp command line.
 	Broker *Broker
@@ -99,6 +102,15 @@ type Router struct {
 	TrackScripts    []TrackScript
 
 	Line int // line of the router in the file; 0 from the command line
+}
+
+// ScriptUser is a user and groups to run hooks and track scripts as.
+type ScriptUser struct {
+	Name     string // as written: USER or USER:GROUP
+	UID, GID uint32
+	// Groups are the supplementary groups: the user's own, or none when
+	// a group is named.
+	Groups []uint32
 }
 
 // GARP tunes the gratuitous ARP / unsolicited NA bursts sent on promotion.

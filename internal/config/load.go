@@ -21,6 +21,11 @@ type Loader struct {
 	// can be checked on another machine; `carpd run` refuses later. nil
 	// uses the system: netlink on Linux, the net package elsewhere.
 	IfaceAddrs func(iface string) ([]netip.Addr, error)
+	// Script resolves and checks the program of a hook or track script,
+	// given as an absolute path or a bare name to look up in SafePath: it
+	// returns the absolute path, or why carpd must not run it. nil is
+	// SystemScript.
+	Script func(name string) (string, error)
 }
 
 // Load reads and validates a YAML file with the system Loader.
@@ -59,6 +64,10 @@ func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
 	lookup := l.IfaceAddrs
 	if lookup == nil {
 		lookup = systemAddrs
+	}
+	p.script = l.Script
+	if p.script == nil {
+		p.script = SystemScript
 	}
 	var built []*spec
 	for _, s := range specs {
@@ -119,7 +128,7 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	}
 	var specs []*spec
 	var routersSeen, hasPassword bool
-	p.fields("top level", root, []string{"state_dir", "debug", "metrics_listen", "broker", "routers"}, func(key string, _, v *yaml.Node) {
+	p.fields("top level", root, []string{"state_dir", "debug", "metrics_listen", "script_user", "broker", "routers"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "state_dir":
 			if s, ok := p.str(key, v); ok {
@@ -130,6 +139,14 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 			}
 		case "debug":
 			f.Debug, _ = p.boolean(key, v)
+		case "script_user":
+			if s, ok := p.str(key, v); ok {
+				u, err := lookupScriptUser(s)
+				if err != nil {
+					p.errorf(v.Line, "script_user: %v", err)
+				}
+				f.ScriptUser = u
+			}
 		case "broker":
 			p.brokerSpec = p.broker(v, dir)
 		case "metrics_listen":

@@ -32,7 +32,20 @@ func fakeAddrs(iface string) ([]netip.Addr, error) {
 	return nil, fmt.Errorf("route ip+net: no such network interface")
 }
 
-var testLoader = Loader{IfaceAddrs: fakeAddrs}
+// fakeScript stands in for the programs of a test machine: any absolute
+// path is a safe program, and a bare name is found in /usr/bin. It
+// refuses a relative path, which the parser must have resolved.
+func fakeScript(name string) (string, error) {
+	switch {
+	case filepath.IsAbs(name):
+		return name, nil
+	case !strings.Contains(name, "/"):
+		return "/usr/bin/" + name, nil
+	}
+	return "", fmt.Errorf("%s: relative path passed to Script", name)
+}
+
+var testLoader = Loader{IfaceAddrs: fakeAddrs, Script: fakeScript}
 
 // loadText writes text to c.yaml in a private directory (mode 0600, so no
 // permission warning) and loads it. It returns the errors as "LINE: msg".

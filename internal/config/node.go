@@ -15,6 +15,7 @@ type parser struct {
 	errs       Errors
 	warns      []string
 	brokerSpec *brokerSpec // the broker section, if any
+	script     func(name string) (string, error)
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {

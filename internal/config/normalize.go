@@ -16,6 +16,7 @@ type outFile struct {
 	Debug    bool        `yaml:"debug"`
 	Broker   *outBroker  `yaml:"broker,omitempty"`
 	Metrics  string      `yaml:"metrics_listen,omitempty"`
+	User     string      `yaml:"script_user,omitempty"`
 	Routers  []outRouter `yaml:"routers"`
 }
 
@@ -91,6 +92,9 @@ type outTrackScrip struct {
 // named), so the output is safe to share but does not carry the secret.
 func (f *File) WriteNormalized(w io.Writer) error {
 	out := outFile{StateDir: f.StateDir, Debug: f.Debug, Metrics: f.MetricsListen, Broker: normalizeBroker(f.Broker), Routers: []outRouter{}}
+	if f.ScriptUser != nil {
+		out.User = f.ScriptUser.Name
+	}
 	for i := range f.Routers {
 		out.Routers = append(out.Routers, normalize(&f.Routers[i]))
 	}

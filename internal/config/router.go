@@ -15,7 +15,7 @@ type spec struct {
 	line  int
 	at    map[string]int
 	label func(key string) string // how the user spelt a key (flag names on the command line)
-	dir   string                  // base for a relative passfile
+	dir   string                  // base for a relative passfile or program
 
 	id, advbase, advskew, deadratio, priority    int
 	down                                         carp.DownFormula

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/carpd/carpd/internal/config"
 )
 
 // maxHookOutput bounds the output of one hook kept for the log.
@@ -23,12 +25,12 @@ const hookWaitDelay = time.Second
 // errHookTimeout marks a hook killed because it ran out of time.
 var errHookTimeout = errors.New("timed out")
 
-// runHook runs argv (argv[0] is looked up in PATH if it has no slash) with
-// env added to the daemon's environment, and returns its combined output.
+// runHook runs argv (the configuration makes argv[0] absolute) as user
+// (nil: carpd's own) with scriptEnv(env), and returns its combined output.
 // The hook gets its own process group; when timeout passes or ctx ends,
 // the whole group is killed, so a script's children die with it. It never
 // goes through a shell.
-func runHook(ctx context.Context, argv, env []string, timeout time.Duration) ([]byte, error) {
+func runHook(ctx context.Context, argv, env []string, timeout time.Duration, user *syscall.Credential) ([]byte, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
 	}
@@ -38,12 +40,12 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration) ([]
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = scriptEnv(os.LookupEnv, env)
 	out := &capped{max: maxHookOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	// PITFALLS.md §B.9: own process group, so the group can be killed as
-	// one and a terminal's Ctrl-C does not reach it directly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so the group can be killed as one and a
+	// terminal's Ctrl-C does not reach it directly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: user}
 	cmd.Cancel = func() error {
 		// The group id is the child's pid (Setpgid with Pgid 0).
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -59,6 +61,21 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration) ([]
 		return out.Bytes(), fmt.Errorf("%w after %v", errHookTimeout, timeout)
 	}
 	return out.Bytes(), err
+}
+
+// scriptEnv is the whole environment of a hook or track script: the safe
+// PATH, the locale and time zone carpd was given, and extra (CARPD_*).
+// Nothing else of carpd's passes: not the service manager's sockets
+// (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), which a script could use to
+// speak for carpd, nor anything secret.
+func scriptEnv(lookup func(string) (string, bool), extra []string) []string {
+	env := []string{"PATH=" + config.SafePath}
+	for _, k := range []string{"LANG", "TZ"} {
+		if v, ok := lookup(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, extra...)
 }
 
 // capped is a writer that keeps the first max bytes and counts the rest.

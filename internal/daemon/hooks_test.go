@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestRunHookKillsGroupOnTimeout runs a script that leaves a background
@@ -19,7 +21,7 @@ func TestRunHookKillsGroupOnTimeout(t *testing.T) {
 	pidFile := t.TempDir() + "/pid"
 	script := `echo $$ > "$1"; sleep 30 & sleep 30`
 	start := time.Now()
-	_, err := runHook(t.Context(), []string{"sh", "-c", script, "sh", pidFile}, nil, 300*time.Millisecond)
+	_, err := runHook(t.Context(), []string{"sh", "-c", script, "sh", pidFile}, nil, 300*time.Millisecond, nil)
 	took := time.Since(start)
 	if !errors.Is(err, errHookTimeout) {
 		t.Fatalf("runHook = %v, want a timeout", err)
@@ -57,7 +59,7 @@ func TestRunHookResult(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := runHook(t.Context(), tt.argv, nil, time.Second)
+			out, err := runHook(t.Context(), tt.argv, nil, time.Second, nil)
 			if string(out) != tt.out {
 				t.Errorf("output %q, want %q", out, tt.out)
 			}
@@ -69,7 +71,7 @@ func TestRunHookResult(t *testing.T) {
 }
 
 func TestRunHookCapsOutput(t *testing.T) {
-	out, err := runHook(t.Context(), []string{"head", "-c", "20000", "/dev/zero"}, nil, 5*time.Second)
+	out, err := runHook(t.Context(), []string{"head", "-c", "20000", "/dev/zero"}, nil, 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,4 +163,59 @@ func liveInGroup(t *testing.T, pgid int) []int {
 		}
 	}
 	return live
+}
+
+// TestHookEnvIsMinimal runs a hook through the executor while carpd's
+// own environment holds the service manager's variables and a secret: the
+// hook must see only the safe PATH, LANG and TZ, and CARPD_*.
+func TestHookEnvIsMinimal(t *testing.T) {
+	for k, v := range map[string]string{
+		"NOTIFY_SOCKET": "/run/systemd/notify", "WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1",
+		"LISTEN_FDS": "1", "INVOCATION_ID": "x", "JOURNAL_STREAM": "8:9", "CARPD_SECRET": "s3cret",
+		"PATH": "/tmp/evil:" + os.Getenv("PATH"), "LANG": "C.UTF-8", "TZ": "UTC",
+	} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	script := dir + "/dump"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nenv > \""+dir+"/env\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := vrrpRouter("VI_1", 51, 120, "198.18.0.100/32")
+	spec.Hooks = Hooks{Notify: []string{script}}
+	e, _ := newTestExecutor(t, &spec, nil)
+	e.enqueue(job{kind: jobPromote, from: 1, to: 2, notify: "MASTER", prio: 120, queued: time.Now()})
+	e.close()
+	<-e.done
+	b, err := os.ReadFile(dir + "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(l, "PWD=") { // the shell's own, exported by sh
+			got = append(got, l)
+		}
+	}
+	want := []string{"CARPD_ID=51", "CARPD_IFACE=eth0", "CARPD_PROTO=vrrp3", "CARPD_ROUTER=VI_1",
+		"CARPD_STATE=MASTER", "CARPD_VIPS=198.18.0.100/32", "LANG=C.UTF-8", "PATH=" + config.SafePath, "TZ=UTC"}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("the hook's environment (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunHookAsUser runs a hook as nobody with no supplementary groups,
+// as script_user asks; it needs root to switch users.
+func TestRunHookAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a hook as another user")
+	}
+	user := &syscall.Credential{Uid: 65534, Gid: 65534}
+	out, err := runHook(t.Context(), []string{"/bin/sh", "-c", "id -u; id -g; id -G"}, nil, 5*time.Second, user)
+	if err != nil {
+		t.Fatalf("runHook: %v (output %q)", err, out)
+	}
+	if diff := cmp.Diff("65534\n65534\n65534\n", string(out)); diff != "" {
+		t.Errorf("uid, gid, groups (-want +got):\n%s", diff)
+	}
 }

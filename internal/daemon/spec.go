@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/carpd/carpd/carp"
@@ -73,6 +74,9 @@ type Hooks struct {
 	Up, Down, Notify []string
 	XParam           string
 	Timeout          time.Duration
+	// User runs the hooks as another user and groups (script_user); nil
+	// keeps carpd's.
+	User *syscall.Credential
 }
 
 // DefaultHookTimeout bounds a hook when the configuration sets none.
@@ -97,6 +101,9 @@ type TrackScript struct {
 	Rise     int
 	Fall     int
 	Weight   int
+	// User runs the script as another user and groups (script_user); nil
+	// keeps carpd's.
+	User *syscall.Credential
 }
 
 // family returns 4 or 6: the family of SrcIP if set, else of the first

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -103,7 +104,7 @@ func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out s
 	defer ticker.Stop()
 	failed, good, bad := false, 0, 0
 	for {
-		out, err := runHook(ctx, d.Argv, nil, timeout)
+		out, err := runHook(ctx, d.Argv, nil, timeout, d.User)
 		if ctx.Err() != nil {
 			return
 		}
@@ -131,5 +132,14 @@ func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out s
 // scriptEqual reports whether two definitions run the same way.
 func scriptEqual(a, b TrackScript) bool {
 	return a.Name == b.Name && slices.Equal(a.Argv, b.Argv) && a.Interval == b.Interval &&
-		a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall && a.Weight == b.Weight
+		a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall && a.Weight == b.Weight &&
+		credEqual(a.User, b.User)
+}
+
+// credEqual reports whether two script users are the same.
+func credEqual(a, b *syscall.Credential) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Uid == b.Uid && a.Gid == b.Gid && slices.Equal(a.Groups, b.Groups) && a.NoSetGroups == b.NoSetGroups
 }
