@@ -120,19 +120,17 @@ func New(o Options, routers []Router) (*Daemon, error) {
 	return d, nil
 }
 
-// Run takes over the system: it creates the state directory, takes the
-// pid lock, removes leftover VIPs of a crashed run, opens the control
-// socket and runs every router until ctx ends. Then each router leaves
+// Run takes over the system: it creates or checks the state directory
+// (PrepareStateDir), takes the pid lock, removes leftover VIPs of a
+// crashed run, opens the control socket and runs every router until ctx
+// ends. Then each router leaves
 // (bow-out, VIPs removed, down hooks if MASTER, notify STOP) within
 // ShutdownTimeout, and Run returns nil. An error means start-up failed;
 // whatever was started is undone.
 func (d *Daemon) Run(ctx context.Context) error {
 	dir := d.opts.StateDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("restricting state directory: %w", err)
+	if err := PrepareStateDir(dir); err != nil {
+		return err
 	}
 	release, err := lockPID(dir)
 	if err != nil {
