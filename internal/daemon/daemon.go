@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
@@ -76,6 +78,12 @@ type Daemon struct {
 	// otherwise, and never changes after.
 	hass statePublisher
 
+	// peerUID says who is at the other end of a control connection; tests
+	// replace it to play another user.
+	peerUID func(net.Conn) (int, error)
+	// ctlRefused counts control connections refused for their uid.
+	ctlRefused atomic.Uint64
+
 	hookCtx    context.Context
 	hookCancel context.CancelFunc
 	dirty      chan struct{}
@@ -104,7 +112,8 @@ func New(o Options, routers []Router) (*Daemon, error) {
 		o.QueueLen = defaultQueueLen
 	}
 	d := &Daemon{opts: o, net: o.Net, log: o.Log, routers: make(map[string]*router),
-		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1)}
+		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1),
+		peerUID: peerUID}
 	d.hookCtx, d.hookCancel = context.WithCancel(context.Background())
 	specs, err := d.resolve(routers)
 	if err != nil {
