@@ -110,7 +110,7 @@ probe_ok() { [[ $(status "$1" probe) == "out ok"*", in ok"* ]]; }
 # carpd.yaml. Only n1 holds the bridge, as in the classic setup.
 write_configs() {
 	local n=$1 peer=$2 advskew=$3 dir="$LAB_DIR/n$1"
-	mkdir -p "$dir/state" "$dir/data"
+	mkdir -p "$dir/data" # carpd creates state/ itself, mode 0700
 	cat >"$dir/mosquitto.conf" <<-EOF
 		listener 1883 198.18.0.$n
 		allow_anonymous true

@@ -16,7 +16,9 @@ func newCheck() *cobra.Command {
 (-c FILE) or from a ucarp-style command line, and prints it normalized on
 standard output: every default filled in, passwords as ***. Warnings go to
 standard error. On errors it lists all of them, one per line as
-FILE:LINE: reason, and exits 1. It changes nothing on the system; a missing
+FILE:LINE: reason, and exits 1. It also warns about what others on the
+network could do: routers without authentication (CARP or VRRPv2 without
+a password, any VRRPv3) and metrics_listen beyond loopback. It changes nothing on the system; a missing
 interface is only a warning, so a file can be checked on another machine.
 
 Flags:
@@ -45,6 +47,9 @@ Flags:
 			}
 			if err != nil {
 				return err
+			}
+			for _, w := range f.Exposure() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
 			return f.WriteNormalized(cmd.OutOrStdout())
 		},

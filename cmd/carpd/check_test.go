@@ -96,3 +96,25 @@ func TestCheckUcarpFlags(t *testing.T) {
 		t.Error("check without arguments succeeded")
 	}
 }
+
+// TestCheckExposure: check warns, with file and line, about a router
+// anyone on the segment can override and metrics served beyond loopback.
+func TestCheckExposure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "carpd.yaml")
+	yaml := "metrics_listen: \":9112\"\nrouters:\n  - {iface: carpd-test0, vhid: 29, vips: [198.18.0.2]}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runCheck(t, "-c", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"warning: router carp29 (" + path + ":3): CARP without a password: anyone on the segment can take the VIP\n",
+		"warning: " + path + ":1: metrics_listen :9112 is not a loopback address",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/pcapfile"
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,7 @@ import (
 type inspectFlags struct {
 	proto   string
 	pass    string
+	passf   string // --passfile
 	vips    []string
 	json    bool
 	iface   string
@@ -43,7 +45,15 @@ source's /24 and the addresses seen in the capture and names the match.
 With --json, standard output holds exactly one JSON object per packet.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := newInspector(f, cmd.Flags().Changed("pass"), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if f.passf != "" {
+				pw, err := config.ReadPassfile(f.passf)
+				if err != nil {
+					return fmt.Errorf("--passfile: %w", err)
+				}
+				f.pass = pw
+			}
+			passSet := cmd.Flags().Changed("pass") || cmd.Flags().Changed("passfile")
+			in, err := newInspector(f, passSet, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -59,6 +69,8 @@ With --json, standard output holds exactly one JSON object per packet.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.proto, "proto", "", "protocol on the segment: carp, vrrp (v2 or v3 by version), vrrp2, vrrp3; default: classify each packet")
 	fl.StringVar(&f.pass, "pass", "", "password to check: CARP HMAC key (≤ 19 bytes) or VRRPv2 PASS (≤ 8 bytes)")
+	fl.StringVar(&f.passf, "passfile", "", "read the password from the first line of FILE (as ucarp --passfile), keeping it out of ps")
+	cmd.MarkFlagsMutuallyExclusive("pass", "passfile")
 	fl.StringSliceVar(&f.vips, "vip", nil, "virtual address covered by the CARP HMAC (repeatable)")
 	fl.BoolVar(&f.json, "json", false, "one JSON object per packet on standard output")
 	fl.StringVar(&f.iface, "iface", "", "capture live on this interface (root)")

@@ -197,6 +197,42 @@ func TestInspectText(t *testing.T) {
 	}
 }
 
+// TestInspectPassfile: --passfile checks with the first line of the file,
+// its line ending stripped, as --pass does with its value.
+func TestInspectPassfile(t *testing.T) {
+	path := filepath.Join(testdata, "ucarp.pcap")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		content, auth string
+	}{
+		{"s3cretpw\n", "ok"},
+		{"s3cretpw\r\nsecond line\n", "ok"},
+		{"s3cretpw", "ok"},
+		{"wrongpw\n", "bad"},
+	} {
+		pf := filepath.Join(dir, "pass")
+		if err := os.WriteFile(pf, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		recs := jsonRecords(t, "--passfile", pf, path)
+		if len(recs) == 0 {
+			t.Fatalf("passfile %q: no records", tc.content)
+		}
+		for _, r := range recs {
+			if got := field[string](t, r, "auth"); got != tc.auth {
+				t.Errorf("passfile %q: auth %q, want %q", tc.content, got, tc.auth)
+			}
+		}
+	}
+	if _, _, err := runInspect(t, "--passfile", filepath.Join(dir, "missing"), path); err == nil ||
+		!strings.Contains(err.Error(), "--passfile: reading the password: open ") {
+		t.Errorf("missing passfile: error %v", err)
+	}
+	if _, _, err := runInspect(t, "--pass", "x", "--passfile", filepath.Join(dir, "pass"), path); err == nil {
+		t.Errorf("--pass with --passfile accepted")
+	}
+}
+
 func TestInspectBadInput(t *testing.T) {
 	dir := t.TempDir()
 	notCap := filepath.Join(dir, "notes.txt")

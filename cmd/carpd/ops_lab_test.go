@@ -102,7 +102,7 @@ func TestLabOps(t *testing.T) {
 	vip := netip.MustParseAddr("198.18.0.12")
 	sock, nl := listenNotify(t)
 	metricsAddr := netip.AddrPortFrom(n1.IP4.Addr(), 9112).String()
-	dir := t.TempDir()
+	dir := stateDir(t)
 	argv := append([]string{"env", labMainEnv + "=1", "NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000",
 		os.Args[0], "run", "--state-dir", dir, "--log-format", "json", "--log-level", "debug",
 		"--metrics-listen", metricsAddr}, vrrpArgs(n1, "12", "200", vip.String())...)

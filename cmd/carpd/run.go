@@ -254,15 +254,12 @@ const daemonizedEnv = "CARPD_DAEMONIZED"
 // (bad privileges, another carpd) is reported here rather than only in
 // the log.
 func daemonize(stateDir string, stdout io.Writer) error {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
-	}
-	logPath := filepath.Join(stateDir, "carpd.log")
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := openLog(stateDir)
 	if err != nil {
-		return fmt.Errorf("opening log file: %w", err)
+		return err
 	}
 	defer logf.Close()
+	logPath := logf.Name()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding carpd's executable: %w", err)
@@ -283,6 +280,21 @@ func daemonize(stateDir string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "carpd running in the background, pid %d, logging to %s\n", cmd.Process.Pid, logPath)
 	return nil
+}
+
+// openLog checks the state directory and opens the log of a daemonized
+// carpd in it, refusing a link planted in its place: root would append
+// to whatever file it points to.
+func openLog(stateDir string) (*os.File, error) {
+	if err := daemon.PrepareStateDir(stateDir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(stateDir, "carpd.log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening log file: %w", err)
+	}
+	return f, nil
 }
 
 // brokerChanged reports whether a reload changed the broker section, which

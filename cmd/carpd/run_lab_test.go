@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -38,12 +39,18 @@ type carpdProc struct {
 	node *lab.Node
 }
 
+// stateDir is a state directory for one carpd that carpd itself creates
+// (0700): t.TempDir is 0755, which carpd refuses.
+func stateDir(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "state")
+}
+
 // startCarpd runs `carpd run --state-dir DIR ARGS` in n. dir is reused
 // when given, so a restart finds the old state directory.
 func startCarpd(t *testing.T, n *lab.Node, dir string, args ...string) *carpdProc {
 	t.Helper()
 	if dir == "" {
-		dir = t.TempDir()
+		dir = stateDir(t)
 	}
 	argv := append([]string{"env", labMainEnv + "=1", os.Args[0], "run", "--state-dir", dir,
 		"--log-format", "json", "--log-level", "debug"}, args...)
@@ -386,7 +393,7 @@ func TestLabDaemonize(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t, 1, lab.WithoutIPv6())
 	n1 := l.Nodes[0]
-	dir := t.TempDir()
+	dir := stateDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := n1.Run(ctx, append([]string{"env", labMainEnv + "=1", os.Args[0], "run", "--state-dir", dir, "-B"},

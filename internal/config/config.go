@@ -46,6 +46,7 @@ type File struct {
 	Debug    bool   // debug logging (key debug, ucarp -D)
 	// MetricsListen is the host:port serving Prometheus metrics; "" = off.
 	MetricsListen string
+	MetricsLine   int // line of metrics_listen; 0 when not in a file
 	// Daemonize detaches into the background (ucarp -B); command line only,
 	// since under systemd or another supervisor carpd stays in the foreground.
 	Daemonize bool

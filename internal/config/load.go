@@ -154,7 +154,7 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 				if err := checkListen(s); err != nil {
 					p.errorf(v.Line, "metrics_listen: %v", err)
 				}
-				f.MetricsListen = s
+				f.MetricsListen, f.MetricsLine = s, v.Line
 			}
 		case "routers":
 			routersSeen = true

@@ -13,30 +13,46 @@ import (
 // matters, and a wrong path to a huge file must not eat memory.
 const maxPassfile = 4096
 
-// readPassfile returns the first line of path without its line ending,
+// ReadPassfile returns the first line of path without its line ending,
 // like ucarp -o (which strips \n; \r goes too, for files edited on
-// Windows). It warns when others may read the file.
-func (p *parser) readPassfile(path string) (string, error) {
+// Windows).
+func ReadPassfile(path string) (string, error) {
+	line, _, err := readPassfile(path)
+	return line, err
+}
+
+// readPassfile is ReadPassfile, also returning the file's permissions.
+func readPassfile(path string) (string, os.FileMode, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
+		return "", 0, fmt.Errorf("reading the password: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
+		return "", 0, fmt.Errorf("reading the password: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		p.warnf("passfile %s is readable by group or others (mode %04o): chmod 600 %s", path, perm, path)
+		return "", 0, fmt.Errorf("%s is not a regular file", path)
 	}
 	line, err := bufio.NewReader(io.LimitReader(f, maxPassfile)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the password from %s: %w", path, err)
+		return "", 0, fmt.Errorf("reading the password from %s: %w", path, err)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return strings.TrimRight(line, "\r\n"), fi.Mode().Perm(), nil
+}
+
+// readPassfile is ReadPassfile for a configuration: it warns when others
+// may read the file.
+func (p *parser) readPassfile(path string) (string, error) {
+	line, perm, err := readPassfile(path)
+	if err != nil {
+		return "", err
+	}
+	if perm&0o077 != 0 {
+		p.warnf("passfile %s is readable by group or others (mode %04o): chmod 600 %s", path, perm, path)
+	}
+	return line, nil
 }
 
 // warnReadable warns when a config file holding a password can be read by

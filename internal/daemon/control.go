@@ -109,14 +109,36 @@ func (d *Daemon) handleControl(conn net.Conn) {
 	_ = conn.SetDeadline(time.Now().Add(controlTimeout))
 	var req Request
 	var resp Response
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
-		resp.Error = "reading request: " + err.Error()
+	// The request is read even from a peer that is refused: closing a Unix
+	// socket with unread data resets it, and the peer would not see why.
+	decErr := json.NewDecoder(conn).Decode(&req)
+	if err := d.checkPeer(conn); err != nil {
+		n := d.ctlRefused.Add(1)
+		d.log.Warn("refusing control connection", "op", req.Op, "error", err, "refused", n)
+		resp.Error = err.Error()
+	} else if decErr != nil {
+		resp.Error = "reading request: " + decErr.Error()
 	} else {
 		resp = d.answer(req)
 	}
 	if err := json.NewEncoder(conn).Encode(resp); err != nil {
 		d.log.Debug("answering control request", "op", req.Op, "error", err)
 	}
+}
+
+// checkPeer lets only root, or the user carpd runs as, use the control
+// socket. Its mode (0600 in a 0700 directory) already says so; this
+// holds even if the mode is loosened or a process with CAP_DAC_OVERRIDE
+// but another uid connects. Demote and resign move the VIPs.
+func (d *Daemon) checkPeer(conn net.Conn) error {
+	uid, err := d.peerUID(conn)
+	if err != nil {
+		return err
+	}
+	if euid := os.Geteuid(); uid != 0 && uid != euid {
+		return fmt.Errorf("permission denied: uid %d may not use carpd's control socket (root or uid %d only)", uid, euid)
+	}
+	return nil
 }
 
 // answer executes one request.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
@@ -76,6 +78,12 @@ type Daemon struct {
 	// otherwise, and never changes after.
 	hass statePublisher
 
+	// peerUID says who is at the other end of a control connection; tests
+	// replace it to play another user.
+	peerUID func(net.Conn) (int, error)
+	// ctlRefused counts control connections refused for their uid.
+	ctlRefused atomic.Uint64
+
 	hookCtx    context.Context
 	hookCancel context.CancelFunc
 	dirty      chan struct{}
@@ -104,7 +112,8 @@ func New(o Options, routers []Router) (*Daemon, error) {
 		o.QueueLen = defaultQueueLen
 	}
 	d := &Daemon{opts: o, net: o.Net, log: o.Log, routers: make(map[string]*router),
-		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1)}
+		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1),
+		peerUID: peerUID}
 	d.hookCtx, d.hookCancel = context.WithCancel(context.Background())
 	specs, err := d.resolve(routers)
 	if err != nil {
@@ -120,19 +129,17 @@ func New(o Options, routers []Router) (*Daemon, error) {
 	return d, nil
 }
 
-// Run takes over the system: it creates the state directory, takes the
-// pid lock, removes leftover VIPs of a crashed run, opens the control
-// socket and runs every router until ctx ends. Then each router leaves
+// Run takes over the system: it creates or checks the state directory
+// (PrepareStateDir), takes the pid lock, removes leftover VIPs of a
+// crashed run, opens the control socket and runs every router until ctx
+// ends. Then each router leaves
 // (bow-out, VIPs removed, down hooks if MASTER, notify STOP) within
 // ShutdownTimeout, and Run returns nil. An error means start-up failed;
 // whatever was started is undone.
 func (d *Daemon) Run(ctx context.Context) error {
 	dir := d.opts.StateDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("restricting state directory: %w", err)
+	if err := PrepareStateDir(dir); err != nil {
+		return err
 	}
 	release, err := lockPID(dir)
 	if err != nil {

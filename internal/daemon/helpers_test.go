@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,9 @@ func newNodeOn(t *testing.T, fn *fakeNet, routers ...Router) *node {
 // Net, Log, StateDir and ShutdownTimeout are the test's.
 func newNodeWith(t *testing.T, fn *fakeNet, o Options, routers ...Router) *node {
 	t.Helper()
-	n := &node{t: t, net: fn, dir: t.TempDir(), logs: &syncBuffer{}}
+	// t.TempDir is 0755; Run creates "state" 0700, as a state directory
+	// must be.
+	n := &node{t: t, net: fn, dir: filepath.Join(t.TempDir(), "state"), logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.Net, o.Log, o.StateDir, o.ShutdownTimeout = fn, log, n.dir, 5*time.Second
 	d, err := New(o, routers)

@@ -19,7 +19,9 @@ const PIDFile = "carpd.pid"
 // lock. release removes the file and drops the lock.
 func lockPID(dir string) (release func(), err error) {
 	path := filepath.Join(dir, PIDFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a link planted here must not make root truncate and
+	// write the file it points to.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening pid file: %w", err)
 	}

@@ -94,6 +94,8 @@ func writeStatus(dir string, st Status) error {
 	if err != nil {
 		return err
 	}
+	// CreateTemp's O_EXCL never follows a link, and the rename replaces
+	// a link planted at status.json instead of writing through it.
 	f, err := os.CreateTemp(dir, ".status-*.json")
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func startCarpdRouters(t *testing.T, bin string, n *lab.Node, count, skew int) *
 			n.Iface, v, skew, v)
 	}
 	writeFile(t, dir+"/carpd.yaml", b.String(), 0o600)
-	p := n.Start(t, bin, "run", "--state-dir", dir, "--log-format", "json", "-c", dir+"/carpd.yaml")
+	p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
 	return &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
 }
 
@@ -57,7 +57,7 @@ func (c *carpdOnly) tryReport() (status.Report, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var r status.Report
-	out, err := c.n.Run(ctx, c.bin, "status", "--json", "--state-dir", c.dir)
+	out, err := c.n.Run(ctx, c.bin, "status", "--json", "--state-dir", c.dir+"/state")
 	if err != nil {
 		return r, fmt.Errorf("carpd status on %s: %w", c.n.Name, err)
 	}

@@ -140,7 +140,7 @@ func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab
 			"  backoff: {base: 100ms, cap: 400ms}\nrouters:\n  - name: mqtt\n    iface: %s\n%s    vips: [%s]\n",
 			conf, n.Iface, router, benchVIP)
 		writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
-		p := n.Start(t, bin, "run", "--state-dir", dir, "--log-format", "json", "-c", dir+"/carpd.yaml")
+		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
 		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int {
 			return lab.CountLines(p.Output(), `"msg":"transition"`, `"to":"MASTER"`)
 		}, brokerPID: func() int {
