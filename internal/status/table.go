@@ -173,6 +173,10 @@ func (p *printer) probe(pr *Probe) {
 	if pr == nil {
 		return
 	}
+	if pr.Off != "" {
+		p.printf("  probe       %s\n", pr.Off)
+		return
+	}
 	p.printf("  probe       peer %s\n", orDash(pr.Peer))
 	for _, x := range pr.Paths {
 		last := "never"
