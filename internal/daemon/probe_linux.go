@@ -101,7 +101,7 @@ func (p *probeRunner) status() *ProbeState {
 		return st
 	}
 	ps := probe.Status()
-	st.BridgeState = maps.Clone(ps.BridgeState)
+	st.BridgeState, st.BridgeRefused = maps.Clone(ps.BridgeState), ps.BridgeRefused
 	for _, path := range ps.Paths {
 		s := PathState{Direction: path.Direction.String(), State: path.State.String(), Since: path.Since,
 			LastOK: path.LastOK, Failures: path.Failures, LastErr: path.LastErr}

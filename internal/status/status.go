@@ -176,6 +176,9 @@ type Probe struct {
 	// BridgeState holds the mosquitto $SYS bridge notifications seen,
 	// informative only: the probe is the truth.
 	BridgeState map[string]string `json:"bridge_state,omitempty"`
+	// BridgeRefused counts notifications left out of BridgeState (too
+	// many topics, or too long).
+	BridgeRefused uint64 `json:"bridge_refused,omitempty"`
 }
 
 // Path is one direction of replication: out is local → peer.
