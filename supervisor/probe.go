@@ -61,9 +61,27 @@ type ProbeStatus struct {
 	// BridgeState maps "local <topic>" and "peer <topic>" for each
 	// $SYS/broker/connection/+/state topic seen to its payload ("1"
 	// connected, "0" not). Informative only (PITFALLS C.2: it can be
-	// stale); the probe is the truth.
+	// stale); the probe is the truth. The peer broker controls it, so it
+	// holds at most MaxBridgeState entries of at most MaxBridgeLen bytes.
 	BridgeState map[string]string
+	// BridgeRefused counts the notifications left out of BridgeState:
+	// a new topic beyond MaxBridgeState, or a topic or payload longer
+	// than MaxBridgeLen.
+	BridgeRefused uint64
 }
+
+// Bounds on what a broker can make the probe keep: anything that can
+// publish to $SYS/broker/connection/+/state on the peer (the broker itself
+// or a client its ACL allows) chooses the topics and payloads. A pair of
+// mosquitto bridges has a handful of connections, and a state payload is
+// "0" or "1".
+const (
+	MaxBridgeState = 32
+	MaxBridgeLen   = 256
+	// maxErrLen bounds PathStatus.LastErr, which can quote the peer (a TLS
+	// certificate's names, a broker's reason string).
+	maxErrLen = 512
+)
 
 // ProbeConfig configures a bridge Probe. Zero durations and counts take the
 // defaults named on each field.
@@ -123,9 +141,10 @@ type Probe struct {
 	localW, peerW waiters
 	local, peer   *session // owned by Run
 
-	mu    sync.Mutex
-	paths map[Direction]*PathStatus
-	sys   map[string]string
+	mu         sync.Mutex
+	paths      map[Direction]*PathStatus
+	sys        map[string]string
+	sysRefused uint64
 }
 
 // NewProbe checks cfg and returns a Probe that does nothing until Run.
@@ -188,7 +207,7 @@ func setDefaults(c *ProbeConfig) {
 func (p *Probe) Status() ProbeStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := ProbeStatus{BridgeState: maps.Clone(p.sys)}
+	st := ProbeStatus{BridgeState: maps.Clone(p.sys), BridgeRefused: p.sysRefused}
 	for _, d := range p.dirs {
 		st.Paths = append(st.Paths, *p.paths[d])
 	}
@@ -251,15 +270,27 @@ func (p *Probe) policy(ctx context.Context) {
 	p.log.Warn("restarted the bridging broker: replication broken", "took", time.Since(t0))
 }
 
-// sysHandler records bridge state notifications of one side.
+// sysHandler records bridge state notifications of one side, within
+// MaxBridgeState and MaxBridgeLen; it logs the first refusal only, so a
+// flood costs neither memory nor log lines.
 func (p *Probe) sysHandler(side string) func(message) {
 	return func(m message) {
 		key := side + " " + m.topic
 		p.mu.Lock()
 		old, seen := p.sys[key]
-		p.sys[key] = m.payload
+		ok := len(m.topic) <= MaxBridgeLen && len(m.payload) <= MaxBridgeLen && (seen || len(p.sys) < MaxBridgeState)
+		if ok {
+			p.sys[key] = m.payload
+		} else {
+			p.sysRefused++
+		}
+		first := !ok && p.sysRefused == 1
 		p.mu.Unlock()
-		if !seen || old != m.payload {
+		switch {
+		case first:
+			p.log.Warn("bridge state notifications refused: too many topics or too long",
+				"broker", side, "max_topics", MaxBridgeState, "max_len", MaxBridgeLen)
+		case ok && (!seen || old != m.payload):
 			p.log.Info("bridge state notification", "broker", side, "topic", m.topic, "state", m.payload)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // connect makes sure both clients are connected and subscribed.
@@ -76,7 +77,7 @@ func (p *Probe) record(results []result) {
 			ps.Failures, ps.LastOK, ps.RTT, ps.State = 0, now, r.rtt, PathOK
 		} else {
 			ps.Failures++
-			ps.LastErr = r.err.Error()
+			ps.LastErr = truncate(r.err.Error(), maxErrLen)
 			if ps.Failures >= p.cfg.BrokenAfter {
 				ps.State = PathBroken
 			}
@@ -104,4 +105,17 @@ func (p *Probe) record(results []result) {
 			p.cfg.OnChange(ps)
 		}
 	}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

@@ -83,7 +83,7 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 		}
 		b.conf = writeMosquittoConf(t, b.dir, b.static, bridge...)
 		b.yaml = filepath.Join(b.dir, "carpd.yaml")
-		writeFile(t, b.yaml, carpdBrokerYAML(s, b, peer, vip, 150-50*i, i == 0))
+		writeFile(t, b.yaml, carpdBrokerYAML(s, b, peer, vip, 150-50*i))
 		nodes[i] = b
 	}
 	// n2 first, so that its broker is up when n1's bridge first dials
@@ -132,17 +132,14 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// carpdBrokerYAML is a node's carpd configuration. Only n1 is told its
-// probe peer: n2, the backup, learns it from n1's advertisements.
-func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Addr, prio int, tellPeer bool) string {
+// carpdBrokerYAML is a node's carpd configuration. Each node is told its
+// probe peer: carpd does not learn it from the adverts.
+func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Addr, prio int) string {
 	failures := s.healthFailures
 	if failures == 0 {
 		failures = 3
 	}
-	peerLine := ""
-	if tellPeer {
-		peerLine = ", peer: " + peer.IP4.Addr().String()
-	}
+	peerLine := ", peer: " + peer.IP4.Addr().String()
 	hassLine := ""
 	if s.homeAssistant {
 		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"

@@ -89,9 +89,14 @@ type BrokerHealth struct {
 
 // BrokerProbe checks that the bridge between the two brokers replicates.
 type BrokerProbe struct {
-	// Peer is the peer broker's static address; invalid means learned from
-	// the source of the peer's advertisements, at Peer.Port().
+	// Peer is the peer broker's static address: broker.probe.peer, or the
+	// single unicast peer of a router at the broker's port. Invalid means
+	// the probe is off: carpd never sends the probe's credentials to an
+	// address it did not read from the configuration.
 	Peer netip.AddrPort
+	// PeerFrom says where Peer was configured ("broker.probe.peer",
+	// "peers of router NAME"); "" when the probe is off.
+	PeerFrom string
 	// Topic is the probe topic prefix; PeerTopic the same topics on the
 	// peer (different only when the bridge remaps them).
 	Topic, PeerTopic string

@@ -53,9 +53,60 @@ func TestBrokerValues(t *testing.T) {
 	if f.Broker.Conf == nil || len(f.Broker.Conf.Bridges) != 1 {
 		t.Errorf("broker config not read: %+v", f.Broker.Conf)
 	}
-	wantWarn := "broker: on_promote: restart with persistence false"
-	if len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0], wantWarn) {
-		t.Errorf("warnings %q, want one starting %q", f.Warnings, wantWarn)
+	wantWarn := []string{f.Path + ":6: broker.probe: " + ProbeOff, "broker: on_promote: restart with persistence false"}
+	if len(f.Warnings) != 2 || !strings.HasPrefix(f.Warnings[0], wantWarn[0]) || !strings.HasPrefix(f.Warnings[1], wantWarn[1]) {
+		t.Errorf("warnings %q, want two starting %q", f.Warnings, wantWarn)
+	}
+}
+
+// TestBrokerProbePeer checks where the probe's peer comes from: only the
+// file (broker.probe.peer, or a router's single unicast peer of the
+// broker's family); otherwise the probe is off with a warning at the
+// probe's line, since carpd no longer learns the peer from adverts.
+func TestBrokerProbePeer(t *testing.T) {
+	const off = "broker.probe: " + ProbeOff + "; set broker.probe.peer"
+	tests := []struct {
+		name, broker, routers string
+		peer, from            string
+		warn                  string // prefix of the warning after FILE:
+	}{
+		{name: "configured", broker: "    probe: {peer: 198.18.0.4, topic: home/p}\n",
+			routers: "    peers: [198.18.0.5]\n", peer: "198.18.0.4:1883", from: "broker.probe.peer"},
+		{name: "single unicast peer", broker: "    probe: {topic: home/p}\n",
+			routers: "    peers: [198.18.0.5]\n", peer: "198.18.0.5:1883", from: "peers of router carp1"},
+		{name: "multicast", broker: "    probe:\n      topic: home/p\n", warn: "4: " + off},
+		{name: "two unicast peers", broker: "    probe: {topic: home/p}\n",
+			routers: "    peers: [198.18.0.5, 198.18.0.6]\n", warn: "4: " + off},
+		{name: "peer of another family", broker: "    addr: 2001:2::3\n    probe: {topic: home/p}\n",
+			routers: "    peers: [198.18.0.5]\n", warn: "5: " + off},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, errs := loadText(t, brokerFile(t, "    command: [sh]\n    nat: none\n"+tt.broker)+tt.routers)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			pr := f.Broker.Probe
+			got := ""
+			if pr.Peer.Addr().IsValid() {
+				got = pr.Peer.String()
+			}
+			if got != tt.peer || pr.PeerFrom != tt.from {
+				t.Errorf("peer %q from %q, want %q from %q", got, pr.PeerFrom, tt.peer, tt.from)
+			}
+			var warns []string
+			for _, w := range f.Warnings {
+				if strings.Contains(w, "broker.probe") {
+					warns = append(warns, strings.TrimPrefix(w, f.Path+":"))
+				}
+			}
+			switch {
+			case tt.warn == "" && len(warns) != 0:
+				t.Errorf("warnings %q, want none about the probe", warns)
+			case tt.warn != "" && (len(warns) != 1 || !strings.HasPrefix(warns[0], tt.warn)):
+				t.Errorf("warnings %q, want one starting %q", warns, tt.warn)
+			}
+		})
 	}
 }
 

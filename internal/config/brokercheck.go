@@ -29,7 +29,7 @@ func (p *parser) buildBroker(s *brokerSpec, routers []*spec) *Broker {
 	if b.Health.Interval > 0 && b.Health.Timeout >= b.Health.Interval {
 		p.errorf(s.lineOf("health"), "broker.health: timeout %v must be below interval %v", b.Health.Timeout, b.Health.Interval)
 	}
-	p.brokerProbe(s)
+	p.brokerProbe(s, routers)
 	p.brokerWarnings(s, routers)
 	if len(p.errs) != before {
 		return nil
@@ -177,9 +177,9 @@ func (p *parser) brokerSecrets(s *brokerSpec) {
 }
 
 // brokerProbe checks the probe: a topic prefix that a bridge of the local
-// broker carries in every probed direction (PITFALLS C.3), a deadline
-// below the interval, a peer address.
-func (p *parser) brokerProbe(s *brokerSpec) {
+// broker carries in every probed direction, a deadline below the interval,
+// a peer address.
+func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 	pr, ps := s.b.Probe, s.probe
 	if pr == nil || ps == nil {
 		return
@@ -195,9 +195,9 @@ func (p *parser) brokerProbe(s *brokerSpec) {
 		if err != nil {
 			p.errorf(line("peer"), "broker.probe.peer: %v", err)
 		}
-		pr.Peer = ap
+		pr.Peer, pr.PeerFrom = ap, "broker.probe.peer"
 	} else {
-		pr.Peer = netip.AddrPortFrom(netip.Addr{}, s.b.Addr.Port())
+		p.probePeer(s, routers)
 	}
 	if pr.Deadline >= pr.Interval {
 		p.errorf(line("deadline"), "broker.probe.deadline: %v must be below the interval %v", pr.Deadline, pr.Interval)
@@ -229,6 +229,40 @@ func (p *parser) brokerProbe(s *brokerSpec) {
 	}
 	pr.PeerTopic = peer
 }
+
+// probePeer takes the probe's peer from the first router with a single
+// unicast peer of the broker's family. The probe logs in to the peer with
+// the broker's credentials, so its address must come from this file: the
+// source of an advertisement proves nothing (the CARP HMAC does not cover
+// the IP header, VRRPv3 has no authentication, VRRPv2's password is clear
+// text), and carpd no longer learns the peer from it. Without either the
+// probe is off, a warning rather than an error: the probe only reports (or
+// restarts a wedged bridge), and refusing to start would take the
+// failover down with it.
+func (p *parser) probePeer(s *brokerSpec, routers []*spec) {
+	pr := s.b.Probe
+	pr.Peer = netip.AddrPortFrom(netip.Addr{}, s.b.Addr.Port())
+	own := s.b.Addr.Addr()
+	if !own.IsValid() && len(routers) > 0 {
+		// The daemon takes the first router's source address, which is of
+		// the family of its VIPs.
+		own = routers[0].r.VIPs[0].Addr()
+		if a := routers[0].r.SrcIP; a.IsValid() {
+			own = a
+		}
+	}
+	for _, r := range routers {
+		if peers := r.r.Peers; len(peers) == 1 && own.IsValid() && peers[0].Unmap().Is4() == own.Unmap().Is4() {
+			pr.Peer, pr.PeerFrom = netip.AddrPortFrom(peers[0], s.b.Addr.Port()), "peers of router "+r.r.Name
+			return
+		}
+	}
+	at := Error{File: p.file, Line: s.lineOf("probe"), Msg: "broker.probe: " + ProbeOff}
+	p.warnf("%s; set broker.probe.peer to the other node's broker address, or give a router a single unicast peer", at)
+}
+
+// ProbeOff says why the probe does not run without a configured peer.
+const ProbeOff = "off: no probe.peer configured (carpd no longer learns it from adverts)"
 
 // brokerWarnings explains choices that work but cost something.
 func (p *parser) brokerWarnings(s *brokerSpec, routers []*spec) {

@@ -166,13 +166,19 @@ type NAT struct {
 
 // Probe is the bridge replication probe.
 type Probe struct {
-	// Peer is the peer broker, "" while it is not known yet (learned
-	// from the peer's advertisements).
-	Peer  string `json:"peer"`
+	// Peer is the peer broker from the configuration; "" when the probe
+	// is off.
+	Peer string `json:"peer"`
+	// Off says why the probe does not run (no peer configured); "" when
+	// it runs.
+	Off   string `json:"off,omitempty"`
 	Paths []Path `json:"paths,omitempty"`
 	// BridgeState holds the mosquitto $SYS bridge notifications seen,
 	// informative only: the probe is the truth.
 	BridgeState map[string]string `json:"bridge_state,omitempty"`
+	// BridgeRefused counts notifications left out of BridgeState (too
+	// many topics, or too long).
+	BridgeRefused uint64 `json:"bridge_refused,omitempty"`
 }
 
 // Path is one direction of replication: out is local → peer.

@@ -216,3 +216,48 @@ func TestRenderTruncates(t *testing.T) {
 		t.Errorf("(-want +got):\n%s\n%s", diff, buf.String())
 	}
 }
+
+// TestRenderPeerStrings shows what the peer broker chooses (bridge
+// topics and payloads, error text quoting it) quoted when it holds
+// terminal control characters, and a probe that is off with its reason.
+func TestRenderPeerStrings(t *testing.T) {
+	cls := "\x1b[2J"
+	b := &Broker{Addr: "198.18.0.1:1883", Phase: "running", NAT: NAT{Mode: "none"}, Probe: &Probe{
+		Peer:  "198.18.0.2:1883",
+		Paths: []Path{{Direction: "out", State: "broken", Since: now, LastErr: "peer broker: " + cls + "\a"}},
+		BridgeState: map[string]string{
+			"peer $SYS/broker/connection/" + cls + "/state": "1",
+			"peer $SYS/broker/connection/ok/state":          "1" + cls,
+			"local $SYS/broker/connection/peer/state":       "1",
+		},
+		BridgeRefused: 9968,
+	}}
+	var buf bytes.Buffer
+	if err := Render(&buf, Report{PID: 1, Started: now, Broker: b}, now); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\a") {
+		t.Errorf("control characters reach the terminal:\n%q", out)
+	}
+	for _, want := range []string{
+		`, last error: "peer broker: \x1b[2J\a"`,
+		`    bridge "peer $SYS/broker/connection/\x1b[2J/state" = 1`,
+		`    bridge peer $SYS/broker/connection/ok/state = "1\x1b[2J"`,
+		"    bridge local $SYS/broker/connection/peer/state = 1\n",
+		"    bridge notifications refused 9968 (too many topics or too long)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	b.Probe = &Probe{Off: "off: no probe.peer configured (carpd no longer learns it from adverts)"}
+	buf.Reset()
+	if err := Render(&buf, Report{PID: 1, Started: now, Broker: b}, now); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  probe       off: no probe.peer configured (carpd no longer learns it from adverts)\n"; !strings.HasSuffix(buf.String(), want) {
+		t.Errorf("output does not end with %q:\n%s", want, buf.String())
+	}
+}

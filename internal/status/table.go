@@ -5,9 +5,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // Render writes r as `carpd status` shows it: a summary table with one
@@ -163,7 +165,7 @@ func (p *printer) broker(b *Broker) {
 // lastErr ends a line, with the error if there is one.
 func (p *printer) lastErr(e string) {
 	if e != "" {
-		p.printf(", last error: %s", e)
+		p.printf(", last error: %s", printable(e))
 	}
 	p.printf("\n")
 }
@@ -173,7 +175,11 @@ func (p *printer) probe(pr *Probe) {
 	if pr == nil {
 		return
 	}
-	p.printf("  probe       peer %s\n", orDash(pr.Peer))
+	if pr.Off != "" {
+		p.printf("  probe       %s\n", pr.Off)
+		return
+	}
+	p.printf("  probe       peer %s\n", printable(orDash(pr.Peer)))
 	for _, x := range pr.Paths {
 		last := "never"
 		if !x.LastOK.IsZero() {
@@ -184,7 +190,10 @@ func (p *printer) probe(pr *Probe) {
 		p.lastErr(x.LastErr)
 	}
 	for _, k := range slices.Sorted(maps.Keys(pr.BridgeState)) {
-		p.printf("    bridge %s = %s\n", k, pr.BridgeState[k])
+		p.printf("    bridge %s = %s\n", printable(k), printable(pr.BridgeState[k]))
+	}
+	if pr.BridgeRefused > 0 {
+		p.printf("    bridge notifications refused %d (too many topics or too long)\n", pr.BridgeRefused)
 	}
 }
 
@@ -238,6 +247,18 @@ func ago(now, t time.Time) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// printable quotes s, Go style, when it holds a character that is not
+// printable or not UTF-8, so a string the peer broker chose (a bridge
+// topic, a reason in an error) cannot drive the operator's terminal.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func orDash(s string) string {
