@@ -24,7 +24,9 @@ func TestScriptRiseFall(t *testing.T) {
 	}
 	setState("0")
 	def := TrackScript{Name: "chk", Argv: []string{"sh", "-c", `s=$(cat "$0"); echo $s >> "$1"; exit $s`, state, runs},
-		Interval: 20 * time.Millisecond, Rise: 2, Fall: 3, Weight: -10}
+		// A timeout far above the interval: a run killed on a loaded
+		// machine would count as a failure the script never reported.
+		Interval: 20 * time.Millisecond, Timeout: 10 * time.Second, Rise: 2, Fall: 3, Weight: -10}
 	type report struct {
 		failed bool
 		tail   []string // trailing equal exit codes at report time
