@@ -7,7 +7,7 @@ func BenchmarkDecodeCARP(b *testing.B) {
 	var h Header
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := h.DecodeFromBytes(data, nil); err != nil {
+		if err := h.UnmarshalBinary(data); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -20,7 +20,7 @@ func BenchmarkVerifyCARP(b *testing.B) {
 	var h Header
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := h.DecodeFromBytes(data, nil); err != nil {
+		if err := h.UnmarshalBinary(data); err != nil {
 			b.Fatal(err)
 		}
 		if err := a.Verify(&h); err != nil {
@@ -37,16 +37,16 @@ func BenchmarkSignEncodeCARP(b *testing.B) {
 	for b.Loop() {
 		h.Counter++
 		a.Sign(&h)
-		buf = h.AppendTo(buf[:0])
+		buf, _ = h.AppendBinary(buf[:0])
 	}
 }
 
 func BenchmarkDecodeVRRP3(b *testing.B) {
 	data := unhex(b, vrrp3PseudoVector)
-	var v VRRP
+	v := VRRP{Src: vSrc4, Dst: vDst4}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := v.Decode(data, vSrc4, vDst4); err != nil {
+		if err := v.UnmarshalBinary(data); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,12 +54,12 @@ func BenchmarkDecodeVRRP3(b *testing.B) {
 
 func BenchmarkEncodeVRRP3(b *testing.B) {
 	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4}
+		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = v.AppendTo(buf[:0], true); err != nil {
+		if buf, err = v.AppendBinary(buf[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -145,11 +145,11 @@ func TestCaptures(t *testing.T) {
 func checkCapturedCARP(t *testing.T, c capture) {
 	t.Helper()
 	var h Header
-	if err := h.DecodeFromBytes(c.payload, nil); err != nil {
+	if err := h.UnmarshalBinary(c.payload); err != nil {
 		t.Errorf("%s: decoding CARP: %v", c.name, err)
 		return
 	}
-	if got := h.AppendTo(nil); !bytes.Equal(got, c.payload) {
+	if got := mustAppend(t, &h); !bytes.Equal(got, c.payload) {
 		t.Errorf("%s: re-encoded\n%x\nwant\n%x", c.name, got, c.payload)
 	}
 	vip := []netip.Addr{netip.MustParseAddr("198.18.0.10")}
@@ -179,14 +179,14 @@ func checkCapturedCARP(t *testing.T, c capture) {
 func checkCapturedVRRP(t *testing.T, c capture) {
 	t.Helper()
 	var v VRRP
-	if err := v.Decode(c.payload, c.src, c.dst); err != nil || !v.ChecksumChecked {
+	if err := unmarshalVRRP(&v, c.payload, c.src, c.dst); err != nil || !v.ChecksumChecked {
 		t.Errorf("%s: decoding VRRP: %v (checksum checked %v)", c.name, err, v.ChecksumChecked)
 		return
 	}
 	if v.Version == 3 && c.src.Is4() && !v.PseudoHeader {
 		t.Errorf("%s: keepalived 2.2.7 checksums VRRPv3 over IPv4 with the pseudo-header", c.name)
 	}
-	got, err := v.AppendTo(nil, v.PseudoHeader)
+	got, err := v.AppendBinary(nil)
 	if err != nil || !bytes.Equal(got, c.payload) {
 		t.Errorf("%s: re-encoded (%v)\n%x\nwant\n%x", c.name, err, got, c.payload)
 	}
@@ -215,7 +215,7 @@ func TestReadCaptures(t *testing.T) {
 	h := vector1Header(t)
 	other := frametest.Frame(t, false, gopacket.Payload{1, 2, 3})
 	other[14+9] = 17 // IP protocol UDP: skipped (IPv4 checksum is not checked by gopacket)
-	for _, fr := range [][]byte{frametest.Frame(t, false, &h), other, frametest.Frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
+	for _, fr := range [][]byte{frametest.Frame(t, false, gopacket.Payload(mustAppend(t, &h))), other, frametest.Frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
 		if err := w.WritePacket(gopacket.CaptureInfo{CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
 			t.Fatal(err)
 		}

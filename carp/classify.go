@@ -50,6 +50,24 @@ func Classify(data []byte) (Proto, error) {
 	return ProtoUnknown, ErrAmbiguous
 }
 
+// Shape returns the protocol whose shape a version-2 payload has, checksums
+// aside: ProtoCARP for 36 bytes with authlen 7, ProtoVRRP2 for
+// 8 + 4·count + 8 bytes, ProtoUnknown for anything else, including payloads
+// shorter than 8 bytes or of another version. The two shapes cannot overlap
+// (see Classify). Tools use it to show the fields of a packet that Classify
+// finds ambiguous because its checksum is bad.
+func Shape(data []byte) Proto {
+	switch {
+	case len(data) < vrrpFixedLen || data[0]>>4 != 2:
+		return ProtoUnknown
+	case carpShape(data):
+		return ProtoCARP
+	case vrrp2Shape(data):
+		return ProtoVRRP2
+	}
+	return ProtoUnknown
+}
+
 // carpShape reports whether a version-2 payload has the length and authlen
 // of a CARP advertisement.
 func carpShape(data []byte) bool {

@@ -12,7 +12,7 @@ func TestClassify(t *testing.T) {
 	// of a CARP advertisement.
 	v5 := VRRP{Version: 2, Type: 1, VRID: 1, Priority: 100, AdvInt: 1,
 		Addrs: addrs("198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5")}
-	vrrp2Count5, err := v5.AppendTo(nil, false)
+	vrrp2Count5, err := appendVRRP(&v5, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +77,12 @@ func TestClassifyNoConfusion(t *testing.T) {
 		h := Header{Version: 2, Type: 1, VHID: vhid, AdvSkew: uint8(rng.IntN(256)), AuthLen: 7,
 			Demote: uint8(rng.IntN(256)), AdvBase: uint8(rng.IntN(256)), Counter: rng.Uint64()}
 		a.Sign(&h)
-		b := h.AppendTo(nil)
+		b, _ := h.AppendBinary(nil)
 		if p, err := Classify(b); p != ProtoCARP || err != nil {
 			t.Fatalf("CARP % x classified as %v, %v", b, p, err)
 		}
 		var v VRRP
-		if err := v.Decode(b, netip.Addr{}, netip.Addr{}); !errors.Is(err, ErrLength) {
+		if err := unmarshalVRRP(&v, b, netip.Addr{}, netip.Addr{}); !errors.Is(err, ErrLength) {
 			t.Fatalf("CARP % x decoded as VRRP: %v", b, err)
 		}
 	}
@@ -97,12 +97,44 @@ func TestClassifyNoConfusion(t *testing.T) {
 			v.Addrs = append(v.Addrs, netip.AddrFrom4([4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}))
 		}
 		_, _ = src.Read(v.AuthData[:])
-		b, err := v.AppendTo(nil, false)
+		b, err := appendVRRP(&v, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p, err := Classify(b); p != ProtoVRRP2 || err != nil {
 			t.Fatalf("VRRPv2 % x classified as %v, %v", b, p, err)
+		}
+	}
+}
+
+// TestShape: the length (and for CARP the authlen) decides, checksums do
+// not; other versions and short payloads have no shape.
+func TestShape(t *testing.T) {
+	badSum := func(s string) []byte {
+		b := unhex(t, s)
+		b[len(b)-1] ^= 1
+		return b
+	}
+	authlen6 := unhex(t, vector1)
+	authlen6[3] = 6
+	tests := []struct {
+		name string
+		in   []byte
+		want Proto
+	}{
+		{"carp", unhex(t, vector1), ProtoCARP},
+		{"carp bad checksum", badSum(vector1), ProtoCARP},
+		{"carp authlen 6", authlen6, ProtoUnknown},
+		{"vrrp2", unhex(t, vrrp2Vector), ProtoVRRP2},
+		{"vrrp2 bad checksum", badSum(vrrp2Vector), ProtoVRRP2},
+		{"vrrp2 trailing byte", append(unhex(t, vrrp2Vector), 0), ProtoUnknown},
+		{"vrrp3", unhex(t, vrrp3PseudoVector), ProtoUnknown},
+		{"7 bytes", unhex(t, vrrp2Vector)[:7], ProtoUnknown},
+		{"empty", nil, ProtoUnknown},
+	}
+	for _, tt := range tests {
+		if got := Shape(tt.in); got != tt.want {
+			t.Errorf("%s: Shape = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/google/gopacket"
 )
 
 // Fuzz seeds are the unit vectors plus the payloads of testdata captures.
@@ -31,13 +30,16 @@ func FuzzHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var h Header
-		if err := h.DecodeFromBytes(data, nil); err != nil {
+		if err := h.UnmarshalBinary(data); err != nil {
 			return
 		}
 		// Every byte of the header is a field, so encoding restores it,
 		// except that a received checksum of 0xffff (one's-complement −0,
 		// which verifies as well) is re-encoded in the canonical 0x0000.
-		enc := h.AppendTo(nil)
+		enc, err := h.AppendBinary(nil)
+		if err != nil {
+			t.Fatalf("AppendBinary of a decoded header: %v", err)
+		}
 		want := bytes.Clone(data[:HeaderLen])
 		if want[6] == 0xff && want[7] == 0xff {
 			want[6], want[7] = 0, 0
@@ -46,10 +48,10 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("re-encoded header (-want +got):\n%s", diff)
 		}
 		var h2 Header
-		if err := h2.DecodeFromBytes(enc, nil); err != nil {
+		if err := h2.UnmarshalBinary(enc); err != nil {
 			t.Fatalf("decoding re-encoded header: %v", err)
 		}
-		if diff := cmp.Diff(h, h2, ignoreBase); diff != "" {
+		if diff := cmp.Diff(h, h2); diff != "" {
 			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}
 	})
@@ -82,36 +84,36 @@ func FuzzVRRP(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, family uint8) {
 		src, dst := fuzzAddrs(family)
-		var v VRRP
-		if err := v.Decode(data, src, dst); err != nil {
+		v := VRRP{Src: src, Dst: dst}
+		if err := v.UnmarshalBinary(data); err != nil {
 			return
 		}
 		// Written back field for field, the bytes are the input but for
 		// v3's reserved bits, which are not kept.
-		buf := gopacket.NewSerializeBuffer()
-		if err := v.SerializeTo(buf, gopacket.SerializeOptions{}); err != nil {
-			t.Fatalf("SerializeTo of a decoded advertisement: %v", err)
+		raw, err := v.AppendRaw(nil)
+		if err != nil {
+			t.Fatalf("AppendRaw of a decoded advertisement: %v", err)
 		}
 		want := append([]byte(nil), data...)
 		if v.Version == 3 {
 			want[4] &= 0x0f
 		}
-		if diff := cmp.Diff(want, buf.Bytes()); diff != "" {
-			t.Fatalf("re-serialized (-want +got):\n%s", diff)
+		if diff := cmp.Diff(want, raw); diff != "" {
+			t.Fatalf("re-encoded as is (-want +got):\n%s", diff)
 		}
 		if !v.ChecksumChecked {
 			return // nothing to compute a checksum with
 		}
-		enc, err := v.AppendTo(nil, v.PseudoHeader)
+		enc, err := v.AppendBinary(nil)
 		if err != nil {
-			t.Fatalf("AppendTo of a decoded advertisement: %v", err)
+			t.Fatalf("AppendBinary of a decoded advertisement: %v", err)
 		}
-		var v2 VRRP
-		if err := v2.Decode(enc, src, dst); err != nil {
+		v2 := VRRP{Src: src, Dst: dst}
+		if err := v2.UnmarshalBinary(enc); err != nil {
 			t.Fatalf("decoding re-encoded % x: %v", enc, err)
 		}
 		// The checksum differs when reserved bits were set.
-		if diff := cmp.Diff(v, v2, ignoreBase, eqAddr, cmpopts.IgnoreFields(VRRP{}, "Checksum")); diff != "" {
+		if diff := cmp.Diff(v, v2, eqAddr, cmpopts.IgnoreFields(VRRP{}, "Checksum")); diff != "" {
 			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}
 	})
@@ -130,19 +132,16 @@ func FuzzClassify(f *testing.F) {
 		case err != nil:
 		case proto == ProtoCARP:
 			var h Header
-			if err := h.DecodeFromBytes(data, nil); err != nil {
-				t.Fatalf("classified as CARP but DecodeFromBytes: %v", err)
+			if err := h.UnmarshalBinary(data); err != nil {
+				t.Fatalf("classified as CARP but UnmarshalBinary: %v", err)
 			}
 		case proto == ProtoVRRP2:
 			var v VRRP
-			if err := v.Decode(data, netip.Addr{}, netip.Addr{}); err != nil {
-				t.Fatalf("classified as VRRPv2 but Decode: %v", err)
+			if err := v.UnmarshalBinary(data); err != nil {
+				t.Fatalf("classified as VRRPv2 but UnmarshalBinary: %v", err)
 			}
 		case proto != ProtoVRRP3:
 			t.Fatalf("Classify = %v with no error", proto)
 		}
-		// The gopacket path must not panic; SkipDecodeRecovery lets a panic
-		// through instead of turning it into a DecodeFailure.
-		gopacket.NewPacket(data, LayerTypeProto112, gopacket.DecodeOptions{SkipDecodeRecovery: true})
 	})
 }

@@ -19,7 +19,8 @@ import (
 const maxKeyLen = 19
 
 // Auth signs and verifies the HMAC-SHA1 of one CARP virtual router, exactly
-// as PROTOCOL §2.4 describes: HMAC-SHA1 keyed with the passphrase over
+// as OpenBSD ip_carp.c carp_hmac_prepare builds it (docs/protocol.md §2.1):
+// HMAC-SHA1 keyed with the passphrase over
 // 0x02 0x01 [lladdr] vhid IPv4-VIPs IPv6-VIPs counter.
 //
 // The message up to the counter is fixed per virtual router and is built
@@ -46,7 +47,7 @@ type Auth struct {
 // "no pass": a key of zero bytes.
 //
 // addrs are the virtual addresses of the vhid, IPv4 and IPv6 mixed, in any
-// order. They are hashed as the BSD kernels' sort loops do (PROTOCOL §2.2):
+// order. They are hashed as the BSD kernels' sort loops in carp_hmac_prepare do:
 // IPv4 numerically ascending, then IPv6 by memcmp with the scope bytes 2-3
 // of link-local addresses zeroed; duplicates count once and 0.0.0.0,
 // 255.255.255.255 and :: are never hashed. A zone is dropped, since the
@@ -79,7 +80,8 @@ func NewAuth(pass []byte, vhid uint8, addrs []netip.Addr, lladdr []byte) (*Auth,
 	}
 	// Trailing zero bytes of an HMAC key are equivalent to the zero padding
 	// HMAC applies anyway, so keying with the passphrase bytes equals the
-	// kernels' NUL-padded 20-byte key (PROTOCOL §2.1, verified in §2.5).
+	// kernels' NUL-padded 20-byte key (OpenBSD ip_carp.c carp_hmac_prepare;
+	// TestAuthVectors checks it against ucarp's digests).
 	// hmac.New keeps its own copy of the key.
 	a := &Auth{mac: hmac.New(sha1.New, pass)}
 	a.nov6ll = appendPrefix(nil, vhid, lladdr, v4, v6, false)
@@ -90,7 +92,7 @@ func NewAuth(pass []byte, vhid uint8, addrs []netip.Addr, lladdr []byte) (*Auth,
 }
 
 // hashedAddrs splits addrs by family and sorts, deduplicates and filters
-// them as PROTOCOL §2.2 describes. IPv6 addresses come back with the
+// them as NewAuth describes. IPv6 addresses come back with the
 // link-local scope bytes already zeroed.
 func hashedAddrs(addrs []netip.Addr) (v4, v6 [][16]byte, err error) {
 	for i, a := range addrs {
@@ -137,8 +139,8 @@ func scopeEmbedded(b [16]byte) bool {
 
 // appendPrefix appends the HMAC message up to, not including, the counter.
 func appendPrefix(b []byte, vhid uint8, lladdr []byte, v4, v6 [][16]byte, withLL bool) []byte {
-	// PROTOCOL §2.2: version and type are two separate bytes, not the
-	// packed 0x21 of the header.
+	// OpenBSD carp_hmac_prepare: version and type are two separate
+	// bytes, not the packed 0x21 of the header.
 	b = append(b, carpVersion, carpAdvert)
 	b = append(b, lladdr...)
 	b = append(b, vhid)
@@ -165,7 +167,8 @@ func (a *Auth) Sign(h *Header) {
 // h.Counter, else ErrAuth. Like OpenBSD carp_hmac_verify it accepts both the
 // variant without and the one with IPv6 link-local addresses. The
 // comparison is constant-time. Counters are not judged: no implementation
-// has replay protection (PROTOCOL §2.3); loop detection is the caller's.
+// has replay protection (docs/protocol.md §2.2; carpd's own counter is
+// judged by ReplayWindow, §2.3); loop detection is the caller's.
 func (a *Auth) Verify(h *Header) error {
 	if hmac.Equal(a.compute(a.nov6ll, h.Counter)[:], h.MD[:]) {
 		return nil

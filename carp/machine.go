@@ -277,7 +277,8 @@ func (m *Machine) send(now time.Time, reason string) {
 
 // becomeMaster claims the virtual router, advertising before reporting the
 // change: OpenBSD carp_master_down sends the advert before the gratuitous
-// ARP, and DESIGN.md has the daemon claim before adding the VIP.
+// ARP, and the daemon claims before adding the VIP, so peers hear the new
+// master before its address answers.
 func (m *Machine) becomeMaster(now time.Time, reason string) {
 	m.send(now, reason)
 	m.setState(Master, reason)
@@ -312,7 +313,7 @@ func (m *Machine) advInterval() time.Duration {
 	if m.cfg.isVRRP() {
 		return m.cfg.Interval
 	}
-	return carpInterval(m.adv.AdvBase, m.adv.AdvSkew)
+	return Interval(m.adv.AdvBase, m.adv.AdvSkew)
 }
 
 // downInterval is how long a BACKUP waits for an advert before claiming.

@@ -10,10 +10,10 @@ import (
 // skewUnit is one advskew step, 1/256 s (exactly 3,906,250 ns).
 const skewUnit = time.Second / 256
 
-// carpInterval is the advertisement interval for (advbase, advskew):
+// Interval is the CARP advertisement interval for (advbase, advskew):
 // advbase + advskew/256 seconds. OpenBSD ip_carp.c carp_send_ad: if both
 // are 0 the interval is 1/256 s rather than a busy loop.
-func carpInterval(base, skew uint8) time.Duration {
+func Interval(base, skew uint8) time.Duration {
 	if base == 0 && skew == 0 {
 		return skewUnit
 	}
@@ -60,7 +60,7 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 	}
 	d, own := ad.Demote, m.adv.Demote
 	slower := compareTiming(ad.AdvBase, ad.AdvSkew, m.adv.AdvBase, m.adv.AdvSkew) > 0
-	timesOut := carpInterval(ad.AdvBase, ad.AdvSkew) > m.cfg.deadRatio()*time.Duration(m.adv.AdvBase)*time.Second
+	timesOut := Interval(ad.AdvBase, ad.AdvSkew) > m.cfg.deadRatio()*time.Duration(m.adv.AdvBase)*time.Second
 	fromMaster := ad.Src == m.master
 	switch {
 	case timesOut && !fromMaster:
@@ -82,7 +82,7 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 		// OpenBSD, FreeBSD, ucarp: "master will time out" when the peer
 		// advertises more slowly than our master-down allows.
 		m.becomeMaster(now, fmt.Sprintf("master %v will time out (interval %v > %d×advbase %d)",
-			ad.Src, carpInterval(ad.AdvBase, ad.AdvSkew), m.cfg.deadRatio(), m.adv.AdvBase))
+			ad.Src, Interval(ad.AdvBase, ad.AdvSkew), m.cfg.deadRatio(), m.adv.AdvBase))
 	default:
 		m.master = ad.Src
 		m.resetDown(now)
@@ -91,7 +91,7 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 }
 
 // carpYields decides whether a MASTER steps down for the master that sent
-// ad, and says why (or why not); PROTOCOL.md §3.3. OpenBSD ip_carp.c 1.370: step down if
+// ad, and says why (or why not); docs/protocol.md §3.1. OpenBSD ip_carp.c 1.370: step down if
 // (peer timing ≤ ours && d ≤ D) || d < D. The demote byte is compared in
 // DemoteSkew mode too (ours is 0 there), since an OpenBSD peer may send
 // one; FreeBSD ignores it.

@@ -249,7 +249,7 @@ func TestCARPTimers(t *testing.T) {
 		interval, down time.Duration
 	}{
 		{"defaults", nil, time.Second, 3 * time.Second},
-		// PROTOCOL.md §3.1: advbase 1 advskew 100 → 3 s + 100/256 s.
+		// docs/protocol.md §3.1: advbase 1 advskew 100 → 3 s + 100/256 s.
 		{"freebsd advskew 100", func(c *Config) { c.AdvSkew = 100 },
 			1390625 * time.Microsecond, 3390625 * time.Microsecond},
 		{"openbsd advskew 100", func(c *Config) { c.AdvSkew, c.Down = 100, DownOpenBSD },
@@ -274,7 +274,23 @@ func TestCARPTimers(t *testing.T) {
 			}
 		})
 	}
-	if got := carpInterval(0, 0); got != 3906250*time.Nanosecond {
-		t.Errorf("carpInterval(0, 0) = %v, want 1/256 s", got)
+}
+
+func TestInterval(t *testing.T) {
+	tests := []struct {
+		base, skew uint8
+		want       time.Duration
+	}{
+		{0, 0, 3906250 * time.Nanosecond}, // 1/256 s, not 0 (OpenBSD carp_send_ad)
+		{0, 1, 3906250 * time.Nanosecond},
+		{0, 26, 101562500 * time.Nanosecond},
+		{1, 0, time.Second},
+		{1, 100, 1390625 * time.Microsecond},
+		{255, 255, 255*time.Second + 996093750*time.Nanosecond},
+	}
+	for _, tt := range tests {
+		if got := Interval(tt.base, tt.skew); got != tt.want {
+			t.Errorf("Interval(%d, %d) = %v, want %v", tt.base, tt.skew, got, tt.want)
+		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // DownFormula selects how a CARP backup computes its master-down interval.
-// The implementations disagree (PROTOCOL.md §3.1), and mixing formulas in
+// The implementations disagree (docs/protocol.md §3.1), and mixing formulas in
 // one virtual router only shifts who claims first, never correctness.
 type DownFormula uint8
 

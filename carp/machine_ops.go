@@ -14,7 +14,7 @@ import (
 // Resign steps a MASTER down to BACKUP on request ("step down requested"):
 // it first sends the bow-out Shutdown sends (CARP 255/255, VRRP priority 0)
 // so a backup takes over at once, then restarts the master-down timer as a
-// fresh BACKUP would. ucarp does the same on SIGUSR2 (PROTOCOL.md §3.6),
+// fresh BACKUP would. ucarp does the same on SIGUSR2 (src/carp.c sighandler_usr),
 // except that it sends no bow-out and makes its peer wait.
 //
 // With preemption on, a node more preferred than the new master takes the

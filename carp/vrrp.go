@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-
-	"github.com/google/gopacket"
 )
 
 const (
@@ -17,14 +15,9 @@ const (
 )
 
 // VRRP is a VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798, RFC 9568) advertisement,
-// over IPv4 or, for v3, IPv6. It is a gopacket DecodingLayer and
-// SerializableLayer.
+// over IPv4 or, for v3, IPv6. Package carplayers wraps it as a gopacket
+// layer.
 type VRRP struct {
-	// Contents and Payload are the gopacket layer's bytes: the whole
-	// advertisement, and nothing. Own fields rather than an embedded
-	// layers.BaseLayer, as in Header.
-	Contents, Payload []byte
-
 	Version, Type uint8 // high and low nibble of byte 0: 2 or 3, and 1
 	VRID          uint8
 	Priority      uint8
@@ -36,14 +29,14 @@ type VRRP struct {
 	AuthData      [8]byte      // v2 only
 
 	// Src and Dst are the IP addresses the packet travelled with; v3
-	// checksums need them. Decode sets them; for DecodeFromBytes (gopacket
-	// DecodingLayer) set them before the call or the v3 checksum is reported
-	// unchecked.
+	// checksums need them. Set them before UnmarshalBinary, or the v3
+	// checksum is reported unchecked, and before AppendBinary when the
+	// checksum covers a pseudo-header.
 	Src, Dst netip.Addr
 	// PseudoHeader reports that the checksum covers a pseudo-header: for v3
 	// over IPv4, that it matched the keepalived/RFC 5798 form rather than the
 	// RFC 9568 one; for v3 over IPv6 it is always true once checked.
-	// SerializeTo uses it to pick the IPv4 v3 form.
+	// AppendBinary uses it to pick the IPv4 v3 form.
 	PseudoHeader bool
 	// ChecksumChecked is false when a v3 checksum could not be checked
 	// because Src or Dst is missing. For v3 over IPv4 without addresses a
@@ -51,41 +44,31 @@ type VRRP struct {
 	ChecksumChecked bool
 }
 
-// Decode sets v.Src and v.Dst and decodes data, the IP payload, into v.
-// See DecodeFromBytes.
-func (v *VRRP) Decode(data []byte, src, dst netip.Addr) error {
-	v.Src, v.Dst = src, dst
-	return v.DecodeFromBytes(data, nil)
-}
-
-// DecodeFromBytes decodes a VRRP advertisement, the whole of data, using
-// v.Src and v.Dst as set by the caller.
+// UnmarshalBinary decodes a VRRP advertisement, the whole of data, using
+// v.Src and v.Dst as set by the caller. It does not retain data.
 //
 // It returns ErrShort or ErrVersion (not 2 or 3) before touching the
 // fields; otherwise it fills the fixed fields and returns ErrLength when
-// len(data) is not exactly 8 + CountAddrs·width (+8 auth bytes for v2), or
+// len(b) is not exactly 8 + CountAddrs·width (+8 auth bytes for v2), or
 // fills everything and returns ErrChecksum when the checksum is wrong. Type
 // and AuthType are not validated.
 //
 // The address width is 4 for v2 (IPv4 only). For v3 it follows the family of
 // v.Src; when v.Src is not set it is inferred from the length: 4 if it fits
-// 4-byte addresses, else 16. The checksum rules are in PROTOCOL §4: v2 sums
-// the whole message with no pseudo-header; v3 over IPv6 always includes one;
-// v3 over IPv4 is accepted with (keepalived default, RFC 5798) or without
-// (RFC 9568, keepalived v3_checksum_as_v2) the pseudo-header, and
-// PseudoHeader records which matched.
-func (v *VRRP) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+// 4-byte addresses, else 16. The checksum rules are in docs/protocol.md §4:
+// v2 sums the whole message with no pseudo-header (RFC 3768 §5.3.8); v3
+// over IPv6 always includes one (RFC 5798 §5.2.8); v3 over IPv4 is accepted
+// with (keepalived default, RFC 5798) or without (RFC 9568, keepalived
+// v3_checksum_as_v2) the pseudo-header, and PseudoHeader records which
+// matched.
+func (v *VRRP) UnmarshalBinary(data []byte) error {
 	if len(data) < vrrpFixedLen {
-		if df != nil {
-			df.SetTruncated()
-		}
 		return ErrShort
 	}
 	ver := data[0] >> 4
 	if ver != 2 && ver != 3 {
 		return ErrVersion
 	}
-	v.Contents, v.Payload = data, nil
 	v.Version, v.Type = ver, data[0]&0x0f
 	v.VRID, v.Priority, v.CountAddrs = data[1], data[2], data[3]
 	v.Checksum = binary.BigEndian.Uint16(data[6:])
@@ -167,50 +150,51 @@ func (v *VRRP) pseudoAddrs(width int) (src, dst netip.Addr, ok bool) {
 	return src, dst, true
 }
 
-// AppendTo appends the encoded advertisement to b. It sets v.CountAddrs to
-// len(v.Addrs) and computes v.Checksum. For v3 over IPv4, pseudo selects the
-// checksum with the IPv4 pseudo-header (keepalived default) over the RFC 9568
-// form; IPv6 always has one. Checksums with a pseudo-header use v.Src and
-// v.Dst, which must then be set. The family is that of v.Src, or of the
-// first address when v.Src is unset; IPv4-mapped addresses are written as
-// IPv4 in an IPv4 advertisement and as 16 bytes in an IPv6 one. On error b
-// is returned unchanged.
-func (v *VRRP) AppendTo(b []byte, pseudo bool) ([]byte, error) {
-	width, size, err := v.layout(true, pseudo)
+// AppendBinary appends the encoded advertisement to b
+// (encoding.BinaryAppender). It sets v.CountAddrs to len(v.Addrs) and
+// computes v.Checksum. For v3 over IPv4, v.PseudoHeader selects the checksum
+// with the IPv4 pseudo-header (keepalived default) over the RFC 9568 form;
+// IPv6 always has one. Checksums with a pseudo-header use v.Src and v.Dst,
+// which must then be set. The family is that of v.Src, or of the first
+// address when v.Src is unset; IPv4-mapped addresses are written as IPv4 in
+// an IPv4 advertisement and as 16 bytes in an IPv6 one. On error b is
+// returned unchanged.
+func (v *VRRP) AppendBinary(b []byte) ([]byte, error) {
+	width, size, err := v.layout(true)
 	if err != nil {
 		return b, err
 	}
 	v.CountAddrs = uint8(len(v.Addrs))
 	n := len(b)
 	b = append(b, make([]byte, size)...)
-	v.put(b[n:], width, true, pseudo)
+	v.put(b[n:], width, true)
 	return b, nil
 }
 
-// SerializeTo implements gopacket.SerializableLayer. opts.FixLengths sets
-// CountAddrs from Addrs; opts.ComputeChecksums computes the checksum, with
-// the pseudo-header for v3 over IPv4 if v.PseudoHeader is set; without it,
-// v.Checksum is written as is.
-func (v *VRRP) SerializeTo(b gopacket.SerializeBuffer, opts gopacket.SerializeOptions) error {
-	width, size, err := v.layout(opts.ComputeChecksums, v.PseudoHeader)
+// MarshalBinary returns the encoded advertisement, as AppendBinary.
+func (v *VRRP) MarshalBinary() ([]byte, error) {
+	return v.AppendBinary(nil)
+}
+
+// AppendRaw appends v as it is: CountAddrs and Checksum are written
+// unchanged rather than derived, so that damaged advertisements can be
+// built (tests, and package carplayers for gopacket's SerializeOptions).
+// It validates v as AppendBinary does, except that it needs no Src or Dst.
+func (v *VRRP) AppendRaw(b []byte) ([]byte, error) {
+	width, size, err := v.layout(false)
 	if err != nil {
-		return err
+		return b, err
 	}
-	if opts.FixLengths {
-		v.CountAddrs = uint8(len(v.Addrs))
-	}
-	p, err := b.PrependBytes(size)
-	if err != nil {
-		return err
-	}
-	v.put(p, width, opts.ComputeChecksums, v.PseudoHeader)
-	return nil
+	n := len(b)
+	b = append(b, make([]byte, size)...)
+	v.put(b[n:], width, false)
+	return b, nil
 }
 
 // layout validates v for encoding and returns the address width and the
 // encoded size. computing says a checksum will be computed, so a v3
 // pseudo-header needs Src and Dst.
-func (v *VRRP) layout(computing, pseudo bool) (width, size int, err error) {
+func (v *VRRP) layout(computing bool) (width, size int, err error) {
 	if v.Version != 2 && v.Version != 3 {
 		return 0, 0, fmt.Errorf("encoding VRRP version %d: %w", v.Version, ErrVersion)
 	}
@@ -237,7 +221,7 @@ func (v *VRRP) layout(computing, pseudo bool) (width, size int, err error) {
 			return 0, 0, fmt.Errorf("encoding VRRPv%d address %v: family differs from the advertisement's (%d-byte addresses)", v.Version, a, width)
 		}
 	}
-	if computing && v.Version == 3 && (pseudo || width == 16) {
+	if computing && v.Version == 3 && (v.PseudoHeader || width == 16) {
 		if _, _, ok := v.pseudoAddrs(width); !ok {
 			return 0, 0, fmt.Errorf("encoding VRRPv3 checksum: pseudo-header needs Src and Dst of the advertisement's family, have %v and %v", v.Src, v.Dst)
 		}
@@ -251,7 +235,7 @@ func (v *VRRP) layout(computing, pseudo bool) (width, size int, err error) {
 
 // put writes v into p, which layout sized. With compute it also computes
 // and stores the checksum.
-func (v *VRRP) put(p []byte, width int, compute, pseudo bool) {
+func (v *VRRP) put(p []byte, width int, compute bool) {
 	p[0] = v.Version<<4 | v.Type&0x0f
 	p[1], p[2], p[3] = v.VRID, v.Priority, v.CountAddrs
 	if v.Version == 2 {
@@ -274,7 +258,7 @@ func (v *VRRP) put(p []byte, width int, compute, pseudo bool) {
 		copy(q, v.AuthData[:])
 	}
 	if compute {
-		if src, dst, ok := v.pseudoAddrs(width); ok && v.Version == 3 && (pseudo || width == 16) {
+		if src, dst, ok := v.pseudoAddrs(width); ok && v.Version == 3 && (v.PseudoHeader || width == 16) {
 			v.Checksum = checksumPseudo(src, dst, p)
 		} else {
 			v.Checksum = Checksum(p)
@@ -282,24 +266,6 @@ func (v *VRRP) put(p []byte, width int, compute, pseudo bool) {
 	}
 	binary.BigEndian.PutUint16(p[6:], v.Checksum)
 }
-
-// LayerContents returns the advertisement DecodeFromBytes read
-// (gopacket.Layer).
-func (v *VRRP) LayerContents() []byte { return v.Contents }
-
-// LayerPayload returns nil: an advertisement is the whole IP payload
-// (gopacket.Layer).
-func (v *VRRP) LayerPayload() []byte { return v.Payload }
-
-// LayerType returns LayerTypeVRRP.
-func (v *VRRP) LayerType() gopacket.LayerType { return LayerTypeVRRP }
-
-// CanDecode returns LayerTypeVRRP.
-func (v *VRRP) CanDecode() gopacket.LayerClass { return LayerTypeVRRP }
-
-// NextLayerType returns gopacket.LayerTypeZero: an advertisement is the
-// whole IP payload.
-func (v *VRRP) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
 
 // SetPassword sets VRRPv2 simple-password authentication (RFC 2338 type 1,
 // keepalived auth_type PASS): AuthType 1 and pass zero-padded in AuthData.

@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/gopacket"
 )
 
-// PROTOCOL §4.2 vectors, reproduced with keepalived's in_csum: VRID 51,
+// Vectors reproduced with keepalived's in_csum: VRID 51,
 // priority 100, VIP 192.168.1.100, 192.168.1.1 → 224.0.0.18.
 const (
 	vrrp2Vector       = "21336401 0001 b8bd c0a80164 0000000000000000"
@@ -71,11 +70,11 @@ func TestVRRPDecodeVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got VRRP
-		if err := got.Decode(unhex(t, tt.in), tt.src, tt.dst); err != nil {
-			t.Errorf("%s: Decode: %v", tt.name, err)
+		if err := unmarshalVRRP(&got, unhex(t, tt.in), tt.src, tt.dst); err != nil {
+			t.Errorf("%s: UnmarshalBinary: %v", tt.name, err)
 		}
 		tt.want.Src, tt.want.Dst = tt.src, tt.dst
-		if diff := cmp.Diff(tt.want, got, ignoreBase, eqAddr); diff != "" {
+		if diff := cmp.Diff(tt.want, got, eqAddr); diff != "" {
 			t.Errorf("%s: decoded (-want +got):\n%s", tt.name, diff)
 		}
 	}
@@ -100,16 +99,16 @@ func TestVRRPEncodeVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		want := unhex(t, tt.want)
-		got, err := tt.in.AppendTo([]byte{0xaa}, tt.pseudo)
+		got, err := appendVRRP(&tt.in, []byte{0xaa}, tt.pseudo)
 		if err != nil {
-			t.Errorf("%s: AppendTo: %v", tt.name, err)
+			t.Errorf("%s: AppendBinary: %v", tt.name, err)
 			continue
 		}
 		if diff := cmp.Diff(append([]byte{0xaa}, want...), got); diff != "" {
-			t.Errorf("%s: AppendTo (-want +got):\n%s", tt.name, diff)
+			t.Errorf("%s: AppendBinary (-want +got):\n%s", tt.name, diff)
 		}
 		if tt.in.CountAddrs != 1 || tt.in.Checksum != uint16(want[6])<<8|uint16(want[7]) {
-			t.Errorf("%s: CountAddrs, Checksum = %d, %#04x after AppendTo", tt.name, tt.in.CountAddrs, tt.in.Checksum)
+			t.Errorf("%s: CountAddrs, Checksum = %d, %#04x after AppendBinary", tt.name, tt.in.CountAddrs, tt.in.Checksum)
 		}
 	}
 }
@@ -133,9 +132,9 @@ func TestVRRPEncodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		in := []byte{1, 2}
-		out, err := tt.in.AppendTo(in, tt.pseudo)
+		out, err := appendVRRP(&tt.in, in, tt.pseudo)
 		if err == nil || tt.is != nil && !errors.Is(err, tt.is) {
-			t.Errorf("%s: AppendTo error = %v, want %v", tt.name, err, tt.is)
+			t.Errorf("%s: AppendBinary error = %v, want %v", tt.name, err, tt.is)
 		}
 		if diff := cmp.Diff(in, out); diff != "" {
 			t.Errorf("%s: buffer changed on error (-want +got):\n%s", tt.name, diff)
@@ -176,9 +175,9 @@ func TestVRRPDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var v VRRP
-		err := v.Decode(tt.in, tt.src, tt.dst)
+		err := unmarshalVRRP(&v, tt.in, tt.src, tt.dst)
 		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: Decode error = %v, want %v", tt.name, err, tt.want)
+			t.Errorf("%s: UnmarshalBinary error = %v, want %v", tt.name, err, tt.want)
 		}
 		if v.VRID != tt.wantVRID || v.ChecksumChecked != tt.checked {
 			t.Errorf("%s: VRID, ChecksumChecked = %d, %v; want %d, %v", tt.name, v.VRID, v.ChecksumChecked, tt.wantVRID, tt.checked)
@@ -194,22 +193,22 @@ func TestVRRPReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Version, v.VRID, v.AdvInt, v.Addrs = 2, 51, 1, addrs("192.168.1.100", "192.168.1.101")
-	b, err := v.AppendTo(nil, false)
+	b, err := appendVRRP(&v, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got VRRP
-	if err := got.Decode(b, vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, b, vSrc4, vDst4); err != nil {
 		t.Fatal(err)
 	}
-	if err := got.Decode(unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
 		t.Fatal(err)
 	}
 	want := VRRP{
 		Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
 		Addrs: addrs("192.168.1.100"), Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true,
 	}
-	if diff := cmp.Diff(want, got, ignoreBase, eqAddr); diff != "" {
+	if diff := cmp.Diff(want, got, eqAddr); diff != "" {
 		t.Errorf("second decode (-want +got):\n%s", diff)
 	}
 }
@@ -222,7 +221,7 @@ func TestVRRPPassword(t *testing.T) {
 	if err := v.SetPassword([]byte("secret")); err != nil {
 		t.Fatal(err)
 	}
-	b, err := v.AppendTo(nil, false)
+	b, err := appendVRRP(&v, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +231,7 @@ func TestVRRPPassword(t *testing.T) {
 		t.Errorf("encoded % x: want auth type 1 and \"secret\" padded", b)
 	}
 	var got VRRP
-	if err := got.Decode(b, vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, b, vSrc4, vDst4); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -257,25 +256,36 @@ func TestVRRPPassword(t *testing.T) {
 	}
 }
 
-func TestVRRPSerializeTo(t *testing.T) {
+func TestVRRPMarshalBinary(t *testing.T) {
 	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
 		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
-	buf := gopacket.NewSerializeBuffer()
-	err := v.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true})
+	got, err := v.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(unhex(t, vrrp3PseudoVector), buf.Bytes()); diff != "" {
-		t.Errorf("SerializeTo (-want +got):\n%s", diff)
+	if diff := cmp.Diff(unhex(t, vrrp3PseudoVector), got); diff != "" {
+		t.Errorf("MarshalBinary (-want +got):\n%s", diff)
 	}
-	// Without the options, CountAddrs and Checksum are written as set.
-	v.CountAddrs, v.Checksum = 7, 0xbeef
-	buf.Clear()
-	if err := v.SerializeTo(buf, gopacket.SerializeOptions{}); err != nil {
+}
+
+// TestVRRPAppendRaw: CountAddrs and Checksum are written as set, and the
+// pseudo-header's addresses are not needed.
+func TestVRRPAppendRaw(t *testing.T) {
+	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("2001:2::100"),
+		CountAddrs: 7, Checksum: 0xbeef}
+	got, err := v.AppendRaw([]byte{0xaa})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if b := buf.Bytes(); b[3] != 7 || b[6] != 0xbe || b[7] != 0xef {
-		t.Errorf("SerializeTo without options wrote % x", b)
+	want := append([]byte{0xaa}, unhex(t, "31336407 0064 beef 20010002000000000000000000000100")...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AppendRaw (-want +got):\n%s", diff)
+	}
+	if v.CountAddrs != 7 || v.Checksum != 0xbeef {
+		t.Errorf("CountAddrs, Checksum = %d, %#04x after AppendRaw, want them unchanged", v.CountAddrs, v.Checksum)
+	}
+	if _, err := (&VRRP{Version: 4}).AppendRaw(nil); !errors.Is(err, ErrVersion) {
+		t.Errorf("AppendRaw of version 4: %v, want ErrVersion", err)
 	}
 }
 
@@ -298,8 +308,20 @@ func TestVRRPAdvert(t *testing.T) {
 
 func TestVRRPDecodeNoAllocs(t *testing.T) {
 	data := unhex(t, vrrp3v6Vector)
-	var v VRRP
-	if n := testing.AllocsPerRun(100, func() { _ = v.Decode(data, vSrc6, vDst6) }); n != 0 {
-		t.Errorf("Decode allocates %v times once warm", n)
+	v := VRRP{Src: vSrc6, Dst: vDst6}
+	if n := testing.AllocsPerRun(100, func() { _ = v.UnmarshalBinary(data) }); n != 0 {
+		t.Errorf("UnmarshalBinary allocates %v times once warm", n)
 	}
+}
+
+// unmarshalVRRP decodes b into v as a packet from src to dst.
+func unmarshalVRRP(v *VRRP, b []byte, src, dst netip.Addr) error {
+	v.Src, v.Dst = src, dst
+	return v.UnmarshalBinary(b)
+}
+
+// appendVRRP encodes v, with the IPv4 pseudo-header for v3 if pseudo.
+func appendVRRP(v *VRRP, b []byte, pseudo bool) ([]byte, error) {
+	v.PseudoHeader = pseudo
+	return v.AppendBinary(b)
 }

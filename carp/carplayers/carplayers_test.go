@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/carpd/carpd/carp"
-	_ "github.com/carpd/carpd/carp/carplayers"
+	"github.com/carpd/carpd/carp/carplayers"
 	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -28,8 +28,8 @@ var (
 	// ignoreBytes drops the layers' Contents/Payload from comparisons;
 	// TestGoldenCaptures checks them against the IP payload.
 	ignoreBytes = cmp.Options{
-		cmpopts.IgnoreFields(carp.Header{}, "Contents", "Payload"),
-		cmpopts.IgnoreFields(carp.VRRP{}, "Contents", "Payload"),
+		cmpopts.IgnoreFields(carplayers.CARP{}, "BaseLayer"),
+		cmpopts.IgnoreFields(carplayers.VRRP{}, "BaseLayer"),
 	}
 	eqAddr = cmpopts.EquateComparable(netip.Addr{})
 )
@@ -43,24 +43,27 @@ func addrs(ss ...string) []netip.Addr {
 }
 
 // signedCARP returns a CARP advertisement signed with a lab password.
-func signedCARP(t testing.TB) *carp.Header {
+func signedCARP(t testing.TB) *carplayers.CARP {
 	t.Helper()
 	a, err := carp.NewAuth([]byte("mypassword"), 1, addrs("10.1.1.252"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &carp.Header{Version: 2, Type: 1, VHID: 1, AuthLen: 7, AdvBase: 1, Counter: 0x0123456789abcdef}
-	a.Sign(h)
-	return h
+	c := &carplayers.CARP{Header: carp.Header{Version: 2, Type: 1, VHID: 1, AuthLen: 7, AdvBase: 1, Counter: 0x0123456789abcdef}}
+	a.Sign(&c.Header)
+	return c
 }
+
+// vrrpLayer wraps v as a layer.
+func vrrpLayer(v carp.VRRP) *carplayers.VRRP { return &carplayers.VRRP{VRRP: v} }
 
 func TestGopacketDecodes(t *testing.T) {
 	h := signedCARP(t)
-	v2 := &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")}
-	v3 := &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
-	v3v6 := &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("2001:2::100"),
-		Src: vSrc6, Dst: vDst6}
+	v2 := vrrpLayer(carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")})
+	v3 := vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
+		Src: vSrc4, Dst: vDst4, PseudoHeader: true})
+	v3v6 := vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("2001:2::100"),
+		Src: vSrc6, Dst: vDst6})
 	// IP-in-IP: the v3 checksum must use the inner addresses.
 	outer := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolIPv4, SrcIP: net.IP{198, 18, 9, 1}, DstIP: net.IP{198, 18, 9, 2}}
 
@@ -70,14 +73,14 @@ func TestGopacketDecodes(t *testing.T) {
 		want  gopacket.Layer // with Src/Dst, PseudoHeader, ChecksumChecked as decoded
 	}{
 		{"carp", frametest.Frame(t, false, h), h},
-		{"vrrp2", frametest.Frame(t, false, v2), &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1,
-			Checksum: 0xb8bd, Addrs: v2.Addrs, Src: vSrc4, Dst: vDst4, ChecksumChecked: true}},
-		{"vrrp3", frametest.Frame(t, false, v3), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true}},
-		{"vrrp3 ipv6", frametest.Frame(t, true, v3v6), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x4b45, Addrs: v3v6.Addrs, Src: vSrc6, Dst: vDst6, PseudoHeader: true, ChecksumChecked: true}},
-		{"vrrp3 ip-in-ip", frametest.Frame(t, false, v3, outer), &carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true}},
+		{"vrrp2", frametest.Frame(t, false, v2), vrrpLayer(carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1,
+			Checksum: 0xb8bd, Addrs: v2.Addrs, Src: vSrc4, Dst: vDst4, ChecksumChecked: true})},
+		{"vrrp3", frametest.Frame(t, false, v3), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true})},
+		{"vrrp3 ipv6", frametest.Frame(t, true, v3v6), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+			Checksum: 0x4b45, Addrs: v3v6.Addrs, Src: vSrc6, Dst: vDst6, PseudoHeader: true, ChecksumChecked: true})},
+		{"vrrp3 ip-in-ip", frametest.Frame(t, false, v3, outer), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
+			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true})},
 	}
 	for _, tt := range tests {
 		for _, opts := range []gopacket.DecodeOptions{gopacket.Default, gopacket.Lazy} {
@@ -98,7 +101,7 @@ func TestGopacketDecodes(t *testing.T) {
 func TestGopacketErrors(t *testing.T) {
 	bad := frametest.Frame(t, false, signedCARP(t))
 	bad[len(bad)-1] ^= 1 // MD, so the CARP checksum no longer holds
-	v2 := frametest.Frame(t, false, &carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")})
+	v2 := frametest.Frame(t, false, vrrpLayer(carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")}))
 	v2[14+20+19] ^= 1 // last auth byte; the frame ends in Ethernet padding
 
 	tests := []struct {
@@ -107,12 +110,12 @@ func TestGopacketErrors(t *testing.T) {
 		wantLayer gopacket.LayerType // 0: neither CARP nor VRRP
 		wantErr   error
 	}{
-		{"carp bad checksum", bad, carp.LayerTypeCARP, carp.ErrChecksum},
-		{"vrrp2 bad checksum", v2, carp.LayerTypeVRRP, carp.ErrChecksum},
+		{"carp bad checksum", bad, carplayers.LayerTypeCARP, carp.ErrChecksum},
+		{"vrrp2 bad checksum", v2, carplayers.LayerTypeVRRP, carp.ErrChecksum},
 		{"version 5", frametest.Frame(t, false, gopacket.Payload{0x51, 1, 2, 3, 4, 5, 6, 7}), 0, carp.ErrVersion},
 		{"short", frametest.Frame(t, false, gopacket.Payload{0x21, 1}), 0, carp.ErrShort},
 		{"ambiguous", frametest.Frame(t, false, gopacket.Payload{0x21, 1, 2, 3, 4, 5, 6, 7, 8}), 0, carp.ErrAmbiguous},
-		{"vrrp3 bad length", frametest.Frame(t, false, gopacket.Payload{0x31, 1, 2, 3, 4, 5, 6, 7, 8}), carp.LayerTypeVRRP, carp.ErrLength},
+		{"vrrp3 bad length", frametest.Frame(t, false, gopacket.Payload{0x31, 1, 2, 3, 4, 5, 6, 7, 8}), carplayers.LayerTypeVRRP, carp.ErrLength},
 	}
 	for _, tt := range tests {
 		p := gopacket.NewPacket(tt.frame, layers.LayerTypeEthernet, gopacket.Default)
@@ -120,7 +123,7 @@ func TestGopacketErrors(t *testing.T) {
 		if el == nil || !errors.Is(el.Error(), tt.wantErr) {
 			t.Errorf("%s: error layer %v, want %v", tt.name, el, tt.wantErr)
 		}
-		for _, lt := range []gopacket.LayerType{carp.LayerTypeCARP, carp.LayerTypeVRRP} {
+		for _, lt := range []gopacket.LayerType{carplayers.LayerTypeCARP, carplayers.LayerTypeVRRP} {
 			if got := p.Layer(lt) != nil; got != (lt == tt.wantLayer) {
 				t.Errorf("%s: has %v layer = %v", tt.name, lt, got)
 			}
@@ -138,10 +141,10 @@ func TestGoldenCaptures(t *testing.T) {
 		want    gopacket.LayerType
 		version uint8
 	}{
-		{"ucarp.pcap", carp.LayerTypeCARP, 2},
-		{"keepalived-v2.pcap", carp.LayerTypeVRRP, 2},
-		{"keepalived-v3.pcap", carp.LayerTypeVRRP, 3},
-		{"keepalived-v3-ipv6.pcap", carp.LayerTypeVRRP, 3},
+		{"ucarp.pcap", carplayers.LayerTypeCARP, 2},
+		{"keepalived-v2.pcap", carplayers.LayerTypeVRRP, 2},
+		{"keepalived-v3.pcap", carplayers.LayerTypeVRRP, 3},
+		{"keepalived-v3-ipv6.pcap", carplayers.LayerTypeVRRP, 3},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			frames, lt := readFrames(t, filepath.Join("..", "testdata", tc.file))
@@ -159,9 +162,9 @@ func TestGoldenCaptures(t *testing.T) {
 				l := p.Layer(tc.want)
 				var version uint8
 				switch l := l.(type) {
-				case *carp.Header:
+				case *carplayers.CARP:
 					version = l.Version
-				case *carp.VRRP:
+				case *carplayers.VRRP:
 					version = l.Version
 					if !l.ChecksumChecked {
 						t.Errorf("frame %d: VRRP checksum not checked", i+1)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/carpd/carpd/carp"
-	"github.com/google/gopacket"
 )
 
 // decode turns one protocol-112 payload into a record.
@@ -52,7 +51,7 @@ func classify(b []byte, vrrpOnly bool) (carp.Proto, error) {
 
 func (in *inspector) decodeCARP(p ipPacket, r *record) {
 	h := &in.hdr
-	err := h.DecodeFromBytes(p.payload, gopacket.NilDecodeFeedback)
+	err := h.UnmarshalBinary(p.payload)
 	if err != nil && !errors.Is(err, carp.ErrChecksum) {
 		r.Error = err.Error()
 		return
@@ -127,7 +126,8 @@ func (in *inspector) auth(vhid uint8, vips []netip.Addr) (*carp.Auth, error) {
 
 func (in *inspector) decodeVRRP(p ipPacket, proto carp.Proto, r *record) {
 	v := &in.vrrp
-	err := v.Decode(p.payload, p.src, p.dst)
+	v.Src, v.Dst = p.src, p.dst
+	err := v.UnmarshalBinary(p.payload)
 	if err != nil && !errors.Is(err, carp.ErrChecksum) {
 		r.Error = err.Error()
 		return

@@ -23,6 +23,18 @@ func TestNoGopacketLayers(t *testing.T) {
 	}
 }
 
+// TestCarpNoGopacket keeps gopacket out of package carp altogether: carp
+// holds plain codecs (UnmarshalBinary, AppendBinary) and registers nothing
+// at init; the gopacket layers wrapping them live in carp/carplayers.
+func TestCarpNoGopacket(t *testing.T) {
+	const carpPkg = "github.com/carpd/carpd/carp"
+	for _, dep := range goListDeps(t, carpPkg, carpPkg) {
+		if strings.HasPrefix(dep, "github.com/google/gopacket") {
+			t.Errorf("package carp imports %s; gopacket glue belongs in carp/carplayers", dep)
+		}
+	}
+}
+
 // TestNoPrometheusClient keeps prometheus/client_golang and protobuf out
 // of the daemon binary. Their init registers the default Go and process
 // collectors and protobuf descriptors: with one CARP router and a
@@ -43,17 +55,24 @@ func TestNoPrometheusClient(t *testing.T) {
 // an empty or wrong one. Without the go command the test is skipped.
 func daemonDeps(t *testing.T, mustHave string) []string {
 	t.Helper()
+	return goListDeps(t, ".", mustHave)
+}
+
+// goListDeps lists the packages pkg links, as daemonDeps does for the
+// daemon.
+func goListDeps(t *testing.T, pkg, mustHave string) []string {
+	t.Helper()
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not found")
 	}
-	out, err := exec.Command(goCmd, "list", "-deps", ".").Output()
+	out, err := exec.Command(goCmd, "list", "-deps", pkg).Output()
 	if err != nil {
-		t.Fatalf("go list -deps .: %v", err)
+		t.Fatalf("go list -deps %s: %v", pkg, err)
 	}
 	deps := strings.Fields(string(out))
 	if !slices.Contains(deps, mustHave) {
-		t.Fatalf("go list -deps . does not list %s: %q", mustHave, deps)
+		t.Fatalf("go list -deps %s does not list %s: %q", pkg, mustHave, deps)
 	}
 	return deps
 }

@@ -35,7 +35,8 @@ func carpAdvert(t *testing.T, pass string, vhid, skew uint8, vips ...netip.Addr)
 	}
 	h := carp.Header{Version: 2, Type: 1, VHID: vhid, AdvSkew: skew, AuthLen: 7, AdvBase: 1, Counter: 42}
 	a.Sign(&h)
-	return h.AppendTo(nil)
+	b, _ := h.MarshalBinary() // never fails for a Header
+	return b
 }
 
 // TestLabForgedAdverts sends forged advertisements into the lab: each is

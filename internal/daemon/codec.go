@@ -72,11 +72,16 @@ func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 		h := carp.Header{Version: 2, Type: 1, VHID: ad.ID, AdvSkew: ad.AdvSkew, AuthLen: 7,
 			Demote: ad.Demote, AdvBase: ad.AdvBase, Counter: c}
 		e.auth.Sign(&h)
-		e.buf = h.AppendTo(e.buf[:0])
-		return e.buf, nil
+		b, err := h.AppendBinary(e.buf[:0])
+		if err != nil {
+			return nil, err
+		}
+		e.buf = b
+		return b, nil
 	}
 	v := &e.vr
-	*v = carp.VRRP{Version: 2, Type: 1, VRID: ad.ID, Priority: ad.Priority, Addrs: e.addrs, Src: src, Dst: dst}
+	*v = carp.VRRP{Version: 2, Type: 1, VRID: ad.ID, Priority: ad.Priority, Addrs: e.addrs, Src: src, Dst: dst,
+		PseudoHeader: e.pseudo}
 	if e.proto == carp.ProtoVRRP3 {
 		v.Version = 3
 		v.AdvInt = uint16(ad.Interval / (10 * time.Millisecond))
@@ -88,7 +93,7 @@ func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 			}
 		}
 	}
-	b, err := v.AppendTo(e.buf[:0], e.pseudo)
+	b, err := v.AppendBinary(e.buf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func (d *decoder) decode(p Packet) (carp.Advert, error) {
 		return carp.Advert{}, carp.ErrSource
 	}
 	if d.proto == carp.ProtoCARP {
-		if err := d.hdr.DecodeFromBytes(p.Payload, nil); err != nil {
+		if err := d.hdr.UnmarshalBinary(p.Payload); err != nil {
 			return carp.Advert{}, err
 		}
 		if err := d.auth.Verify(&d.hdr); err != nil {
@@ -153,7 +158,8 @@ func (d *decoder) decode(p Packet) (carp.Advert, error) {
 		return d.hdr.Advert(p.Src, p.TTL), nil
 	}
 	v := &d.vr
-	if err := v.Decode(p.Payload, p.Src, p.Dst); err != nil {
+	v.Src, v.Dst = p.Src, p.Dst
+	if err := v.UnmarshalBinary(p.Payload); err != nil {
 		return carp.Advert{}, err
 	}
 	if v.Type != 1 {

@@ -42,7 +42,8 @@ func TestDecodeReplay(t *testing.T) {
 		}
 		h := carp.Header{Version: 2, Type: 1, VHID: 5, AdvSkew: 10, AuthLen: 7, AdvBase: 1, Counter: c}
 		a.Sign(&h)
-		return h.AppendTo(nil)
+		b, _ := h.MarshalBinary() // never fails for a Header
+		return b
 	}
 
 	dec, err := newDecoder(&r, newReplay(ownAddr))

@@ -155,7 +155,7 @@ func (r *router) holdTime() time.Duration {
 	ad := r.m.Advertised()
 	hold := ad.Interval
 	if ad.Proto == carp.ProtoCARP {
-		hold = time.Duration(ad.AdvBase)*time.Second + time.Duration(ad.AdvSkew)*time.Second/256
+		hold = carp.Interval(ad.AdvBase, ad.AdvSkew)
 	}
 	return min(hold+100*time.Millisecond, maxHold)
 }

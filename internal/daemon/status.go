@@ -67,14 +67,9 @@ func (r *router) status() RouterStatus {
 func advertised(proto carp.Proto, ad carp.Advert) Advertised {
 	if proto == carp.ProtoCARP {
 		return Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
-			Interval: carpInterval(ad.AdvBase, ad.AdvSkew).String()}
+			Interval: carp.Interval(ad.AdvBase, ad.AdvSkew).String()}
 	}
 	return Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
-}
-
-// carpInterval is advbase + advskew/256 seconds.
-func carpInterval(base, skew uint8) time.Duration {
-	return time.Duration(base)*time.Second + time.Duration(skew)*time.Second/256
 }
 
 // status returns the socket's status.

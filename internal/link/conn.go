@@ -84,7 +84,7 @@ type Packet struct {
 // destination addresses. The kernel is not asked to compute it
 // (IPV6_CHECKSUM stays off) because it would also silently drop bad
 // checksums on receive, where the daemon wants to count them; the codec
-// (carp.VRRP.AppendTo) computes it instead, so the caller must build the
+// (carp.VRRP.AppendBinary) computes it instead, so the caller must build the
 // payload with Src set to this Conn's Src() and Dst to the destination
 // passed to WriteTo.
 type Conn struct {

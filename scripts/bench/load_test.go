@@ -150,7 +150,8 @@ func forged(t *testing.T, pass string, vhid uint8) []byte {
 	}
 	h := carp.Header{Version: 2, Type: 1, VHID: vhid, AdvSkew: 0, AuthLen: 7, AdvBase: 1, Counter: 42}
 	a.Sign(&h)
-	return h.AppendTo(nil)
+	b, _ := h.MarshalBinary() // never fails for a Header
+	return b
 }
 
 // flood sends payload to 224.0.0.18 from the client at rate packets per

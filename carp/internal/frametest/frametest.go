@@ -13,7 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// Addresses of the frames: the ones of the PROTOCOL.md test vectors.
+// Addresses of the frames: the ones of carp's VRRP test vectors.
 var (
 	Src4 = netip.MustParseAddr("192.168.1.1")
 	Dst4 = netip.MustParseAddr("224.0.0.18")

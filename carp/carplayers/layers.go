@@ -1,9 +1,10 @@
-package carp
+package carplayers
 
 import (
 	"errors"
 	"net/netip"
 
+	"github.com/carpd/carpd/carp"
 	"github.com/google/gopacket"
 )
 
@@ -20,7 +21,7 @@ const (
 // gopacket identifies layers by registered numbers; they are set once, at
 // initialisation, and never change.
 var (
-	// LayerTypeCARP is a *Header. Decoding with it as the first decoder
+	// LayerTypeCARP is a *CARP. Decoding with it as the first decoder
 	// treats the data as CARP without classifying.
 	LayerTypeCARP = gopacket.RegisterLayerType(layerNumCARP, gopacket.LayerTypeMetadata{
 		Name: "CARP", Decoder: gopacket.DecodeFunc(decodeCARP),
@@ -33,66 +34,63 @@ var (
 	})
 	// LayerTypeProto112 decodes an IP protocol 112 payload into a CARP or
 	// VRRP layer as decodeProto112 decides; it never appears as a decoded
-	// layer itself. Importing package carplayers makes it what gopacket's
-	// IPv4/IPv6 NextLayerType returns for protocol 112: their decoders hand
-	// the payload to the decoder of that layer type, so the layer type, not
+	// layer itself. This package's init makes it what gopacket's IPv4/IPv6
+	// NextLayerType returns for protocol 112: their decoders hand the
+	// payload to the decoder of that layer type, so the layer type, not
 	// just the enum's DecodeWith, has to lead here. A
 	// gopacket.DecodingLayerParser sees this type for protocol 112 and has no
-	// DecodingLayer for it; such callers use Classify and the decoders
+	// DecodingLayer for it; such callers use carp.Classify and the decoders
 	// directly.
 	LayerTypeProto112 = gopacket.RegisterLayerType(layerNumProto112, gopacket.LayerTypeMetadata{
 		Name: "CARP/VRRP", Decoder: gopacket.DecodeFunc(decodeProto112),
 	})
 )
 
-// decodeProto112 decodes an IP protocol 112 payload into a *Header or a
-// *VRRP as Classify decides. When Classify cannot decide, the payload's
-// shape alone (CARP's 36 bytes with authlen 7, or VRRPv2's length for its
-// count) still picks a layer, so a packet with a bad checksum is shown with
-// its fields; the shapes cannot overlap.
+// decodeProto112 decodes an IP protocol 112 payload into a *CARP or a *VRRP
+// as carp.Classify decides. When Classify cannot decide, the payload's
+// shape alone (carp.Shape) still picks a layer, so a packet with a bad
+// checksum is shown with its fields.
 //
 // Errors: a decoder error is returned to gopacket, which appends a
 // gopacket.DecodeFailure layer and makes it the packet's ErrorLayer; its
-// Error() is our sentinel (errors.Is works). The decoded layer is added
+// Error() is carp's sentinel (errors.Is works). The decoded layer is added
 // before that whenever its fields were filled, that is for any error but
-// ErrShort and ErrVersion (and for VRRP ErrLength leaves Addrs empty).
+// carp.ErrShort and carp.ErrVersion (and for VRRP carp.ErrLength leaves
+// Addrs empty).
 func decodeProto112(data []byte, p gopacket.PacketBuilder) error {
-	proto, err := Classify(data)
-	if errors.Is(err, ErrAmbiguous) {
-		switch {
-		case carpShape(data):
-			proto = ProtoCARP
-		case vrrp2Shape(data):
-			proto = ProtoVRRP2
+	proto, err := carp.Classify(data)
+	if errors.Is(err, carp.ErrAmbiguous) {
+		if s := carp.Shape(data); s != carp.ProtoUnknown {
+			proto = s
 		}
 	}
 	switch proto {
-	case ProtoCARP:
+	case carp.ProtoCARP:
 		return decodeCARP(data, p)
-	case ProtoVRRP2, ProtoVRRP3:
+	case carp.ProtoVRRP2, carp.ProtoVRRP3:
 		return decodeVRRP(data, p)
 	}
 	return err
 }
 
 func decodeCARP(data []byte, p gopacket.PacketBuilder) error {
-	h := &Header{}
-	err := h.DecodeFromBytes(data, p)
-	if errors.Is(err, ErrShort) || errors.Is(err, ErrVersion) {
+	c := &CARP{}
+	err := c.DecodeFromBytes(data, p)
+	if errors.Is(err, carp.ErrShort) || errors.Is(err, carp.ErrVersion) {
 		return err
 	}
-	p.AddLayer(h)
+	p.AddLayer(c)
 	if err != nil {
 		return err
 	}
-	return p.NextDecoder(h.NextLayerType())
+	return p.NextDecoder(c.NextLayerType())
 }
 
 func decodeVRRP(data []byte, p gopacket.PacketBuilder) error {
 	v := &VRRP{}
 	v.Src, v.Dst = ipAddrs(p)
 	err := v.DecodeFromBytes(data, p)
-	if errors.Is(err, ErrShort) || errors.Is(err, ErrVersion) {
+	if errors.Is(err, carp.ErrShort) || errors.Is(err, carp.ErrVersion) {
 		return err
 	}
 	p.AddLayer(v)
@@ -105,9 +103,9 @@ func decodeVRRP(data []byte, p gopacket.PacketBuilder) error {
 // Layers is used rather than NetworkLayer because the latter is the
 // outermost one, wrong for IP-in-IP. A lazy packet clears its pending
 // decoder before calling us, so Layers does not recurse. The layer is found
-// by interface and its flow's raw endpoints (4 or 16 bytes) rather than by
-// type-asserting *layers.IPv4 / *layers.IPv6, so that this package does not
-// link gopacket/layers (see package carplayers).
+// by interface and its flow's raw endpoints (4 or 16 bytes) so that any
+// network layer that carries protocol 112 works, not just gopacket's IPv4
+// and IPv6.
 func ipAddrs(p gopacket.PacketBuilder) (src, dst netip.Addr) {
 	pkt, ok := p.(gopacket.Packet)
 	if !ok {
