@@ -68,7 +68,7 @@ func IsCARP(p []byte) bool {
 func Forge(a Advert, src netip.Addr, c Change) ([]byte, error) {
 	if IsCARP(a.Payload) {
 		var h carp.Header
-		if err := h.DecodeFromBytes(a.Payload, nil); err != nil {
+		if err := h.UnmarshalBinary(a.Payload); err != nil {
 			return nil, fmt.Errorf("decoding captured CARP advert: %w", err)
 		}
 		switch c {
@@ -78,10 +78,11 @@ func Forge(a Advert, src netip.Addr, c Change) ([]byte, error) {
 		case BowOut:
 			h.AdvSkew, h.AdvBase = 255, 255
 		}
-		return h.AppendTo(nil), nil
+		return h.AppendBinary(nil)
 	}
 	var v carp.VRRP
-	if err := v.Decode(a.Payload, a.Src, a.Dst); err != nil {
+	v.Src, v.Dst = a.Src, a.Dst
+	if err := v.UnmarshalBinary(a.Payload); err != nil {
 		return nil, fmt.Errorf("decoding captured VRRP advert: %w", err)
 	}
 	switch c {
@@ -91,7 +92,7 @@ func Forge(a Advert, src netip.Addr, c Change) ([]byte, error) {
 		v.Priority = 0
 	}
 	v.Src = src
-	b, err := v.AppendTo(nil, v.PseudoHeader)
+	b, err := v.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encoding forged VRRP advert: %w", err)
 	}

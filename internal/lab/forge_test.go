@@ -27,7 +27,11 @@ func TestForgeCARP(t *testing.T) {
 	}
 	h := carp.Header{Version: 2, Type: 1, VHID: 40, AdvSkew: 10, AuthLen: 7, AdvBase: 3, Counter: 42}
 	auth.Sign(&h)
-	captured := Advert{Src: forgeMaster, Dst: forgeGroup, TTL: 255, Payload: h.AppendTo(nil)}
+	wire, err := h.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured := Advert{Src: forgeMaster, Dst: forgeGroup, TTL: 255, Payload: wire}
 	if !IsCARP(captured.Payload) {
 		t.Fatalf("IsCARP(%x) = false", captured.Payload)
 	}
@@ -45,7 +49,7 @@ func TestForgeCARP(t *testing.T) {
 			t.Fatalf("%v: %v", tc.c, err)
 		}
 		var got carp.Header
-		if err := got.DecodeFromBytes(p, nil); err != nil {
+		if err := got.UnmarshalBinary(p); err != nil {
 			t.Errorf("%v: decoding the forged advert: %v", tc.c, err)
 			continue
 		}
@@ -84,7 +88,8 @@ func TestForgeVRRP(t *testing.T) {
 			} else {
 				v.AdvInt = 100
 			}
-			wire, err := v.AppendTo(nil, tc.pseudo)
+			v.PseudoHeader = tc.pseudo
+			wire, err := v.AppendBinary(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +103,8 @@ func TestForgeVRRP(t *testing.T) {
 					t.Fatalf("%v: %v", c, err)
 				}
 				var got carp.VRRP
-				if err := got.Decode(p, forgeAttacker, forgeGroup); err != nil {
+				got.Src, got.Dst = forgeAttacker, forgeGroup
+				if err := got.UnmarshalBinary(p); err != nil {
 					t.Errorf("%v: decoding from the attacker's address: %v", c, err)
 					continue
 				}
@@ -109,7 +115,8 @@ func TestForgeVRRP(t *testing.T) {
 			}
 			p, _ := Forge(captured, forgeAttacker, Unchanged)
 			var fromMaster carp.VRRP
-			err = fromMaster.Decode(p, forgeMaster, forgeGroup)
+			fromMaster.Src, fromMaster.Dst = forgeMaster, forgeGroup
+			err = fromMaster.UnmarshalBinary(p)
 			if tc.pseudo && !errors.Is(err, carp.ErrChecksum) {
 				t.Errorf("pseudo-header checksum not recomputed for the attacker's source: decoding as "+
 					"from the master gave %v", err)
