@@ -3,7 +3,13 @@
 package link
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"time"
+
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
 )
 
 // The fakes stand where the kernel's sockets do, so the logic around them
@@ -58,3 +64,76 @@ func (f *fakeIP[CM]) Close() error {
 	f.closed = true
 	return nil
 }
+
+// fakeFrames is an in-memory frameWriter and frameConn. ReadFrom returns
+// the frames sent on in, or os.ErrDeadlineExceeded when the read deadline
+// passes first (on the fake clock inside a synctest bubble), or readErr;
+// WriteTo records. Only the goroutine that reads may write.
+type fakeFrames struct {
+	in        chan []byte
+	readErr   error
+	deadline  time.Time
+	deadlines int // SetReadDeadline calls
+	written   []fakeFrame
+	writeErr  error
+	closed    bool
+}
+
+// fakeFrame is one frame written and the address it was written to.
+type fakeFrame struct {
+	Frame []byte
+	To    net.Addr
+}
+
+func (f *fakeFrames) ReadFrom(b []byte) (int, net.Addr, error) {
+	if f.readErr != nil {
+		return 0, nil, f.readErr
+	}
+	var expired <-chan time.Time
+	if !f.deadline.IsZero() {
+		t := time.NewTimer(time.Until(f.deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case fr := <-f.in:
+		return copy(b, fr), &packet.Addr{}, nil
+	case <-expired:
+		return 0, nil, os.ErrDeadlineExceeded
+	}
+}
+
+func (f *fakeFrames) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if f.writeErr != nil {
+		return 0, f.writeErr
+	}
+	f.written = append(f.written, fakeFrame{Frame: append([]byte(nil), b...), To: addr})
+	return len(b), nil
+}
+
+func (f *fakeFrames) SetReadDeadline(t time.Time) error {
+	f.deadlines++
+	f.deadline = t
+	return nil
+}
+
+func (f *fakeFrames) Close() error {
+	f.closed = true
+	return nil
+}
+
+// fakeAddrs is an addrLister that returns list, or err, for any link and
+// family, and records what it was asked.
+type fakeAddrs struct {
+	list   []netlink.Addr
+	err    error
+	asked  []string // "index/family"
+	closed bool
+}
+
+func (f *fakeAddrs) AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
+	f.asked = append(f.asked, fmt.Sprintf("%d/%d", link.Attrs().Index, family))
+	return f.list, f.err
+}
+
+func (f *fakeAddrs) Close() { f.closed = true }
