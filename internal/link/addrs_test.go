@@ -232,3 +232,89 @@ func TestInterfaceAddrs(t *testing.T) {
 		t.Errorf("InterfaceAddrs = %v, missing %v", got, want)
 	}
 }
+
+// TestPickPrimary checks the choice of the source address among the
+// addresses netlink lists, without a kernel: for IPv4 the first that is
+// neither secondary, nor labelled as a VIP, nor added as one; for IPv6 the
+// link-local address, a tentative one only when there is no other, and
+// never one that failed DAD.
+func TestPickPrimary(t *testing.T) {
+	labelled := func(prefix, label string, flags int) netlink.Addr {
+		a := linkAddr(prefix, flags)
+		a.Label = label
+		return a
+	}
+	added := map[netip.Addr]bool{netip.MustParseAddr("198.18.0.100"): true}
+	tests := []struct {
+		name    string
+		family  Family
+		list    []netlink.Addr
+		want    string
+		wantErr string
+	}{
+		{"first IPv4", IPv4, []netlink.Addr{linkAddr("198.18.0.1/24", 0), linkAddr("198.18.0.9/24", 0)}, "198.18.0.1", ""},
+		{"added VIP skipped", IPv4, []netlink.Addr{linkAddr("198.18.0.100/32", 0), linkAddr("198.18.0.1/24", 0)}, "198.18.0.1", ""},
+		{"labelled VIP skipped", IPv4, []netlink.Addr{labelled("198.18.0.101/32", "eth0:carp3", 0), labelled("198.18.0.1/24", "eth0", 0)},
+			"198.18.0.1", ""},
+		{"secondary skipped", IPv4, []netlink.Addr{linkAddr("198.18.0.5/24", unix.IFA_F_SECONDARY), linkAddr("198.18.1.1/24", 0)},
+			"198.18.1.1", ""},
+		{"only VIPs", IPv4, []netlink.Addr{linkAddr("198.18.0.100/32", 0)}, "", "eth0 has no primary IPv4 address"},
+		{"link-local, not global", IPv6, []netlink.Addr{linkAddr("2001:2::1/64", 0), linkAddr("fe80::1/64", 0)}, "fe80::1", ""},
+		{"tentative as fallback", IPv6, []netlink.Addr{linkAddr("fe80::9/64", unix.IFA_F_TENTATIVE), linkAddr("fe80::1/64", 0)},
+			"fe80::1", ""},
+		{"tentative only", IPv6, []netlink.Addr{linkAddr("fe80::9/64", unix.IFA_F_TENTATIVE)}, "fe80::9", ""},
+		{"DAD failed", IPv6, []netlink.Addr{linkAddr("fe80::1/64", unix.IFA_F_DADFAILED)}, "", "eth0 has no IPv6 link-local address"},
+		{"wrong family listed", IPv6, []netlink.Addr{linkAddr("198.18.0.1/24", 0)}, "", "eth0 has no IPv6 link-local address"},
+	}
+	for _, tt := range tests {
+		got, err := pickPrimary("eth0", tt.family, tt.list, added)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%s: pickPrimary = %v, %v; want error %q", tt.name, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != netip.MustParseAddr(tt.want) {
+			t.Errorf("%s: pickPrimary = %v, %v; want %s", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+// TestNLAddr checks the netlink address Add asks for: no prefix route for
+// a prefix shorter than the host length, and IPv6 VIPs without DAD,
+// deprecated, the label only on IPv4.
+func TestNLAddr(t *testing.T) {
+	type state struct {
+		IPNet            string
+		Label            string
+		NoDAD, NoPrefix  bool
+		Preferred, Valid int
+	}
+	tests := []struct {
+		vip  string
+		want state
+	}{
+		{"198.18.0.100/32", state{IPNet: "198.18.0.100/32", Label: "eth0:carp7"}},
+		{"198.19.5.1/24", state{IPNet: "198.19.5.1/24", Label: "eth0:carp7", NoPrefix: true}},
+		{"2001:2::100/128", state{IPNet: "2001:2::100/128", NoDAD: true, Valid: 0xffffffff}},
+		{"2001:2::100/64", state{IPNet: "2001:2::100/64", NoDAD: true, NoPrefix: true, Valid: 0xffffffff}},
+	}
+	for _, tt := range tests {
+		na := nlAddr(netip.MustParsePrefix(tt.vip), "eth0:carp7")
+		got := state{IPNet: na.IPNet.String(), Label: na.Label, NoDAD: na.Flags&unix.IFA_F_NODAD != 0,
+			NoPrefix: na.Flags&unix.IFA_F_NOPREFIXROUTE != 0, Preferred: na.PreferedLft, Valid: na.ValidLft}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("nlAddr(%s) (-want +got):\n%s", tt.vip, diff)
+		}
+	}
+	for in, want := range map[string]string{
+		"::ffff:198.18.0.100/128": "198.18.0.100/32", "::ffff:198.19.5.0/120": "198.19.5.0/24", "2001:2::1/64": "2001:2::1/64",
+	} {
+		if got, err := unmap(netip.MustParsePrefix(in)); err != nil || got.String() != want {
+			t.Errorf("unmap(%s) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := unmap(netip.Prefix{}); err == nil {
+		t.Error("unmap of the invalid prefix succeeded")
+	}
+}

@@ -30,9 +30,28 @@ import (
 // so these announcements are what moves the neighbours' caches.
 type Announcer struct {
 	ifi  *net.Interface
-	arp  *packet.Conn
-	icmp *ipv6.PacketConn
-	h    *netlink.Handle // finds the link-local source at send time
+	arp  frameWriter
+	icmp ndpWriter
+	h    addrLister // finds the link-local source at send time
+}
+
+// frameWriter is what an Announcer uses of a *packet.Conn, so that tests
+// can record the frames instead.
+type frameWriter interface {
+	WriteTo(b []byte, addr net.Addr) (int, error)
+	Close() error
+}
+
+// ndpWriter is what an Announcer uses of an *ipv6.PacketConn.
+type ndpWriter interface {
+	WriteTo(b []byte, cm *ipv6.ControlMessage, dst net.Addr) (int, error)
+	Close() error
+}
+
+// addrLister is what an Announcer uses of a *netlink.Handle.
+type addrLister interface {
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	Close()
 }
 
 // NewAnnouncer opens the sockets on ifname in the calling thread's
@@ -50,47 +69,71 @@ func NewAnnouncer(ifname string) (*Announcer, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("opening announcer on %s: no Ethernet address", ifname)
 	}
-	a := &Announcer{ifi: ifi}
-	if err := a.open(); err != nil {
-		a.Close()
+	arpConn, icmp, h, err := open(ifi)
+	if err != nil {
 		return nil, fmt.Errorf("opening announcer on %s: %w", ifname, err)
 	}
-	return a, nil
+	return newAnnouncer(ifi, arpConn, icmp, h), nil
 }
 
-func (a *Announcer) open() error {
+// newAnnouncer returns an Announcer on ifi, which must have an Ethernet
+// address, that writes frames to arp and neighbour advertisements to icmp
+// and finds its IPv6 source through h: the sockets and handle NewAnnouncer
+// opens, or a test's fakes. The Announcer owns and closes them.
+func newAnnouncer(ifi *net.Interface, arp frameWriter, icmp ndpWriter, h addrLister) *Announcer {
+	return &Announcer{ifi: ifi, arp: arp, icmp: icmp, h: h}
+}
+
+// open opens an Announcer's sockets and netlink handle on ifi; on failure
+// it closes those it opened.
+func open(ifi *net.Interface) (arpConn *packet.Conn, icmp *ipv6.PacketConn, h *netlink.Handle, err error) {
+	defer func() {
+		if err == nil {
+			return
+		}
+		if arpConn != nil {
+			arpConn.Close()
+		}
+		if icmp != nil {
+			icmp.Close()
+		}
+		if h != nil {
+			h.Close()
+		}
+	}()
 	dropAll, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
 	if err != nil {
-		return fmt.Errorf("assembling BPF filter: %w", err)
+		return nil, nil, nil, fmt.Errorf("assembling BPF filter: %w", err)
 	}
-	a.arp, err = packet.Listen(a.ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
+	arpConn, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
 	if err != nil {
-		return fmt.Errorf("opening ARP socket: %w", err)
+		return nil, nil, nil, fmt.Errorf("opening ARP socket: %w", err)
 	}
-	if a.h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
-		return fmt.Errorf("opening netlink handle: %w", err)
+	if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		return arpConn, nil, nil, fmt.Errorf("opening netlink handle: %w", err)
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), a.ifi.Name) })
+		err := rc.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), ifi.Name) })
 		return errors.Join(err, serr)
 	}}
 	c, err := lc.ListenPacket(context.Background(), "ip6:58", "::")
 	if err != nil {
-		return fmt.Errorf("opening ICMPv6 socket: %w", err)
+		return arpConn, nil, h, fmt.Errorf("opening ICMPv6 socket: %w", err)
 	}
-	a.icmp = ipv6.NewPacketConn(c)
+	icmp = ipv6.NewPacketConn(c)
 	var f ipv6.ICMPFilter
 	f.SetAll(true)
 	// RFC 4861 §7.1.2: receivers drop NDP messages with a hop limit other
 	// than 255. The kernel computes the ICMPv6 checksum on raw ICMPv6
 	// sockets by itself.
-	return errors.Join(
-		a.icmp.SetICMPFilter(&f),
-		a.icmp.SetMulticastInterface(a.ifi),
-		a.icmp.SetMulticastHopLimit(ndp.HopLimit),
-		a.icmp.SetMulticastLoopback(false),
+	err = errors.Join(
+		icmp.SetICMPFilter(&f),
+		icmp.SetMulticastInterface(ifi),
+		icmp.SetMulticastHopLimit(ndp.HopLimit),
+		icmp.SetMulticastLoopback(false),
 	)
+	return arpConn, icmp, h, err
 }
 
 // Announce sends one round for vips and returns how many packets went out.
@@ -143,7 +186,7 @@ func (a *Announcer) garp(vip netip.Addr) (int, error) {
 }
 
 // sendARP broadcasts one ARP packet from mac on c.
-func sendARP(c *packet.Conn, op arp.Operation, mac net.HardwareAddr, sip netip.Addr, tha net.HardwareAddr,
+func sendARP(c frameWriter, op arp.Operation, mac net.HardwareAddr, sip netip.Addr, tha net.HardwareAddr,
 	tip netip.Addr) error {
 	p, err := arp.NewPacket(op, mac, sip, tha, tip)
 	if err != nil {

@@ -33,6 +33,10 @@ type frame struct {
 	Router, Solicited bool
 	Override          bool
 	TargetLLA         string
+	// NA written to a fake only: the control message's interface and
+	// the destination's zone.
+	IfIndex int
+	Zone    string
 }
 
 // capture opens a packet socket for ethType on n's eth0.

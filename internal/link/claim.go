@@ -23,7 +23,15 @@ import (
 // neighbours' caches move to it.
 type ClaimWatch struct {
 	ifi  *net.Interface
-	conn *packet.Conn
+	conn frameConn
+}
+
+// frameConn is what a ClaimWatch uses of a *packet.Conn, so that tests can
+// supply an in-memory one.
+type frameConn interface {
+	frameWriter
+	ReadFrom(b []byte) (int, net.Addr, error)
+	SetReadDeadline(t time.Time) error
 }
 
 // claimPoll bounds each read, so that Await notices its context.
@@ -44,7 +52,14 @@ func NewClaimWatch(ifname string) (*ClaimWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watching claims on %s: opening ARP socket: %w", ifname, err)
 	}
-	return &ClaimWatch{ifi: ifi, conn: c}, nil
+	return newClaimWatch(ifi, c), nil
+}
+
+// newClaimWatch returns a ClaimWatch on ifi, which must have an Ethernet
+// address, that reads and writes ARP frames through c: the socket
+// NewClaimWatch opens, or a test's fake. The ClaimWatch owns c.
+func newClaimWatch(ifi *net.Interface, c frameConn) *ClaimWatch {
+	return &ClaimWatch{ifi: ifi, conn: c}
 }
 
 // Await returns nil once an ARP packet from another hardware address names

@@ -93,10 +93,24 @@ type Conn struct {
 	src     netip.Addr
 	group   netip.Addr
 	unicast bool
-	c       net.PacketConn
-	p4      *ipv4.PacketConn
-	p6      *ipv6.PacketConn
+	p4      conn4 // IPv4 only
+	p6      conn6 // IPv6 only
 	dropped atomic.Uint64
+}
+
+// conn4 is what a Conn uses of an *ipv4.PacketConn, so that tests can
+// supply an in-memory one with the control messages the kernel would give.
+type conn4 interface {
+	ReadFrom(b []byte) (int, *ipv4.ControlMessage, net.Addr, error)
+	WriteTo(b []byte, cm *ipv4.ControlMessage, dst net.Addr) (int, error)
+	Close() error
+}
+
+// conn6 is what a Conn uses of an *ipv6.PacketConn.
+type conn6 interface {
+	ReadFrom(b []byte) (int, *ipv6.ControlMessage, net.Addr, error)
+	WriteTo(b []byte, cm *ipv6.ControlMessage, dst net.Addr) (int, error)
+	Close() error
 }
 
 // Listen opens the protocol 112 socket for family on ifname, in the calling
@@ -109,13 +123,10 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", ifname, err)
 	}
-	c := &Conn{family: family, ifi: ifi, src: opt.Src.Unmap(), group: opt.Group.Unmap(), unicast: opt.Unicast}
-	if err := c.defaults(); err != nil {
+	// The addresses are checked before the socket is opened, so a bad
+	// configuration is reported as such even where opening would fail.
+	if opt, err = resolve(ifi, family, opt); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", ifname, err)
-	}
-	tos := opt.TOS
-	if tos == 0 {
-		tos = DefaultTOS
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		return control(rc, ifname, family)
@@ -124,42 +135,84 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 	if family == IPv6 {
 		network, wildcard = "ip6:112", "::"
 	}
-	c.c, err = lc.ListenPacket(context.Background(), network, wildcard)
+	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
 	}
+	var c *Conn
 	if family == IPv4 {
-		err = c.setup4(opt.Unicast, tos)
+		p := ipv4.NewPacketConn(pc)
+		if err = setup4(p, ifi, opt); err == nil {
+			c, err = newConn4(ifi, opt, p)
+		}
 	} else {
-		err = c.setup6(opt.Unicast, tos)
+		p := ipv6.NewPacketConn(pc)
+		if err = setup6(p, ifi, opt); err == nil {
+			c, err = newConn6(ifi, opt, p)
+		}
 	}
 	if err != nil {
-		c.c.Close()
+		pc.Close()
 		return nil, fmt.Errorf("setting up %s socket on %s: %w", family, ifname, err)
 	}
 	return c, nil
 }
 
-// defaults fills in and checks the source and group addresses.
-func (c *Conn) defaults() error {
-	if !c.src.IsValid() {
-		src, err := primaryOf(c.ifi.Name, c.family, nil)
+// newConn4 returns an IPv4 Conn on ifi that reads and writes through p, an
+// *ipv4.PacketConn set up by Listen or a test's fake.
+func newConn4(ifi *net.Interface, opt Options, p conn4) (*Conn, error) {
+	c, err := newConn(ifi, IPv4, opt)
+	if err != nil {
+		return nil, err
+	}
+	c.p4 = p
+	return c, nil
+}
+
+// newConn6 returns an IPv6 Conn on ifi that reads and writes through p, an
+// *ipv6.PacketConn set up by Listen or a test's fake.
+func newConn6(ifi *net.Interface, opt Options, p conn6) (*Conn, error) {
+	c, err := newConn(ifi, IPv6, opt)
+	if err != nil {
+		return nil, err
+	}
+	c.p6 = p
+	return c, nil
+}
+
+func newConn(ifi *net.Interface, family Family, opt Options) (*Conn, error) {
+	opt, err := resolve(ifi, family, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{family: family, ifi: ifi, src: opt.Src, group: opt.Group, unicast: opt.Unicast}, nil
+}
+
+// resolve fills in and checks the source and group addresses and the TOS.
+// Its result resolves to itself, without looking anything up.
+func resolve(ifi *net.Interface, family Family, opt Options) (Options, error) {
+	opt.Src, opt.Group = opt.Src.Unmap(), opt.Group.Unmap()
+	if !opt.Src.IsValid() {
+		src, err := primaryOf(ifi.Name, family, nil)
 		if err != nil {
-			return err
+			return Options{}, err
 		}
-		c.src = src
+		opt.Src = src
 	}
-	if !c.group.IsValid() {
-		c.group = DefaultGroup(c.family)
+	if !opt.Group.IsValid() {
+		opt.Group = DefaultGroup(family)
 	}
-	if FamilyOf(c.src) != c.family {
-		return fmt.Errorf("source address %s is not %s", c.src, c.family)
+	if FamilyOf(opt.Src) != family {
+		return Options{}, fmt.Errorf("source address %s is not %s", opt.Src, family)
 	}
-	if FamilyOf(c.group) != c.family || !c.group.IsMulticast() {
-		return fmt.Errorf("group %s is not an %s multicast address", c.group, c.family)
+	if FamilyOf(opt.Group) != family || !opt.Group.IsMulticast() {
+		return Options{}, fmt.Errorf("group %s is not an %s multicast address", opt.Group, family)
 	}
-	c.src = c.src.WithZone("")
-	return nil
+	opt.Src = opt.Src.WithZone("")
+	if opt.TOS == 0 {
+		opt.TOS = DefaultTOS
+	}
+	return opt, nil
 }
 
 // control runs before bind: SO_BINDTODEVICE, because neither joining a group
@@ -187,39 +240,35 @@ func control(rc syscall.RawConn, ifname string, family Family) error {
 
 // setup4 sets the IPv4 options. PITFALLS §B.1: the Linux default
 // IP_MULTICAST_TTL is 1, and SetTTL covers unicast only, so both are set.
-func (c *Conn) setup4(unicast bool, tos int) error {
-	p := ipv4.NewPacketConn(c.c)
-	c.p4 = p
+func setup4(p *ipv4.PacketConn, ifi *net.Interface, opt Options) error {
 	const flags = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface | ipv4.FlagSrc
 	steps := []error{
 		p.SetControlMessage(flags, true),
-		p.SetMulticastInterface(c.ifi),
+		p.SetMulticastInterface(ifi),
 		p.SetMulticastLoopback(false),
 		p.SetMulticastTTL(TTL),
 		p.SetTTL(TTL),
-		p.SetTOS(tos),
+		p.SetTOS(opt.TOS),
 	}
-	if !unicast {
-		steps = append(steps, p.JoinGroup(c.ifi, &net.IPAddr{IP: c.group.AsSlice()}))
+	if !opt.Unicast {
+		steps = append(steps, p.JoinGroup(ifi, &net.IPAddr{IP: opt.Group.AsSlice()}))
 	}
 	return errors.Join(steps...)
 }
 
 // setup6 sets the IPv6 options, hop limit 255 for multicast and unicast.
-func (c *Conn) setup6(unicast bool, tclass int) error {
-	p := ipv6.NewPacketConn(c.c)
-	c.p6 = p
+func setup6(p *ipv6.PacketConn, ifi *net.Interface, opt Options) error {
 	const flags = ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface | ipv6.FlagSrc
 	steps := []error{
 		p.SetControlMessage(flags, true),
-		p.SetMulticastInterface(c.ifi),
+		p.SetMulticastInterface(ifi),
 		p.SetMulticastLoopback(false),
 		p.SetMulticastHopLimit(TTL),
 		p.SetHopLimit(TTL),
-		p.SetTrafficClass(tclass),
+		p.SetTrafficClass(opt.TOS),
 	}
-	if !unicast {
-		steps = append(steps, p.JoinGroup(c.ifi, &net.IPAddr{IP: c.group.AsSlice()}))
+	if !opt.Unicast {
+		steps = append(steps, p.JoinGroup(ifi, &net.IPAddr{IP: opt.Group.AsSlice()}))
 	}
 	return errors.Join(steps...)
 }
@@ -307,7 +356,12 @@ func (c *Conn) WriteTo(payload []byte, dst netip.Addr) error {
 }
 
 // Close closes the socket, leaving the group, and unblocks ReadPacket.
-func (c *Conn) Close() error { return c.c.Close() }
+func (c *Conn) Close() error {
+	if c.p4 != nil {
+		return c.p4.Close()
+	}
+	return c.p6.Close()
+}
 
 // addrOf returns the zone-less address of a *net.IPAddr.
 func addrOf(a net.Addr) netip.Addr {

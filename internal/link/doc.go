@@ -16,4 +16,10 @@
 // opened and keep it afterwards, whichever thread later uses them. Tests and
 // callers that enter a namespace lock the OS thread, open, and restore the
 // thread's namespace before unlocking (PITFALLS §B.9).
+//
+// Each constructor that opens a socket (Listen, NewAnnouncer,
+// NewClaimWatch) is a thin wrapper over an unexported one that takes the
+// socket as a small interface, as mdlayher/arp's New takes a
+// net.PacketConn: the logic around the sockets is unit-tested with
+// in-memory fakes and no root, and the lab tests prove the real sockets.
 package link

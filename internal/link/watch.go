@@ -119,11 +119,18 @@ func Watch(ctx context.Context, ifnames []string, events chan<- Event) error {
 }
 
 type watcher struct {
-	h       *netlink.Handle
+	h       linkGetter
 	names   map[string]bool
 	byIndex map[int]string
 	up      map[string]bool
 	events  chan<- Event
+}
+
+// linkGetter is what a watcher uses of a *netlink.Handle, so that tests
+// can supply the links.
+type linkGetter interface {
+	LinkByName(name string) (netlink.Link, error)
+	LinkByIndex(index int) (netlink.Link, error)
 }
 
 func (w *watcher) loop(ctx context.Context, links <-chan netlink.LinkUpdate, addrs <-chan netlink.AddrUpdate, errc <-chan error) error {
