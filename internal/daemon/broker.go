@@ -60,9 +60,7 @@ func (r *router) brokerHealth(failed bool, weight int, why string) {
 		r.log.Error("broker unhealthy; demoting", "reason", why, "weight", weight)
 		r.applyDemotion(now)
 		if r.m.State() == carp.Master {
-			r.why = "broker unhealthy: " + why
-			r.do(now, r.m.Resign(now))
-			r.why = ""
+			r.doFor(now, r.m.Resign(now), cause{reason: "broker unhealthy: " + why})
 		}
 	})
 }

@@ -37,12 +37,10 @@ type router struct {
 	spec      *Router
 	m         *carp.Machine
 	enc       *encoder
-	first     bool            // the next INIT → BACKUP is the first
-	faults    map[string]bool // why we stay in INIT (link down, tracker)
-	leaving   string          // notify word for the next → INIT
-	why       string          // reason overriding the machine's for the next transition
-	manual    int             // carpd demote counter, 0..maxManual
-	track     map[string]int  // demotion of failed trackers by name
+	first     bool           // the next INIT → BACKUP is the first
+	faults    map[fault]bool // why we stay in INIT (link down, tracker)
+	manual    int            // carpd demote counter, 0..maxManual
+	track     map[string]int // demotion of failed trackers by name
 	claimFail bool
 	claimLift *time.Timer
 	scripts   *scriptTrackers
@@ -124,7 +122,7 @@ func (r *router) run() {
 func (r *router) boot(now time.Time) {
 	r.first = true
 	if up, err := r.d.net.LinkUp(r.spec.Iface); err == nil && !up && !r.spec.IgnoreIfState {
-		r.faults["link down"] = true
+		r.faults[faultLinkDown] = true
 	}
 	for _, ti := range r.spec.TrackInterfaces {
 		if up, err := r.d.net.LinkUp(ti.Iface); err != nil || !up {
@@ -155,9 +153,21 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 	r.do(now, acts)
 }
 
+// cause is what a caller of the machine knows better than the machine
+// about the transitions its call may cause: the reason to report instead
+// of the machine's, and the notify word of a move to INIT (FAULT or STOP).
+// The zero cause keeps the machine's reason.
+type cause struct {
+	reason string
+	notify string
+}
+
 // do executes the machine's actions in order: adverts are sent here and
 // now, everything else is queued to the executor.
-func (r *router) do(now time.Time, acts []carp.Action) {
+func (r *router) do(now time.Time, acts []carp.Action) { r.doFor(now, acts, cause{}) }
+
+// doFor is do with the transitions reported with c.
+func (r *router) doFor(now time.Time, acts []carp.Action, c cause) {
 	// A MASTER displaced by another node opens its claim watch before
 	// sending anything; a gratuitous ARP of the new master that came
 	// even earlier is found by the watch's probe.
@@ -171,7 +181,7 @@ func (r *router) do(now time.Time, acts []carp.Action) {
 		case carp.ActSend:
 			r.send(a.Advert)
 		case carp.ActState:
-			r.changed(now, a)
+			r.changed(now, a, c)
 		case carp.ActAnnounce:
 			r.exec.enqueue(job{kind: jobAnnounce, reason: a.Reason, queued: now})
 		}
@@ -202,10 +212,10 @@ func (r *router) send(ad carp.Advert) {
 }
 
 // changed queues the transition steps for a state change.
-func (r *router) changed(now time.Time, a carp.Action) {
+func (r *router) changed(now time.Time, a carp.Action, c cause) {
 	reason := a.Reason
-	if r.why != "" {
-		reason, r.why = r.why, ""
+	if c.reason != "" {
+		reason = c.reason
 	}
 	j := job{from: a.From, to: a.To, reason: reason, queued: now, prio: r.prio()}
 	switch a.To {
@@ -218,7 +228,7 @@ func (r *router) changed(now time.Time, a carp.Action) {
 		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 		j.downHooks = a.From == carp.Master || a.From == carp.Init && r.first && !r.spec.Neutral
 	case carp.Init:
-		j.kind, j.notify = jobDemote, r.leaving
+		j.kind, j.notify = jobDemote, c.notify
 		j.downHooks = a.From == carp.Master
 		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 	}
@@ -261,30 +271,36 @@ func (r *router) applyDemotion(now time.Time) {
 	r.do(now, r.m.SetDemotion(now, r.demotion()))
 }
 
+// fault is a reason to hold a router in INIT, shown in status.
+type fault string
+
+// faultLinkDown holds a router while its interface is down (unless
+// ignore_ifstate).
+const faultLinkDown fault = "link down"
+
+// trackFault is the fault of a weight-0 tracker that failed.
+func trackFault(tracker string) fault { return fault("track " + tracker) }
+
 // setFault adds or clears a reason to stay in INIT. The first reason
 // shuts the machine down (a MASTER bows out) with notify FAULT; clearing
 // the last one starts it again.
-func (r *router) setFault(now time.Time, why string, on bool) {
+func (r *router) setFault(now time.Time, f fault, on bool) {
 	was := len(r.faults) > 0
-	if on == r.faults[why] {
+	if on == r.faults[f] {
 		return
 	}
 	if on {
-		r.faults[why] = true
+		r.faults[f] = true
 	} else {
-		delete(r.faults, why)
+		delete(r.faults, f)
 	}
 	switch is := len(r.faults) > 0; {
 	case !was && is:
-		r.log.Warn("entering FAULT", "reason", why)
-		r.leaving, r.why = "FAULT", "fault: "+why
-		r.do(now, r.m.Shutdown(now))
-		r.why = ""
+		r.log.Warn("entering FAULT", "reason", string(f))
+		r.doFor(now, r.m.Shutdown(now), cause{reason: "fault: " + string(f), notify: "FAULT"})
 	case was && !is:
-		r.log.Info("leaving FAULT", "reason", why)
-		r.why = "fault cleared: " + why
-		r.do(now, r.m.Start(now))
-		r.why = ""
+		r.log.Info("leaving FAULT", "reason", string(f))
+		r.doFor(now, r.m.Start(now), cause{reason: "fault cleared: " + string(f)})
 	}
 }
 
@@ -294,10 +310,10 @@ func (r *router) linkEvent(now time.Time, ev LinkEvent) {
 		switch ev.Kind {
 		case LinkDown:
 			if !r.spec.IgnoreIfState {
-				r.setFault(now, "link down", true)
+				r.setFault(now, faultLinkDown, true)
 			}
 		case LinkUp:
-			r.setFault(now, "link down", false)
+			r.setFault(now, faultLinkDown, false)
 		case AddrRemoved:
 			for _, p := range r.spec.VIPs {
 				if p.Addr() == ev.Addr.Addr() {
@@ -335,7 +351,7 @@ func (r *router) trackResult(now time.Time, name string, weight int, failed bool
 // failing: the same difference between the OK and failed states, with
 // the configured priority as the OK value.
 func (r *router) trackSet(now time.Time, name string, weight int, failed bool) bool {
-	fault := "track " + name
+	fault := trackFault(name)
 	if weight == 0 {
 		_, had := r.track[name]
 		delete(r.track, name)
@@ -362,14 +378,14 @@ func (r *router) trackSet(now time.Time, name string, weight int, failed bool) b
 // clearTracker forgets a tracker that is no longer configured.
 func (r *router) clearTracker(now time.Time, name string) {
 	delete(r.track, name)
-	r.setFault(now, "track "+name, false)
+	r.setFault(now, trackFault(name), false)
 }
 
 // faultList returns the fault reasons, sorted.
 func (r *router) faultList() []string {
 	var out []string
 	for k := range r.faults {
-		out = append(out, k)
+		out = append(out, string(k))
 	}
 	slices.Sort(out)
 	return out

@@ -106,9 +106,7 @@ func (r *router) claimResult(ok bool) {
 		})
 		r.applyDemotion(now)
 		if r.m.State() == carp.Master {
-			r.why = "claiming the VIPs failed"
-			r.do(now, r.m.Resign(now))
-			r.why = ""
+			r.doFor(now, r.m.Resign(now), cause{reason: "claiming the VIPs failed"})
 		}
 	})
 }
@@ -123,7 +121,6 @@ func (r *router) shutdown(why string) {
 		if r.claimLift != nil {
 			r.claimLift.Stop()
 		}
-		r.leaving, r.why = "STOP", why
 		if r.m.State() == carp.Init {
 			// Faulted or never started: nothing to leave, but keepalived
 			// still notifies STOP for every instance.
@@ -135,9 +132,8 @@ func (r *router) shutdown(why string) {
 				// Before the bow-out goes out: see executor.awaitClaim.
 				r.openClaims(now)
 			}
-			r.do(now, r.m.Shutdown(now))
+			r.doFor(now, r.m.Shutdown(now), cause{reason: why, notify: "STOP"})
 		}
-		r.why = ""
 		r.quit = true
 	})
 	<-r.done
@@ -236,10 +232,10 @@ func (r *router) apply(now time.Time, n *Router) error {
 // nothing, so a reload does not flap a faulted router.
 func (r *router) retrack(now time.Time, old *Router) {
 	if r.spec.IgnoreIfState {
-		r.setFault(now, "link down", false)
+		r.setFault(now, faultLinkDown, false)
 	} else if old.IgnoreIfState {
 		if up, err := r.d.net.LinkUp(r.spec.Iface); err == nil && !up {
-			r.setFault(now, "link down", true)
+			r.setFault(now, faultLinkDown, true)
 		}
 	}
 	want := make(map[string]bool)
