@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/carpd/carpd/carp"
@@ -196,36 +197,50 @@ func TestExecutorAnnounceSchedule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
-			spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
-			spec.GARP = tt.garp
-			e, _ := newTestExecutor(t, &spec, fn)
-			e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
-			if tt.demote > 0 {
-				time.Sleep(tt.demote)
-				e.enqueue(job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", queued: time.Now()})
-			}
-			time.Sleep(600 * time.Millisecond)
-			if got := fn.rounds("eth0"); got != tt.want {
-				t.Errorf("%d announce rounds, want %d", got, tt.want)
-			}
+			// In a synctest bubble the schedule runs on a fake clock: the
+			// counts do not depend on the machine's load.
+			synctest.Test(t, func(t *testing.T) {
+				fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
+				spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
+				spec.GARP = tt.garp
+				e, _ := newTestExecutor(t, &spec, fn)
+				e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
+				if tt.demote > 0 {
+					time.Sleep(tt.demote)
+					e.enqueue(job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", queued: time.Now()})
+				}
+				time.Sleep(600 * time.Millisecond)
+				synctest.Wait()
+				if got := fn.rounds("eth0"); got != tt.want {
+					t.Errorf("%d announce rounds, want %d", got, tt.want)
+				}
+			})
 		})
 	}
 }
 
-// TestExecutorRefresh keeps announcing while MASTER.
+// TestExecutorRefresh keeps announcing while MASTER, every Refresh, and
+// stops at once on leaving MASTER (on synctest's fake clock).
 func TestExecutorRefresh(t *testing.T) {
-	fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
-	spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
-	spec.GARP = GARP{Repeat: 1, Refresh: 50 * time.Millisecond}
-	e, _ := newTestExecutor(t, &spec, fn)
-	e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
-	waitFor(t, 3*time.Second, "4 refresh rounds", func() bool { return fn.rounds("eth0") >= 5 })
-	e.enqueue(job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", queued: time.Now()})
-	time.Sleep(50 * time.Millisecond)
-	n := fn.rounds("eth0")
-	time.Sleep(200 * time.Millisecond)
-	if got := fn.rounds("eth0"); got != n {
-		t.Errorf("rounds went from %d to %d after leaving MASTER", n, got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
+		spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
+		spec.GARP = GARP{Repeat: 1, Refresh: 50 * time.Millisecond}
+		e, _ := newTestExecutor(t, &spec, fn)
+		e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
+		// The claim's round, then one every 50 ms: 5 rounds by 225 ms.
+		time.Sleep(225 * time.Millisecond)
+		synctest.Wait()
+		if got := fn.rounds("eth0"); got != 5 {
+			t.Fatalf("%d rounds 225 ms after the claim, want 5", got)
+		}
+		e.enqueue(job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", queued: time.Now()})
+		synctest.Wait()
+		n := fn.rounds("eth0")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := fn.rounds("eth0"); got != n {
+			t.Errorf("rounds went from %d to %d after leaving MASTER", n, got)
+		}
+	})
 }
