@@ -32,6 +32,13 @@ func (linuxNet) Listen(iface string, family int, o ListenOptions) (PacketConn, e
 // conn converts link's Packet into ours.
 type conn struct{ *link.Conn }
 
+// Dropped reports what link discarded before the daemon saw it, as socket
+// drop reasons.
+func (c conn) Dropped() map[string]uint64 {
+	iface, group := c.Conn.DroppedBy()
+	return map[string]uint64{"iface": iface, "group": group}
+}
+
 func (c conn) ReadPacket(buf []byte) (Packet, error) {
 	p, err := c.Conn.ReadPacket(buf)
 	return Packet{Src: p.Src, Dst: p.Dst, TTL: p.TTL, IfIndex: p.IfIndex, Payload: p.Payload}, err

@@ -183,3 +183,20 @@ func reChecksum(change func([]byte)) func([]byte) []byte {
 		return b
 	}
 }
+
+// droppingConn is a stubConn whose link layer discarded packets.
+type droppingConn struct{ stubConn }
+
+func (droppingConn) Dropped() map[string]uint64 { return map[string]uint64{"group": 3, "iface": 0} }
+
+// TestSocketStatusLinkDrops: what the link layer discarded shows among the
+// socket's drop reasons, next to the socket's own, and zero counts do not.
+func TestSocketStatusLinkDrops(t *testing.T) {
+	s := &socket{key: sockKey{iface: "eth0", family: 4, group: group4}, conn: droppingConn{stubConn{src: ownAddr}}}
+	s.table.Store(&rxTable{})
+	s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: []byte{0x21, 99}})
+	want := map[string]uint64{"group": 3, "vhid": 1}
+	if diff := cmp.Diff(want, s.status().Dropped); diff != "" {
+		t.Errorf("socket drops (-want +got):\n%s", diff)
+	}
+}

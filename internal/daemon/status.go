@@ -72,10 +72,24 @@ func advertised(proto carp.Proto, ad carp.Advert) Advertised {
 	return Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
 }
 
+// connDrops is implemented by a PacketConn that discards packets before
+// ReadPacket returns them (a foreign group, another interface); the
+// counts join the socket's drop reasons.
+type connDrops interface {
+	Dropped() map[string]uint64
+}
+
 // status returns the socket's status.
 func (s *socket) status() SocketStatus {
 	st := SocketStatus{Iface: s.key.iface, Family: s.key.family, Src: s.conn.Src().String(),
 		Unicast: s.key.unicast, Dropped: s.ctr.droppedMap()}
+	if dc, ok := s.conn.(connDrops); ok {
+		for why, n := range dc.Dropped() {
+			if n > 0 {
+				st.Dropped[why] += n
+			}
+		}
+	}
 	if !s.key.unicast {
 		st.Group = s.key.group.String()
 	}

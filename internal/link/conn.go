@@ -95,7 +95,7 @@ type Conn struct {
 	unicast bool
 	p4      conn4 // IPv4 only
 	p6      conn6 // IPv6 only
-	dropped atomic.Uint64
+	droppedIface, droppedGroup atomic.Uint64
 }
 
 // conn4 is what a Conn uses of an *ipv4.PacketConn, so that tests can
@@ -290,7 +290,12 @@ func (c *Conn) Family() Family { return c.family }
 // skips the membership check for a wildcard-bound socket; IPv4's
 // raw_v4_input does check it), so a unicast-mode Conn sees the adverts of
 // a multicast Conn or keepalived on the same interface.
-func (c *Conn) Dropped() uint64 { return c.dropped.Load() }
+func (c *Conn) Dropped() uint64 { return c.droppedIface.Load() + c.droppedGroup.Load() }
+
+// DroppedBy splits Dropped by reason: another interface, another group.
+func (c *Conn) DroppedBy() (iface, group uint64) {
+	return c.droppedIface.Load(), c.droppedGroup.Load()
+}
 
 // ReadPacket blocks until a packet arrives on the interface. Payload aliases
 // buf; a payload longer than buf is truncated. Close unblocks it with an
@@ -301,8 +306,12 @@ func (c *Conn) ReadPacket(buf []byte) (Packet, error) {
 		if err != nil {
 			return Packet{}, err
 		}
-		if pkt.IfIndex != c.ifi.Index || pkt.Dst.IsMulticast() && (c.unicast || pkt.Dst != c.group) {
-			c.dropped.Add(1)
+		if pkt.IfIndex != c.ifi.Index {
+			c.droppedIface.Add(1)
+			continue
+		}
+		if pkt.Dst.IsMulticast() && (c.unicast || pkt.Dst != c.group) {
+			c.droppedGroup.Add(1)
 			continue
 		}
 		return pkt, nil
