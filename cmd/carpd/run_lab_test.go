@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/carpd/carpd/internal/status"
 	"net"
 	"net/netip"
 	"os"
@@ -58,21 +59,21 @@ func startCarpd(t *testing.T, n *lab.Node, dir string, args ...string) *carpdPro
 }
 
 // status asks the running carpd for its first router's status.
-func (c *carpdProc) status() (daemon.RouterStatus, error) {
+func (c *carpdProc) status() (status.Router, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
 	if err != nil {
-		return daemon.RouterStatus{}, err
+		return status.Router{}, err
 	}
 	if len(resp.Status.Routers) == 0 {
-		return daemon.RouterStatus{}, nil
+		return status.Router{}, nil
 	}
 	return resp.Status.Routers[0], nil
 }
 
 // fullStatus asks the running carpd for its whole status.
-func (c *carpdProc) fullStatus(t *testing.T) *daemon.Status {
+func (c *carpdProc) fullStatus(t *testing.T) *status.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

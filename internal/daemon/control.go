@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/internal/status"
 	"net"
 	"os"
 	"path/filepath"
@@ -33,9 +34,9 @@ type Request struct {
 
 // Response answers a Request; Error is set when it failed.
 type Response struct {
-	Error  string  `json:"error,omitempty"`
-	Status *Status `json:"status,omitempty"`
-	Demote *int    `json:"demote,omitempty"` // the manual demotion after a demote
+	Error  string         `json:"error,omitempty"`
+	Status *status.Report `json:"status,omitempty"`
+	Demote *int           `json:"demote,omitempty"` // the manual demotion after a demote
 }
 
 // SocketPath returns the control socket path of a state directory.

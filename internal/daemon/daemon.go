@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"net"
 	"os"
@@ -327,8 +328,8 @@ func (d *Daemon) all() []*router {
 }
 
 // Status returns the state of every router and socket.
-func (d *Daemon) Status() Status {
-	st := Status{PID: os.Getpid(), Routers: []RouterStatus{}}
+func (d *Daemon) Status() status.Report {
+	st := status.Report{PID: os.Getpid(), Routers: []status.Router{}}
 	for _, r := range d.all() {
 		st.Routers = append(st.Routers, r.status())
 	}
@@ -341,7 +342,7 @@ func (d *Daemon) Status() Status {
 		st.Sockets = append(st.Sockets, s.status())
 	}
 	d.mu.Unlock()
-	slices.SortFunc(st.Sockets, func(a, b SocketStatus) int {
+	slices.SortFunc(st.Sockets, func(a, b status.Socket) int {
 		if a.Iface != b.Iface {
 			return strings.Compare(a.Iface, b.Iface)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -121,13 +122,13 @@ func (n *node) stop() error {
 }
 
 // router returns the status of the named router, or a zero value.
-func (n *node) router(name string) RouterStatus {
+func (n *node) router(name string) status.Router {
 	for _, r := range n.d.Status().Routers {
 		if r.Name == name {
 			return r
 		}
 	}
-	return RouterStatus{}
+	return status.Router{}
 }
 
 // waitState waits until the named router is in state.

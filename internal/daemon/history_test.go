@@ -76,7 +76,7 @@ func TestStatusHistory(t *testing.T) {
 	// The status file catches up with the steps once they finish.
 	waitFor(t, 2*time.Second, "status.json with the promotion done", func() bool {
 		b, err := os.ReadFile(filepath.Join(a.dir, StatusFile))
-		var st Status
+		var st status.Report
 		if err != nil || json.Unmarshal(b, &st) != nil || len(st.Routers) == 0 {
 			return false
 		}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"github.com/carpd/carpd/internal/status"
 	"os"
 	"slices"
 	"strings"
@@ -71,14 +72,14 @@ func TestControlSocket(t *testing.T) {
 
 	waitFor(t, time.Second, "status file", func() bool {
 		b, err := os.ReadFile(n.dir + "/" + StatusFile)
-		var st Status
+		var st status.Report
 		return err == nil && json.Unmarshal(b, &st) == nil && len(st.Routers) == 1 && st.Routers[0].State == "MASTER"
 	})
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(n.dir + "/" + StatusFile)
-	var st Status
+	var st status.Report
 	if err != nil || json.Unmarshal(b, &st) != nil {
 		t.Fatalf("status file after stop: %v", err)
 	}

@@ -15,37 +15,19 @@ import (
 // rewritten atomically after every transition.
 const StatusFile = "status.json"
 
-// The status types live in internal/status, shared with `carpd status`
-// and the metrics; these aliases keep the daemon's API.
-type (
-	// Status is the daemon's state as the control socket, the status file
-	// and SIGUSR1 report it.
-	Status = status.Report
-	// RouterStatus is one virtual router.
-	RouterStatus = status.Router
-	// Advertised is what a router puts in its adverts, demotion applied.
-	Advertised = status.Advertised
-	// Demotion shows the demotion inputs and their sum.
-	Demotion = status.Demotion
-	// Counters are a router's packet and transition counters.
-	Counters = status.Counters
-	// SocketStatus is one shared socket.
-	SocketStatus = status.Socket
-)
-
 // status returns r's status.
-func (r *router) status() RouterStatus {
+func (r *router) status() status.Router {
 	r.smu.Lock()
 	s := r.snap
 	r.smu.Unlock()
 	// spec is replaced only by the router goroutine, but the fields used
 	// here never change for a running router (a change restarts it).
 	sp := r.base
-	rs := RouterStatus{
+	rs := status.Router{
 		Name: sp.Name, Iface: sp.Iface, Proto: sp.Machine.Proto.String(), ID: sp.Machine.ID,
 		State: s.state.String(), Since: s.since, Reason: s.reason, VIPs: s.vips, Faults: s.faults,
-		Demotion: Demotion{Manual: s.manual, Tracking: s.track, Claim: s.claim},
-		Counters: Counters{
+		Demotion: status.Demotion{Manual: s.manual, Tracking: s.track, Claim: s.claim},
+		Counters: status.Counters{
 			Sent: r.ctr.sent.Load(), SendErrors: r.ctr.sendErrors.Load(), Received: r.ctr.received.Load(),
 			Dropped: r.ctr.droppedMap(), Announcements: r.ctr.announcements.Load(),
 			Transitions: r.ctr.transitions.Load(),
@@ -64,12 +46,12 @@ func (r *router) status() RouterStatus {
 }
 
 // advertised shows the preference fields of proto in ad.
-func advertised(proto carp.Proto, ad carp.Advert) Advertised {
+func advertised(proto carp.Proto, ad carp.Advert) status.Advertised {
 	if proto == carp.ProtoCARP {
-		return Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
+		return status.Advertised{AdvBase: &ad.AdvBase, AdvSkew: &ad.AdvSkew, Demote: &ad.Demote,
 			Interval: carp.Interval(ad.AdvBase, ad.AdvSkew).String()}
 	}
-	return Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
+	return status.Advertised{Priority: &ad.Priority, Interval: ad.Interval.String()}
 }
 
 // connDrops is implemented by a PacketConn that discards packets before
@@ -80,8 +62,8 @@ type connDrops interface {
 }
 
 // status returns the socket's status.
-func (s *socket) status() SocketStatus {
-	st := SocketStatus{Iface: s.key.iface, Family: s.key.family, Src: s.conn.Src().String(),
+func (s *socket) status() status.Socket {
+	st := status.Socket{Iface: s.key.iface, Family: s.key.family, Src: s.conn.Src().String(),
 		Unicast: s.key.unicast, Dropped: s.ctr.droppedMap()}
 	if dc, ok := s.conn.(connDrops); ok {
 		for why, n := range dc.Dropped() {
@@ -98,7 +80,7 @@ func (s *socket) status() SocketStatus {
 
 // writeStatus writes st to dir/status.json atomically (temporary file and
 // rename), so a reader never sees half a file.
-func writeStatus(dir string, st Status) error {
+func writeStatus(dir string, st status.Report) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

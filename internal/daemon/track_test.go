@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"github.com/carpd/carpd/internal/status"
 	"os"
 	"slices"
 	"strings"
@@ -103,7 +104,7 @@ func TestTrackingDemotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, "priority 55", func() bool { return prio() == 55 })
-	if d := n.router("vr").Demotion; d != (Demotion{Tracking: 45, Total: 45}) {
+	if d := n.router("vr").Demotion; d != (status.Demotion{Tracking: 45, Total: 45}) {
 		t.Errorf("demotion %+v, want tracking 45", d)
 	}
 	fn.setLink("eth1", true)
