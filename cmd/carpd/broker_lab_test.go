@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/daemon"
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/carpd/carpd/nat"
@@ -168,7 +169,7 @@ routers:
 func (b *brokerNode) brokerStatus() (*daemon.BrokerStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	resp, err := daemon.Call(ctx, b.carpd.dir, daemon.Request{Op: "status"})
+	resp, err := control.Call(ctx, b.carpd.dir, control.Request{Op: "status"})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/spf13/cobra"
 )
 
@@ -32,7 +32,7 @@ so a less demoted peer with preemption takes over.`,
 			if !cmd.Flags().Changed("n") && reset {
 				n = 0
 			}
-			resp, err := call(cmd.Context(), stateDir, daemon.Request{Op: "demote", Router: args[0],
+			resp, err := call(cmd.Context(), stateDir, control.Request{Op: "demote", Router: args[0],
 				N: n, Reset: reset})
 			if err != nil {
 				return err
@@ -43,6 +43,6 @@ so a less demoted peer with preemption takes over.`,
 	}
 	cmd.Flags().IntVarP(&n, "n", "n", 1, "add N to the demotion counter (negative to undo)")
 	cmd.Flags().BoolVar(&reset, "reset", false, "set the counter to 0 first")
-	cmd.Flags().StringVar(&stateDir, "state-dir", daemon.DefaultStateDir, "state directory of the carpd to talk to")
+	cmd.Flags().StringVar(&stateDir, "state-dir", control.DefaultStateDir, "state directory of the carpd to talk to")
 	return cmd
 }

@@ -6,7 +6,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -15,33 +15,33 @@ import (
 func TestDemoteRequests(t *testing.T) {
 	tests := []struct {
 		args []string
-		want daemon.Request
+		want control.Request
 	}{
-		{[]string{"r1"}, daemon.Request{Op: "demote", Router: "r1", N: 1}},
-		{[]string{"-n", "5", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: 5}},
-		{[]string{"-n", "-1", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: -1}},
-		{[]string{"-n", "0", "r1"}, daemon.Request{Op: "demote", Router: "r1"}},
-		{[]string{"--reset", "r1"}, daemon.Request{Op: "demote", Router: "r1", Reset: true}},
-		{[]string{"--reset", "-n", "3", "r1"}, daemon.Request{Op: "demote", Router: "r1", N: 3, Reset: true}},
+		{[]string{"r1"}, control.Request{Op: "demote", Router: "r1", N: 1}},
+		{[]string{"-n", "5", "r1"}, control.Request{Op: "demote", Router: "r1", N: 5}},
+		{[]string{"-n", "-1", "r1"}, control.Request{Op: "demote", Router: "r1", N: -1}},
+		{[]string{"-n", "0", "r1"}, control.Request{Op: "demote", Router: "r1"}},
+		{[]string{"--reset", "r1"}, control.Request{Op: "demote", Router: "r1", Reset: true}},
+		{[]string{"--reset", "-n", "3", "r1"}, control.Request{Op: "demote", Router: "r1", N: 3, Reset: true}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		ln, err := net.Listen("unix", daemon.SocketPath(dir))
+		ln, err := net.Listen("unix", control.SocketPath(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := make(chan daemon.Request, 1)
+		got := make(chan control.Request, 1)
 		go func() {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			defer conn.Close()
-			var req daemon.Request
+			var req control.Request
 			_ = json.NewDecoder(conn).Decode(&req)
 			got <- req
 			n := 7
-			_ = json.NewEncoder(conn).Encode(daemon.Response{Demote: &n})
+			_ = json.NewEncoder(conn).Encode(control.Response{Demote: &n})
 		}()
 		root := newRoot()
 		var out bytes.Buffer

@@ -76,3 +76,16 @@ func goListDeps(t *testing.T, pkg, mustHave string) []string {
 	}
 	return deps
 }
+
+// TestControlNoDaemon keeps internal/control free of internal/daemon:
+// `carpd status` and `carpd demote` speak the control protocol and must
+// not need the daemon to. (Today the import would be a cycle, which go
+// list reports and the test fails on too.)
+func TestControlNoDaemon(t *testing.T) {
+	const ctl = "github.com/carpd/carpd/internal/control"
+	for _, dep := range goListDeps(t, ctl, "github.com/carpd/carpd/internal/status") {
+		if dep == "github.com/carpd/carpd/internal/daemon" {
+			t.Errorf("internal/control imports %s; the daemon uses the control package, not the other way", dep)
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -92,7 +92,7 @@ func (p *hostilePair) drops(i int) map[string]int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
+	resp, err := control.Call(ctx, c.dir, control.Request{Op: "status"})
 	if err != nil || resp.Status == nil {
 		return nil
 	}

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/inspect"
 	"github.com/carpd/carpd/internal/pcapfile"
 	"github.com/spf13/cobra"
 )
@@ -53,15 +57,17 @@ With --json, standard output holds exactly one JSON object per packet.`,
 				f.pass = pw
 			}
 			passSet := cmd.Flags().Changed("pass") || cmd.Flags().Changed("passfile")
-			in, err := newInspector(f, passSet, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			opts, err := f.options(passSet)
 			if err != nil {
 				return err
 			}
+			in := inspect.New(opts)
+			emit := printer(f.json, cmd.OutOrStdout())
 			switch {
 			case f.iface != "" && len(args) == 0:
-				return in.live(cmd.Context(), f.iface, f.count, f.timeout)
+				return live(cmd.Context(), in, f, emit)
 			case f.iface == "" && len(args) == 1:
-				return in.file(args[0])
+				return inspectFile(in, args[0], emit, cmd.ErrOrStderr())
 			}
 			return errors.New("inspect needs exactly one of FILE or --iface IF")
 		},
@@ -79,95 +85,63 @@ With --json, standard output holds exactly one JSON object per packet.`,
 	return cmd
 }
 
-// record is one decoded packet, as printed with --json. Fields that belong
-// to the other protocol are left out.
-type record struct {
-	Time       string `json:"time"`
-	Src        string `json:"src"`
-	Dst        string `json:"dst"`
-	TTL        uint8  `json:"ttl"`
-	Proto      string `json:"proto"`
-	ID         uint8  `json:"id"`
-	ChecksumOK bool   `json:"checksum_ok"`
-	Auth       string `json:"auth"`
-	Error      string `json:"error,omitempty"`
-
-	// CARP
-	Version *uint8   `json:"version,omitempty"`
-	Type    *uint8   `json:"type,omitempty"`
-	AdvBase *uint8   `json:"advbase,omitempty"`
-	AdvSkew *uint8   `json:"advskew,omitempty"`
-	AuthLen *uint8   `json:"authlen,omitempty"`
-	Demote  *uint8   `json:"demote,omitempty"`
-	Counter *uint64  `json:"counter,omitempty"`
-	VIPs    []string `json:"vips,omitempty"` // CARP: the addresses the HMAC matched
-
-	// VRRP
-	Priority     *uint8   `json:"priority,omitempty"`
-	IntervalCS   *uint16  `json:"interval_cs,omitempty"`
-	Addrs        []string `json:"addrs,omitempty"`
-	AuthType     *uint8   `json:"auth_type,omitempty"`
-	PseudoHeader *bool    `json:"pseudo_header,omitempty"`
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// inspector turns frames into records. It is single-threaded: the codec
-// structs and HMAC contexts are reused across packets.
-type inspector struct {
-	hint    carp.Proto
-	forceV  bool // --proto vrrp: VRRP of either version
-	pass    []byte
-	passSet bool
-	vips    []netip.Addr
-	json    *json.Encoder
-	out     io.Writer
-	errw    io.Writer
-
-	hdr   carp.Header
-	vrrp  carp.VRRP
-	auths map[authKey]*carp.Auth
-	seen  map[netip.Addr]bool // candidate VIPs: every address seen in the capture
-	n     int
-}
-
-type authKey struct {
-	vhid uint8
-	vip  netip.Addr
-}
-
-func newInspector(f inspectFlags, passSet bool, out, errw io.Writer) (*inspector, error) {
-	in := &inspector{out: out, errw: errw, pass: []byte(f.pass), passSet: passSet,
-		auths: map[authKey]*carp.Auth{}, seen: map[netip.Addr]bool{}}
+// options turns the flags into the engine's options.
+func (f inspectFlags) options(passSet bool) (inspect.Options, error) {
+	o := inspect.Options{Pass: []byte(f.pass), CheckPass: passSet}
 	switch strings.ToLower(f.proto) {
 	case "":
 	case "carp":
-		in.hint = carp.ProtoCARP
+		o.Proto = carp.ProtoCARP
 	case "vrrp":
-		in.forceV = true
+		o.AnyVRRP = true
 	case "vrrp2":
-		in.hint = carp.ProtoVRRP2
+		o.Proto = carp.ProtoVRRP2
 	case "vrrp3":
-		in.hint = carp.ProtoVRRP3
+		o.Proto = carp.ProtoVRRP3
 	default:
-		return nil, fmt.Errorf("unknown --proto %q: want carp, vrrp, vrrp2 or vrrp3", f.proto)
+		return o, fmt.Errorf("unknown --proto %q: want carp, vrrp, vrrp2 or vrrp3", f.proto)
 	}
 	for _, s := range f.vips {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("parsing --vip: %w", err)
+			return o, fmt.Errorf("parsing --vip: %w", err)
 		}
-		in.vips = append(in.vips, a.Unmap())
+		o.VIPs = append(o.VIPs, a)
 	}
-	if f.json {
-		in.json = json.NewEncoder(out)
-	}
-	return in, nil
+	return o, nil
 }
 
-// file reads a pcap or pcapng file, each packet with its own link type
-// (a pcapng file may hold several interfaces).
-func (in *inspector) file(path string) error {
+// printer prints records as JSON objects, one a line, or as text lines.
+func printer(asJSON bool, out io.Writer) func(inspect.Record) error {
+	if asJSON {
+		enc := json.NewEncoder(out)
+		return func(r inspect.Record) error { return enc.Encode(r) }
+	}
+	return func(r inspect.Record) error {
+		_, err := fmt.Fprintln(out, r.Text())
+		return err
+	}
+}
+
+// live captures on --iface until --count packets, --timeout, or SIGINT
+// or SIGTERM.
+func live(ctx context.Context, in *inspect.Inspector, f inspectFlags, emit func(inspect.Record) error) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
+	return in.Live(ctx, f.iface, f.count, emit)
+}
+
+// inspectFile reads a pcap or pcapng file, each packet with its own link
+// type (a pcapng file may hold several interfaces).
+func inspectFile(in *inspect.Inspector, path string, emit func(inspect.Record) error, errw io.Writer) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening capture: %w", err)
@@ -184,15 +158,17 @@ func (in *inspector) file(path string) error {
 		}
 		if err != nil {
 			// A truncated last record is common when tcpdump is killed; keep what was read.
-			fmt.Fprintf(in.errw, "carpd inspect: %s: stopping after %d packets: %v\n", path, in.n, err)
+			fmt.Fprintf(errw, "carpd inspect: %s: stopping after %d packets: %v\n", path, in.Packets(), err)
 			break
 		}
-		if err := in.frame(p.Time, p.LinkType, p.Data); err != nil {
-			return err
+		if rec, ok := in.Frame(p.Time, p.LinkType, p.Data); ok {
+			if err := emit(rec); err != nil {
+				return err
+			}
 		}
 	}
-	if in.n == 0 {
-		fmt.Fprintf(in.errw, "carpd inspect: %s: no IP protocol 112 packets\n", path)
+	if in.Packets() == 0 {
+		fmt.Fprintf(errw, "carpd inspect: %s: no IP protocol 112 packets\n", path)
 	}
 	return nil
 }

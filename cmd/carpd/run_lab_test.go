@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/lab"
 )
 
@@ -62,7 +62,7 @@ func startCarpd(t *testing.T, n *lab.Node, dir string, args ...string) *carpdPro
 func (c *carpdProc) status() (status.Router, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
+	resp, err := control.Call(ctx, c.dir, control.Request{Op: "status"})
 	if err != nil {
 		return status.Router{}, err
 	}
@@ -77,7 +77,7 @@ func (c *carpdProc) fullStatus(t *testing.T) *status.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	resp, err := daemon.Call(ctx, c.dir, daemon.Request{Op: "status"})
+	resp, err := control.Call(ctx, c.dir, control.Request{Op: "status"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +412,7 @@ func TestLabDaemonize(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLab(t, 5*time.Second, "pid file gone", func() bool {
-		_, err := os.Stat(dir + "/" + daemon.PIDFile)
+		_, err := os.Stat(dir + "/" + control.PIDFile)
 		return os.IsNotExist(err)
 	})
 	b, err := os.ReadFile(dir + "/carpd.log")

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/status"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +33,7 @@ configured. --json prints the same as JSON (the shape of status.json,
 documented in docs/status.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := call(cmd.Context(), stateDir, daemon.Request{Op: "status"})
+			resp, err := call(cmd.Context(), stateDir, control.Request{Op: "status"})
 			if err != nil {
 				return err
 			}
@@ -49,19 +49,19 @@ documented in docs/status.md).`,
 			return status.Render(out, *resp.Status, now())
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", daemon.DefaultStateDir, "state directory of the carpd to ask")
+	cmd.Flags().StringVar(&stateDir, "state-dir", control.DefaultStateDir, "state directory of the carpd to ask")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of the table")
 	return cmd
 }
 
 // call sends req to the carpd serving stateDir and turns the usual
 // failures into advice.
-func call(ctx context.Context, stateDir string, req daemon.Request) (daemon.Response, error) {
+func call(ctx context.Context, stateDir string, req control.Request) (control.Response, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	resp, err := daemon.Call(ctx, stateDir, req)
-	return resp, explain(err, daemon.SocketPath(stateDir))
+	resp, err := control.Call(ctx, stateDir, req)
+	return resp, explain(err, control.SocketPath(stateDir))
 }
 
 // explain rewrites a control socket error a user can act on.

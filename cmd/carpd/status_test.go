@@ -12,28 +12,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carpd/carpd/internal/daemon"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
 
 // fakeControl serves one connection on dir's control socket: it
 // records the request and answers resp.
-func fakeControl(t *testing.T, dir string, resp daemon.Response) <-chan daemon.Request {
+func fakeControl(t *testing.T, dir string, resp control.Response) <-chan control.Request {
 	t.Helper()
-	ln, err := net.Listen("unix", daemon.SocketPath(dir))
+	ln, err := net.Listen("unix", control.SocketPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	got := make(chan daemon.Request, 1)
+	got := make(chan control.Request, 1)
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer conn.Close()
-		var req daemon.Request
+		var req control.Request
 		_ = json.NewDecoder(conn).Decode(&req)
 		got <- req
 		_ = json.NewEncoder(conn).Encode(resp)
@@ -72,12 +72,12 @@ func TestStatusCommand(t *testing.T) {
 	rep := statusFixture(now)
 
 	dir := t.TempDir()
-	reqs := fakeControl(t, dir, daemon.Response{Status: &rep})
+	reqs := fakeControl(t, dir, control.Response{Status: &rep})
 	out, err := runStatus(now, "--state-dir", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(daemon.Request{Op: "status"}, <-reqs); diff != "" {
+	if diff := cmp.Diff(control.Request{Op: "status"}, <-reqs); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
 	var want bytes.Buffer
@@ -92,7 +92,7 @@ func TestStatusCommand(t *testing.T) {
 	}
 
 	dir = t.TempDir()
-	fakeControl(t, dir, daemon.Response{Status: &rep})
+	fakeControl(t, dir, control.Response{Status: &rep})
 	out, err = runStatus(now, "--state-dir", dir, "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -117,13 +117,13 @@ func TestStatusErrors(t *testing.T) {
 	}
 
 	stale := t.TempDir()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: daemon.SocketPath(stale), Net: "unix"})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: control.SocketPath(stale), Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
-	if _, err := os.Stat(daemon.SocketPath(stale)); err != nil {
+	if _, err := os.Stat(control.SocketPath(stale)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = runStatus(now, "--state-dir", stale)
@@ -132,7 +132,7 @@ func TestStatusErrors(t *testing.T) {
 	}
 
 	dir = t.TempDir()
-	fakeControl(t, dir, daemon.Response{Error: "busy"})
+	fakeControl(t, dir, control.Response{Error: "busy"})
 	if _, err := runStatus(now, "--state-dir", dir); err == nil || err.Error() != "busy" {
 		t.Errorf("refused request: %v, want busy", err)
 	}

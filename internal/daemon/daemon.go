@@ -6,20 +6,19 @@ import (
 	"fmt"
 	"github.com/carpd/carpd/internal/status"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/control"
 )
 
 // Defaults for Options.
 const (
-	DefaultStateDir        = "/run/carpd"
+	DefaultStateDir        = control.DefaultStateDir
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultClaimHold       = 30 * time.Second
 	defaultQueueLen        = 64
@@ -79,11 +78,8 @@ type Daemon struct {
 	// otherwise, and never changes after.
 	hass statePublisher
 
-	// peerUID says who is at the other end of a control connection; tests
-	// replace it to play another user.
-	peerUID func(net.Conn) (int, error)
-	// ctlRefused counts control connections refused for their uid.
-	ctlRefused atomic.Uint64
+	// ctl answers the control socket with answer.
+	ctl *control.Server
 
 	hookCtx    context.Context
 	hookCancel context.CancelFunc
@@ -113,8 +109,8 @@ func New(o Options, routers []Router) (*Daemon, error) {
 		o.QueueLen = defaultQueueLen
 	}
 	d := &Daemon{opts: o, net: o.Net, log: o.Log, routers: make(map[string]*router),
-		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1),
-		peerUID: peerUID}
+		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1)}
+	d.ctl = &control.Server{Handle: d.answer, Log: o.Log}
 	d.hookCtx, d.hookCancel = context.WithCancel(context.Background())
 	specs, err := d.resolve(routers)
 	if err != nil {
@@ -142,7 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := PrepareStateDir(dir); err != nil {
 		return err
 	}
-	release, err := lockPID(dir)
+	release, err := control.LockPID(dir)
 	if err != nil {
 		return err
 	}
@@ -151,13 +147,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
-	ln, err := listenControl(dir)
+	ln, err := control.Listen(dir)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(SocketPath(dir))
+	defer os.Remove(control.SocketPath(dir))
 	defer ln.Close()
-	go d.serveControl(ln)
+	go d.ctl.Serve(ln)
 	stopStatus := make(chan struct{})
 	statusDone := make(chan struct{})
 	go d.statusWriter(stopStatus, statusDone)

@@ -1,6 +1,7 @@
 // Package daemon wires carp.Machine to the network: it runs every virtual
 // router of a configuration, executes the machine's actions, runs the
-// transition steps and hooks, answers the control socket and writes the
+// transition steps and hooks, answers the control requests (their wire,
+// the socket and the pid file are internal/control's) and writes the
 // status file.
 //
 // Goroutines and ownership:

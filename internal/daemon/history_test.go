@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
@@ -49,7 +50,7 @@ func TestStatusHistory(t *testing.T) {
 		}
 		return out
 	}
-	resp, err := Call(context.Background(), a.dir, Request{Op: "status"})
+	resp, err := control.Call(context.Background(), a.dir, control.Request{Op: "status"})
 	if err != nil {
 		t.Fatal(err)
 	}

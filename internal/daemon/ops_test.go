@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/carpd/carpd/internal/status"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/control"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -18,7 +20,7 @@ import (
 func TestControlSocket(t *testing.T) {
 	n := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32")).start()
 	n.waitState("vr", "MASTER", 3*time.Second)
-	fi, err := os.Stat(SocketPath(n.dir))
+	fi, err := os.Stat(control.SocketPath(n.dir))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("control socket mode %v (%v), want 0600", fi.Mode(), err)
 	}
@@ -26,7 +28,7 @@ func TestControlSocket(t *testing.T) {
 		t.Errorf("state dir mode %v (%v), want 0700", fi.Mode(), err)
 	}
 
-	resp, err := Call(t.Context(), n.dir, Request{Op: "status"})
+	resp, err := control.Call(t.Context(), n.dir, control.Request{Op: "status"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,25 +37,25 @@ func TestControlSocket(t *testing.T) {
 		t.Errorf("status routers %+v", got)
 	}
 
-	demote := func(req Request) (int, error) {
+	demote := func(req control.Request) (int, error) {
 		req.Op = "demote"
-		resp, err := Call(t.Context(), n.dir, req)
+		resp, err := control.Call(t.Context(), n.dir, req)
 		if err != nil {
 			return 0, err
 		}
 		return *resp.Demote, nil
 	}
 	steps := []struct {
-		req  Request
+		req  control.Request
 		want int
 		prio uint8
 	}{
-		{Request{Router: "vr", N: 1}, 1, 99},
-		{Request{Router: "vr", N: 20}, 21, 79},
-		{Request{Router: "vr", N: -5}, 16, 84},
-		{Request{Router: "vr", N: -100}, 0, 100}, // clamped at 0
-		{Request{Router: "vr", N: 300}, 255, 1},  // clamped at 255; VRRP priority at 1
-		{Request{Router: "vr", Reset: true}, 0, 100},
+		{control.Request{Router: "vr", N: 1}, 1, 99},
+		{control.Request{Router: "vr", N: 20}, 21, 79},
+		{control.Request{Router: "vr", N: -5}, 16, 84},
+		{control.Request{Router: "vr", N: -100}, 0, 100}, // clamped at 0
+		{control.Request{Router: "vr", N: 300}, 255, 1},  // clamped at 255; VRRP priority at 1
+		{control.Request{Router: "vr", Reset: true}, 0, 100},
 	}
 	for _, s := range steps {
 		got, err := demote(s.req)
@@ -64,8 +66,8 @@ func TestControlSocket(t *testing.T) {
 			t.Errorf("after demote %+v priority %d, want %d", s.req, p, s.prio)
 		}
 	}
-	for _, req := range []Request{{Op: "demote", Router: "nope", N: 1}, {Op: "reboot"}} {
-		if _, err := Call(t.Context(), n.dir, req); err == nil {
+	for _, req := range []control.Request{{Op: "demote", Router: "nope", N: 1}, {Op: "reboot"}} {
+		if _, err := control.Call(t.Context(), n.dir, req); err == nil {
 			t.Errorf("request %+v succeeded, want an error", req)
 		}
 	}
@@ -86,10 +88,42 @@ func TestControlSocket(t *testing.T) {
 	if len(st.Routers) != 0 {
 		t.Errorf("status file after stop lists %d routers, want none", len(st.Routers))
 	}
-	for _, f := range []string{PIDFile, SocketFile} {
+	for _, f := range []string{control.PIDFile, control.SocketFile} {
 		if _, err := os.Stat(n.dir + "/" + f); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left behind after stop (%v)", f, err)
 		}
+	}
+}
+
+// TestControlRefusesOtherUID: a control connection from a uid that is
+// neither root nor carpd's is answered with an error, counted and logged,
+// and its demote is not done.
+func TestControlRefusesOtherUID(t *testing.T) {
+	const other = 65534
+	if os.Geteuid() == other {
+		t.Skip("the test plays uid 65534, which is this process's")
+	}
+	n := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32"))
+	n.d.ctl.PeerUID = func(net.Conn) (int, error) { return other, nil }
+	n.start()
+	n.waitState("vr", "MASTER", 3*time.Second)
+	_, err := control.Call(t.Context(), n.dir, control.Request{Op: "demote", Router: "vr", N: 50})
+	if err == nil || !strings.Contains(err.Error(), "permission denied: uid 65534 may not use carpd's control socket") {
+		t.Fatalf("demote as uid %d: error %v, want permission denied", other, err)
+	}
+	if p := *n.router("vr").Advertised.Priority; p != 100 {
+		t.Errorf("priority %d after a refused demote, want 100", p)
+	}
+	if got := n.d.ctl.Refused(); got != 1 {
+		t.Errorf("refused count %d, want 1", got)
+	}
+	if !strings.Contains(n.logs.String(), `"msg":"refusing control connection"`) {
+		t.Errorf("refusal not logged:\n%s", n.logs.String())
+	}
+
+	n.d.ctl.PeerUID = func(net.Conn) (int, error) { return os.Geteuid(), nil }
+	if _, err := control.Call(t.Context(), n.dir, control.Request{Op: "demote", Router: "vr", N: 1}); err != nil {
+		t.Errorf("demote as carpd's own uid: %v", err)
 	}
 }
 

@@ -85,30 +85,6 @@ func TestPrepareStateDirOwner(t *testing.T) {
 	}
 }
 
-// TestPIDFileSymlink: a link planted at the pid file is refused, and the
-// file it points to is left as it was.
-func TestPIDFileSymlink(t *testing.T) {
-	dir := t.TempDir()
-	victim := filepath.Join(t.TempDir(), "victim")
-	if err := os.WriteFile(victim, []byte("keep me\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(victim, filepath.Join(dir, PIDFile)); err != nil {
-		t.Fatal(err)
-	}
-	release, err := lockPID(dir)
-	if err == nil {
-		release()
-		t.Fatal("lockPID followed a symbolic link")
-	}
-	if !strings.Contains(err.Error(), "opening pid file") {
-		t.Errorf("error %v, want it to name the pid file", err)
-	}
-	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
-		t.Errorf("link target now holds %q", b)
-	}
-}
-
 // mkdir makes dir with exactly mode, whatever the umask.
 func mkdir(t *testing.T, dir string, mode os.FileMode) {
 	t.Helper()

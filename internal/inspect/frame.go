@@ -1,10 +1,8 @@
-package main
+package inspect
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/carpd/carpd/internal/pcapfile"
 )
@@ -22,10 +20,6 @@ const (
 	protoCARPVRRP = 112
 )
 
-// timeFormat is RFC 3339 with all nine fractional digits, so lines align
-// and sort as text.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
 // ipPacket is the part of an IP packet the protocol-112 decoders need.
 type ipPacket struct {
 	src, dst netip.Addr
@@ -39,7 +33,7 @@ type ipPacket struct {
 // must not link (see package carp/carplayers); the checks are those of
 // gopacket's Ethernet, Dot1Q, LinuxSLL, IPv4 and IPv6 decoders, which
 // inspect used before.
-func (in *inspector) ip(lt pcapfile.LinkType, data []byte) (p ipPacket, ok bool) {
+func (in *Inspector) ip(lt pcapfile.LinkType, data []byte) (p ipPacket, ok bool) {
 	var et uint16
 	switch lt {
 	case pcapfile.LinkTypeEthernet:
@@ -196,27 +190,9 @@ func ipv6Packet(data []byte) (p ipPacket, ok bool) {
 	}
 }
 
-// frame decodes and prints one captured frame if it carries protocol 112.
-func (in *inspector) frame(ts time.Time, lt pcapfile.LinkType, data []byte) error {
-	p, ok := in.ip(lt, data)
-	if !ok {
-		in.learnARP(lt, data)
-		return nil
-	}
-	in.n++
-	in.seen[p.src] = true
-	r := in.decode(p)
-	r.Time = ts.UTC().Format(timeFormat)
-	if in.json != nil {
-		return in.json.Encode(r)
-	}
-	_, err := fmt.Fprintln(in.out, r.text())
-	return err
-}
-
 // learnARP remembers the sender address of gratuitous ARPs: after a
 // takeover they name the VIP, which the CARP HMAC covers.
-func (in *inspector) learnARP(lt pcapfile.LinkType, data []byte) {
+func (in *Inspector) learnARP(lt pcapfile.LinkType, data []byte) {
 	if lt != pcapfile.LinkTypeEthernet || len(data) < 14+28 {
 		return
 	}

@@ -1,4 +1,4 @@
-package daemon
+package control
 
 import (
 	"errors"
@@ -13,11 +13,11 @@ import (
 // PIDFile is the name of the pid file in the state directory.
 const PIDFile = "carpd.pid"
 
-// lockPID takes the pid file of dir with an exclusive flock and writes our
+// LockPID takes the pid file of dir with an exclusive flock and writes our
 // pid into it. The lock, not the file's content, says a carpd is running:
 // the kernel drops it when the process dies, so a crash leaves no stale
 // lock. release removes the file and drops the lock.
-func lockPID(dir string) (release func(), err error) {
+func LockPID(dir string) (release func(), err error) {
 	path := filepath.Join(dir, PIDFile)
 	// O_NOFOLLOW: a link planted here must not make root truncate and
 	// write the file it points to.

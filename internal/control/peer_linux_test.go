@@ -1,10 +1,9 @@
 //go:build linux
 
-package daemon
+package control
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,38 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// TestControlRefusesOtherUID: a control connection from a uid that is
-// neither root nor carpd's is answered with an error, counted and logged,
-// and its demote is not done.
-func TestControlRefusesOtherUID(t *testing.T) {
-	const other = 65534
-	if os.Geteuid() == other {
-		t.Skip("the test plays uid 65534, which is this process's")
-	}
-	n := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32"))
-	n.d.peerUID = func(net.Conn) (int, error) { return other, nil }
-	n.start()
-	n.waitState("vr", "MASTER", 3*time.Second)
-	_, err := Call(t.Context(), n.dir, Request{Op: "demote", Router: "vr", N: 50})
-	if err == nil || !strings.Contains(err.Error(), "permission denied: uid 65534 may not use carpd's control socket") {
-		t.Fatalf("demote as uid %d: error %v, want permission denied", other, err)
-	}
-	if p := *n.router("vr").Advertised.Priority; p != 100 {
-		t.Errorf("priority %d after a refused demote, want 100", p)
-	}
-	if got := n.d.ctlRefused.Load(); got != 1 {
-		t.Errorf("refused count %d, want 1", got)
-	}
-	if !strings.Contains(n.logs.String(), `"msg":"refusing control connection"`) {
-		t.Errorf("refusal not logged:\n%s", n.logs.String())
-	}
-
-	n.d.peerUID = func(net.Conn) (int, error) { return os.Geteuid(), nil }
-	if _, err := Call(t.Context(), n.dir, Request{Op: "demote", Router: "vr", N: 1}); err != nil {
-		t.Errorf("demote as carpd's own uid: %v", err)
-	}
-}
 
 // peerClientEnv makes the test binary a control client (see
 // TestControlPeerCredHelper).
@@ -71,8 +38,7 @@ func TestControlPeerCred(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a client as uid 65534")
 	}
-	n := newNode(t, &segment{}, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32")).start()
-	n.waitState("vr", "MASTER", 3*time.Second)
+	srv, dir := serve(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	// The build directory is root's 0700 and exec runs before the
@@ -86,7 +52,7 @@ func TestControlPeerCred(t *testing.T) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(tmp, "daemon.test")
+	bin := filepath.Join(tmp, "control.test")
 	b, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +61,7 @@ func TestControlPeerCred(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestControlPeerCredHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), peerClientEnv+"="+n.dir)
+	cmd.Env = append(os.Environ(), peerClientEnv+"="+dir)
 	const capDACOverride = 1
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential:  &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}},
@@ -108,7 +74,10 @@ func TestControlPeerCred(t *testing.T) {
 	if !strings.Contains(string(out), "control error: permission denied: uid 65534 may not use") {
 		t.Errorf("client output lacks the refusal:\n%s", out)
 	}
-	if got := n.d.ctlRefused.Load(); got != 1 {
+	if got := srv.Refused(); got != 1 {
 		t.Errorf("refused count %d, want 1", got)
+	}
+	if got := srv.handled.Load(); got != 0 {
+		t.Errorf("%d requests handled, want none", got)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package inspect
 
 import (
 	"bytes"
@@ -93,7 +93,7 @@ func TestFrameIP(t *testing.T) {
 		{"ipv6 in ipv6: inner decides", pcapfile.LinkTypeEthernet, build(t, eth(layers.EthernetTypeIPv6), outer6, v6(112), advert), good6, true},
 		{"ipv6 in ipv4", pcapfile.LinkTypeEthernet, build(t, eth(layers.EthernetTypeIPv4), v4(layers.IPProtocolIPv6), v6(112), advert), ipPacket{}, false},
 	}
-	in := &inspector{}
+	in := &Inspector{}
 	for _, tt := range tests {
 		got, ok := in.ip(tt.lt, tt.data)
 		if ok != tt.ok {
@@ -126,7 +126,7 @@ func FuzzFrameIP(f *testing.F) {
 	f.Add(uint16(113), append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, build(f, v4(112), advert)...))
 	f.Add(uint16(276), append(make([]byte, 20), build(f, v6(112), advert)...))
 	f.Add(uint16(101), withOptions(build(f, v4(112), advert), 0, 0x94, 4, 0, 0))
-	in := &inspector{}
+	in := &Inspector{}
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		got, ok := in.ip(pcapfile.LinkType(lt), data)
 		old, oldOK, tunnel, panicked := gopacketIP(pcapfile.LinkType(lt), data)

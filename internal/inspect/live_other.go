@@ -1,13 +1,13 @@
 //go:build !linux
 
-package main
+package inspect
 
 import (
 	"context"
 	"errors"
-	"time"
 )
 
-func (in *inspector) live(context.Context, string, int, time.Duration) error {
+// Live needs AF_PACKET, which only Linux has.
+func (in *Inspector) Live(context.Context, string, int, func(Record) error) error {
 	return errors.New("live capture needs Linux; capture with tcpdump -w and inspect the file")
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package inspect
 
 import (
 	"bytes"
@@ -27,19 +27,19 @@ func TestInspectLiveUcarp(t *testing.T) {
 	n.Start(t, ucarp, "-i", n.Iface, "-s", n.IP4.Addr().String(), "-v", "10", "-p", "s3cretpw",
 		"-a", "198.18.0.10", "-b", "1", "-k", "0", "-u", "/bin/true", "-d", "/bin/true")
 
-	var out, errw bytes.Buffer
-	in, err := newInspector(inspectFlags{json: true, pass: "s3cretpw"}, true, &out, &errw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var out bytes.Buffer
+	in := New(Options{Pass: []byte("s3cretpw"), CheckPass: true})
+	enc := json.NewEncoder(&out)
 	// ucarp claims after its 3 s master-down, then advertises every second:
 	// 3 packets arrive within ~6 s; 20 s is the bound on a loaded machine.
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
 	err = l.Client.Do(func() error {
-		return in.live(context.Background(), l.Client.Iface, 3, 20*time.Second)
+		return in.Live(ctx, l.Client.Iface, 3, func(r Record) error { return enc.Encode(r) })
 	})
 	if err != nil {
-		t.Fatalf("live inspect: %v (stderr %q)", err, errw.String())
+		t.Fatalf("live inspect: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	t.Logf("%d advertisements in %v", len(lines), time.Since(start).Round(time.Millisecond))
@@ -47,7 +47,7 @@ func TestInspectLiveUcarp(t *testing.T) {
 		t.Fatalf("got %d records, want 3: %q", len(lines), out.String())
 	}
 	for _, line := range lines {
-		var r record
+		var r Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package inspect
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/carpd/carpd/internal/pcapfile"
@@ -19,10 +17,10 @@ import (
 // ethPAll is ETH_P_ALL: every frame, whatever its EtherType.
 const ethPAll = 0x0003
 
-// live captures on an interface with an AF_PACKET socket (pure Go: no
-// libpcap), promiscuous like tcpdump, until count packets, the timeout,
-// or SIGINT/SIGTERM.
-func (in *inspector) live(ctx context.Context, name string, count int, timeout time.Duration) error {
+// Live captures on an interface with an AF_PACKET socket (pure Go: no
+// libpcap), promiscuous like tcpdump, and passes each protocol 112 packet
+// to emit, until Packets reaches count (0: no limit) or ctx ends.
+func (in *Inspector) Live(ctx context.Context, name string, count int, emit func(Record) error) error {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return fmt.Errorf("finding interface: %w", err)
@@ -35,16 +33,8 @@ func (in *inspector) live(ctx context.Context, name string, count int, timeout t
 	if err := c.SetPromiscuous(true); err != nil {
 		return fmt.Errorf("setting %s promiscuous: %w", name, err)
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	// A past deadline unblocks the pending read when we are told to stop.
 	go func() {
 		<-ctx.Done()
@@ -63,8 +53,10 @@ func (in *inspector) live(ctx context.Context, name string, count int, timeout t
 			}
 			return fmt.Errorf("reading from %s: %w", name, err)
 		}
-		if err := in.frame(time.Now(), lt, buf[:n]); err != nil {
-			return err
+		if r, ok := in.Frame(time.Now(), lt, buf[:n]); ok {
+			if err := emit(r); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,17 +1,16 @@
-package main
+package inspect
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/carpd/carpd/carp"
 )
 
 // decode turns one protocol-112 payload into a record.
-func (in *inspector) decode(p ipPacket) record {
-	r := record{Src: p.src.String(), Dst: p.dst.String(), TTL: p.ttl, Auth: "none"}
+func (in *Inspector) decode(p ipPacket) Record {
+	r := Record{Src: p.src.String(), Dst: p.dst.String(), TTL: p.ttl, Auth: "none"}
 	proto := in.hint
 	if in.forceV || proto == carp.ProtoUnknown {
 		var err error
@@ -49,7 +48,7 @@ func classify(b []byte, vrrpOnly bool) (carp.Proto, error) {
 	return carp.ProtoUnknown, carp.ErrVersion
 }
 
-func (in *inspector) decodeCARP(p ipPacket, r *record) {
+func (in *Inspector) decodeCARP(p ipPacket, r *Record) {
 	h := &in.hdr
 	err := h.UnmarshalBinary(p.payload)
 	if err != nil && !errors.Is(err, carp.ErrChecksum) {
@@ -79,7 +78,7 @@ func (in *inspector) decodeCARP(p ipPacket, r *record) {
 // otherwise every address seen in the capture and every host of the
 // source's /24 is tried as a single VIP (ucarp has exactly one), which
 // costs at most a few hundred HMACs per packet and names the VIP on a match.
-func (in *inspector) carpHMAC(h *carp.Header, src netip.Addr) ([]netip.Addr, bool) {
+func (in *Inspector) carpHMAC(h *carp.Header, src netip.Addr) ([]netip.Addr, bool) {
 	if len(in.vips) > 0 {
 		a, err := in.auth(h.VHID, in.vips)
 		return in.vips, err == nil && a.Verify(h) == nil
@@ -108,7 +107,7 @@ func (in *inspector) carpHMAC(h *carp.Header, src netip.Addr) ([]netip.Addr, boo
 
 // auth caches one HMAC context per vhid and address set; the key is
 // expanded once, not per packet.
-func (in *inspector) auth(vhid uint8, vips []netip.Addr) (*carp.Auth, error) {
+func (in *Inspector) auth(vhid uint8, vips []netip.Addr) (*carp.Auth, error) {
 	k := authKey{vhid: vhid}
 	if len(vips) == 1 {
 		k.vip = vips[0]
@@ -124,7 +123,7 @@ func (in *inspector) auth(vhid uint8, vips []netip.Addr) (*carp.Auth, error) {
 	return a, nil
 }
 
-func (in *inspector) decodeVRRP(p ipPacket, proto carp.Proto, r *record) {
+func (in *Inspector) decodeVRRP(p ipPacket, proto carp.Proto, r *Record) {
 	v := &in.vrrp
 	v.Src, v.Dst = p.src, p.dst
 	err := v.UnmarshalBinary(p.payload)
@@ -158,48 +157,4 @@ func (in *inspector) decodeVRRP(p ipPacket, proto carp.Proto, r *record) {
 			}
 		}
 	}
-}
-
-// text is the one-line human form.
-func (r record) text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s > %s ttl %d %s", r.Time, r.Src, r.Dst, r.TTL, r.Proto)
-	if r.Error != "" && r.Version == nil && r.Priority == nil {
-		fmt.Fprintf(&b, " error: %s", r.Error)
-		return b.String()
-	}
-	if r.Proto == "carp" {
-		fmt.Fprintf(&b, " vhid %d advbase %d advskew %d demote %d counter %#016x",
-			r.ID, *r.AdvBase, *r.AdvSkew, *r.Demote, *r.Counter)
-	} else {
-		fmt.Fprintf(&b, " vrid %d prio %d int %d.%02ds addrs %s",
-			r.ID, *r.Priority, *r.IntervalCS/100, *r.IntervalCS%100, strings.Join(r.Addrs, ","))
-	}
-	ck := "ok"
-	if !r.ChecksumOK {
-		ck = "bad"
-	}
-	if r.PseudoHeader != nil && r.ChecksumOK {
-		if *r.PseudoHeader {
-			ck += "(pseudo-header)"
-		} else {
-			ck += "(no pseudo-header)"
-		}
-	}
-	fmt.Fprintf(&b, " cksum %s", ck)
-	switch {
-	case r.Proto == "carp" && r.Auth == "none":
-		b.WriteString(" hmac unchecked")
-	case r.Proto == "carp":
-		fmt.Fprintf(&b, " hmac %s", r.Auth)
-		if len(r.VIPs) > 0 {
-			fmt.Fprintf(&b, " (vip %s)", strings.Join(r.VIPs, ","))
-		}
-	case r.AuthType != nil && *r.AuthType == 1:
-		fmt.Fprintf(&b, " pass %s", map[string]string{"none": "unchecked", "ok": "ok", "bad": "bad"}[r.Auth])
-	}
-	if r.Error != "" {
-		fmt.Fprintf(&b, " error: %s", r.Error)
-	}
-	return b.String()
 }
