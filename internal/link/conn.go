@@ -88,13 +88,13 @@ type Packet struct {
 // payload with Src set to this Conn's Src() and Dst to the destination
 // passed to WriteTo.
 type Conn struct {
-	family  Family
-	ifi     *net.Interface
-	src     netip.Addr
-	group   netip.Addr
-	unicast bool
-	p4      conn4 // IPv4 only
-	p6      conn6 // IPv6 only
+	family                     Family
+	ifi                        *net.Interface
+	src                        netip.Addr
+	group                      netip.Addr
+	unicast                    bool
+	p4                         conn4 // IPv4 only
+	p6                         conn6 // IPv6 only
 	droppedIface, droppedGroup atomic.Uint64
 }
 
