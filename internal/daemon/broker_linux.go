@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/mosquitto"
 	"github.com/carpd/carpd/supervisor"
 )
 
@@ -27,7 +28,7 @@ type brokerSvc struct {
 	addr   netip.AddrPort
 	log    *slog.Logger
 	child  *supervisor.Child
-	health *supervisor.Health
+	health *mosquitto.Health
 	nat    *natMgr // nil with nat: none
 	probe  *probeRunner
 	hass   *hassSvc // nil unless broker.home_assistant is enabled
@@ -63,7 +64,7 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 	tag := addr.Addr().String()
 	s.child, err = supervisor.New(supervisor.Config{
 		Name: filepath.Base(cfg.Command[0]), Command: cfg.Command,
-		Ready:        supervisor.MQTTReady(b, "carpd-ready-"+tag),
+		Ready:        mosquitto.MQTTReady(b, "carpd-ready-"+tag),
 		ReadyTimeout: cfg.ReadyTimeout, ReadyInterval: 50 * time.Millisecond, StopTimeout: cfg.StopTimeout,
 		BackoffBase: cfg.BackoffBase, BackoffCap: cfg.BackoffCap, StateDir: d.opts.StateDir,
 		OnEvent: s.onEvent, Logger: d.log,
@@ -72,7 +73,7 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 		return nil, err
 	}
 	if h := cfg.Health; h.Interval > 0 {
-		s.health, err = supervisor.NewHealth(supervisor.HealthConfig{
+		s.health, err = mosquitto.NewHealth(mosquitto.HealthConfig{
 			Broker: b, ClientID: "carpd-health-" + tag, Topic: h.Topic + "/" + tag,
 			Interval: h.Interval, Timeout: h.Timeout, Failures: h.Failures,
 			OnChange: func(healthy bool, _ error) { s.setUnhealthy("health", !healthy) },
@@ -96,12 +97,12 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 }
 
 // client says how carpd's own MQTT clients reach the local broker.
-func (s *brokerSvc) client() (supervisor.Broker, error) {
-	b := supervisor.Broker{Addr: s.addr.String(), Username: s.cfg.Username,
-		Password: supervisor.Secret(s.cfg.Password.Bytes()), Timeout: 2 * time.Second, Keepalive: 5 * time.Second}
+func (s *brokerSvc) client() (mosquitto.Broker, error) {
+	b := mosquitto.Broker{Addr: s.addr.String(), Username: s.cfg.Username,
+		Password: s.cfg.Password, Timeout: 2 * time.Second, Keepalive: 5 * time.Second}
 	if t := s.cfg.TLS; t != (config.BrokerTLS{}) {
 		var err error
-		if b.TLS, err = (supervisor.TLSFiles{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}).Config(); err != nil {
+		if b.TLS, err = (mosquitto.TLSFiles{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}).Config(); err != nil {
 			return b, fmt.Errorf("broker TLS: %w", err)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/hass"
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/mosquitto"
 )
 
 // hassSvc runs the Home Assistant publisher (broker.home_assistant) next
@@ -23,7 +23,7 @@ type hassSvc struct {
 
 // newHassSvc builds the publisher for the local broker b, with the node id
 // and state prefix derived from the host name unless configured.
-func newHassSvc(s *brokerSvc, b supervisor.Broker) *hassSvc {
+func newHassSvc(s *brokerSvc, b mosquitto.Broker) *hassSvc {
 	host, err := os.Hostname()
 	if err != nil {
 		s.log.Warn("no host name for the Home Assistant node id; using carpd", "error", err)
@@ -35,7 +35,7 @@ func newHassSvc(s *brokerSvc, b supervisor.Broker) *hassSvc {
 		Log: s.d.log.With("component", "hass")})
 	if pr := s.cfg.Probe; pr != nil {
 		var dirs []string
-		for _, d := range []supervisor.Direction{supervisor.Out, supervisor.In} {
+		for _, d := range []mosquitto.Direction{mosquitto.Out, mosquitto.In} {
 			if pr.Direction&d != 0 {
 				dirs = append(dirs, d.String())
 			}
@@ -71,8 +71,8 @@ func (h *hassSvc) stop() {
 func (h *hassSvc) feedProbe(ctx context.Context) {
 	tick := time.NewTicker(h.s.cfg.Probe.Interval)
 	defer tick.Stop()
-	lastOK := map[supervisor.Direction]time.Time{}
-	broken := map[supervisor.Direction]bool{}
+	lastOK := map[mosquitto.Direction]time.Time{}
+	broken := map[mosquitto.Direction]bool{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,7 +82,7 @@ func (h *hassSvc) feedProbe(ctx context.Context) {
 		for _, ps := range h.s.probe.paths() {
 			d := ps.Direction
 			switch {
-			case ps.State == supervisor.PathBroken:
+			case ps.State == mosquitto.PathBroken:
 				if !broken[d] {
 					broken[d] = true
 					h.pub.SetLatency(d.String(), 0, false)

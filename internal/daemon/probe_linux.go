@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/mosquitto"
 )
 
 // probeRunner runs the bridge probe against the peer broker named in the
@@ -18,20 +18,20 @@ import (
 // the broker's credentials, and an advert's source can be forged.
 type probeRunner struct {
 	s     *brokerSvc
-	local supervisor.Broker
+	local mosquitto.Broker
 	peer  netip.AddrPort
 	// off says why the probe does not run; "" when it does.
 	off string
 
 	mu    sync.Mutex
-	probe *supervisor.Probe
+	probe *mosquitto.Probe
 }
 
-func newProbeRunner(s *brokerSvc, local supervisor.Broker) *probeRunner {
+func newProbeRunner(s *brokerSvc, local mosquitto.Broker) *probeRunner {
 	pr := s.cfg.Probe
-	local.Username, local.Password = s.cfg.Username, supervisor.Secret(s.cfg.Password.Bytes())
+	local.Username, local.Password = s.cfg.Username, s.cfg.Password
 	if pr.Username != "" || len(pr.Password) > 0 {
-		local.Username, local.Password = pr.Username, supervisor.Secret(pr.Password.Bytes())
+		local.Username, local.Password = pr.Username, pr.Password
 	}
 	p := &probeRunner{s: s, local: local, peer: pr.Peer}
 	if !pr.Peer.Addr().IsValid() {
@@ -49,11 +49,11 @@ func (p *probeRunner) run(ctx context.Context) {
 	pr := p.s.cfg.Probe
 	remote := p.local
 	remote.Addr = p.peer.String()
-	cfg := supervisor.ProbeConfig{
+	cfg := mosquitto.ProbeConfig{
 		Node: p.s.addr.Addr().String(), PeerNode: p.peer.Addr().String(),
 		Local: p.local, Peer: remote, Prefix: pr.Topic, PeerPrefix: pr.PeerTopic, Direction: pr.Direction,
 		Interval: pr.Interval, Deadline: pr.Deadline, BrokenAfter: pr.BrokenAfter,
-		OnChange: func(supervisor.PathStatus) { p.s.d.statusChanged() },
+		OnChange: func(mosquitto.PathStatus) { p.s.d.statusChanged() },
 		Logger:   p.s.d.log.With("component", "probe"),
 	}
 	if pr.OnBroken == "restart" {
@@ -63,7 +63,7 @@ func (p *probeRunner) run(ctx context.Context) {
 			return err
 		}
 	}
-	probe, err := supervisor.NewProbe(cfg)
+	probe, err := mosquitto.NewProbe(cfg)
 	if err != nil {
 		p.s.log.Error("bridge probe not started", "error", err)
 		return
@@ -78,7 +78,7 @@ func (p *probeRunner) run(ctx context.Context) {
 }
 
 // paths returns the probe's directions; none while it is off.
-func (p *probeRunner) paths() []supervisor.PathStatus {
+func (p *probeRunner) paths() []mosquitto.PathStatus {
 	p.mu.Lock()
 	probe := p.probe
 	p.mu.Unlock()

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/mosquitto"
 )
 
 // TestProbeNeverLearnsPeer runs a backup that hears a master's adverts and
@@ -29,10 +30,10 @@ func TestProbeNeverLearnsPeer(t *testing.T) {
 	// and fails, which keeps the test off every address but loopback.
 	broker := &config.Broker{
 		Command: []string{"sleep", "30"}, Addr: netip.MustParseAddrPort("127.0.0.1:1"),
-		Username: "carpd", Password: config.Secret("s3cret"), OnPromote: "none", OnDemote: "none", NAT: "none",
+		Username: "carpd", Password: secret.Secret("s3cret"), OnPromote: "none", OnDemote: "none", NAT: "none",
 		ReadyTimeout: 5 * time.Second, StopTimeout: time.Second, BackoffBase: time.Second, BackoffCap: 2 * time.Second,
 		Probe: &config.BrokerProbe{Peer: netip.AddrPortFrom(netip.Addr{}, 1), Topic: "home/p",
-			Direction: supervisor.Both, Interval: time.Second, Deadline: 500 * time.Millisecond, BrokenAfter: 2,
+			Direction: mosquitto.Both, Interval: time.Second, Deadline: 500 * time.Millisecond, BrokenAfter: 2,
 			OnBroken: "report"},
 	}
 	fn := newFakeNet(seg, map[string]string{"eth0": "198.18.0.2"})

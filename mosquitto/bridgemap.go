@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ func (b Bridge) Map(filter string, dir Direction) (string, bool) {
 // ProbeRoute checks that a bridge of this broker carries every probe topic
 // under prefix (prefix/<node>/<seq>) in each direction of dir, and returns
 // the prefix the same topics have on the peer (prefix itself unless the
-// bridge remaps it). PITFALLS C.3: a probe topic outside every bridged
+// bridge remaps it). A probe topic outside every bridged
 // pattern, or under "$", can never arrive.
 func (c *BrokerConf) ProbeRoute(prefix string, dir Direction) (string, error) {
 	if err := ValidTopic(prefix); err != nil {

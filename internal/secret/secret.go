@@ -1,4 +1,12 @@
-package config
+// Package secret holds Secret, the one type for a credential in carpd: a
+// CARP or VRRP password, a broker or probe password. Every printed form of
+// it shows "***", so a configuration or a client setting can be logged or
+// dumped whole.
+//
+// The package imports nothing of carpd's so that any package, config and
+// mosquitto alike, can use it; it must not read files or know where a
+// secret comes from.
+package secret
 
 import (
 	"fmt"
@@ -9,8 +17,7 @@ import (
 const redacted = "***"
 
 // Secret is a password. Every way of printing it (fmt verbs, YAML, JSON,
-// text, slog) shows "***", so a Router can be logged or dumped whole;
-// Bytes is the only way to the value.
+// text, slog) shows "***"; Bytes is the only way to the value.
 type Secret []byte
 
 // Bytes returns the password itself.
@@ -25,7 +32,7 @@ func (s Secret) String() string {
 }
 
 // GoString hides the value from %#v.
-func (s Secret) GoString() string { return "config.Secret(" + fmt.Sprintf("%q", s.String()) + ")" }
+func (s Secret) GoString() string { return "secret.Secret(" + fmt.Sprintf("%q", s.String()) + ")" }
 
 // Format hides the value from every verb, %x and %d included, which would
 // otherwise print the bytes of a []byte.

@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"bufio"
@@ -25,7 +25,7 @@ type BrokerConf struct {
 	Listeners []Listener
 	// Persistence is the "persistence" setting (default false). Without
 	// it a restart loses every retained message, Home Assistant
-	// discovery among them (PITFALLS C.5).
+	// discovery among them (mosquitto.conf(5), "persistence").
 	Persistence bool
 	// PersistenceLocation is "persistence_location", "" if unset.
 	PersistenceLocation string

@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"context"
@@ -6,40 +6,16 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/carpd/carpd/internal/secret"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
-
-// Secret is a credential. It prints and logs as "REDACTED" so that a
-// password never reaches a log line or an error message by accident.
-type Secret string
-
-func (Secret) String() string { return "REDACTED" }
-
-// GoString keeps %#v from printing the secret.
-func (Secret) GoString() string { return `"REDACTED"` }
-
-// LogValue implements slog.LogValuer.
-func (Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-
-// ReadSecret reads a credential from a file: its first line, without the
-// line ending.
-func ReadSecret(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("reading secret: %w", err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return Secret(strings.TrimSuffix(line, "\r")), nil
-}
 
 // TLSFiles names the files for a TLS connection to a broker, for when only
 // its TLS listener is reachable.
@@ -78,14 +54,14 @@ func (f TLSFiles) Config() (*tls.Config, error) {
 }
 
 // Broker says how to reach one MQTT broker: always its static address, never
-// the virtual one (PITFALLS C.3).
+// the virtual one, which moves between nodes.
 type Broker struct {
 	// Addr is host:port.
 	Addr string
 	// Username and Password authenticate the client; the probe should
 	// have its own user so that an ACL can confine it.
 	Username string
-	Password Secret
+	Password secret.Secret
 	// TLS, if set, makes the connection TLS (the broker's TLS listener).
 	TLS *tls.Config
 	// Dial opens the TCP connection (nil: net.Dialer). Lab tests pass one
@@ -93,8 +69,8 @@ type Broker struct {
 	Dial DialFunc
 	// Timeout bounds connecting and each MQTT operation (5 s).
 	Timeout time.Duration
-	// Keepalive is the MQTT keepalive (10 s); PITFALLS C.10: short, so a
-	// dead path shows quickly.
+	// Keepalive is the MQTT keepalive (10 s): short, so a dead path shows
+	// quickly.
 	Keepalive time.Duration
 }
 
@@ -105,11 +81,23 @@ func (b Broker) timeout() time.Duration {
 	return 5 * time.Second
 }
 
+// DialFunc opens a network connection, like (*net.Dialer).DialContext. Tests
+// in network namespaces pass one that dials from inside a namespace.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dial returns b.Dial, or a plain net.Dialer's when it is nil.
+func (b Broker) dial() DialFunc {
+	if b.Dial != nil {
+		return b.Dial
+	}
+	return (&net.Dialer{}).DialContext
+}
+
 // errTimeout is returned when an MQTT operation does not complete in time.
 var errTimeout = errors.New("timed out")
 
-// waitToken waits for a paho token like WaitTimeout (PITFALLS C.10: Wait can
-// hang forever), and also returns when ctx is done.
+// waitToken waits for a paho token like WaitTimeout (paho's Token.Wait has no
+// bound and can hang forever), and also returns when ctx is done.
 func waitToken(ctx context.Context, tok mqtt.Token, d time.Duration, what string) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -126,8 +114,8 @@ func waitToken(ctx context.Context, tok mqtt.Token, d time.Duration, what string
 	}
 }
 
-// clientOptions are the paho settings for carpd's own short-lived clients
-// (PITFALLS C.9, C.10): short keepalive and ping timeout, OrderMatters
+// clientOptions are the paho settings for carpd's own short-lived clients:
+// short keepalive and ping timeout, OrderMatters
 // false, a default handler so stray messages are acknowledged, and no paho
 // reconnection: the caller drops a broken client and builds a fresh one
 // with NewClient, which the paho README calls the safe way.
@@ -168,8 +156,8 @@ func (b Broker) ClientOptions(clientID string) *mqtt.ClientOptions { return b.cl
 // unset).
 func (b Broker) OpTimeout() time.Duration { return b.timeout() }
 
-// WaitToken waits at most d for a paho token, or until ctx is done
-// (PITFALLS C.10: never Wait).
+// WaitToken waits at most d for a paho token, or until ctx is done;
+// paho's Token.Wait has no bound.
 func WaitToken(ctx context.Context, tok mqtt.Token, d time.Duration, what string) error {
 	return waitToken(ctx, tok, d, what)
 }
@@ -178,11 +166,7 @@ func WaitToken(ctx context.Context, tok mqtt.Token, d time.Duration, what string
 func (b Broker) open(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout())
 	defer cancel()
-	dial := b.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	conn, err := dial(ctx, "tcp", b.Addr)
+	conn, err := b.dial()(ctx, "tcp", b.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -212,12 +196,17 @@ func (b Broker) connect(ctx context.Context, clientID string) (mqtt.Client, erro
 	return c, nil
 }
 
-// MQTTReady returns a readiness check for a broker: a TCP connect, then a
-// real MQTT CONNECT answered by CONNACK, as clientID.
-func MQTTReady(b Broker, clientID string) ReadyFunc {
-	tcp := TCPReady(b.Addr, b.Dial)
+// MQTTReady returns a readiness check for a broker, for a process
+// supervisor (supervisor.Config.Ready): a TCP connect, then a real MQTT
+// CONNECT answered by CONNACK, as clientID. It returns nil once the broker
+// serves and must return when ctx is done.
+func MQTTReady(b Broker, clientID string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if err := tcp(ctx); err != nil {
+		conn, err := b.dial()(ctx, "tcp", b.Addr)
+		if err != nil {
+			return err
+		}
+		if err := conn.Close(); err != nil {
 			return err
 		}
 		c, err := b.connect(ctx, clientID)

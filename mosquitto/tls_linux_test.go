@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package mosquitto
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carpd/carpd/supervisor"
 )
 
 // tlsBroker is the broker at addr reached over TLS with files.
@@ -68,7 +70,7 @@ func TestMosquittoTLSReady(t *testing.T) {
 	pki := newTestPKI(t, t.TempDir())
 	addr := freeAddr(t)
 	ev := startTLSBroker(t, addr, pki, log)
-	ready := ev.wait(t, EventReady, 10*time.Second)
+	ready := ev.wait(t, supervisor.EventReady, 10*time.Second)
 	t.Logf("mosquitto TLS time to ready (TCP + TLS + CONNECT/CONNACK): %v", ready.Took)
 
 	tests := []struct {
@@ -155,11 +157,11 @@ func lineWith(s, sub string) string {
 func TestMosquittoTLSChecks(t *testing.T) {
 	needMosquitto(t)
 	checkGoroutines(t)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pki := newTestPKI(t, t.TempDir())
 	addr := freeAddr(t)
 	ev := startTLSBroker(t, addr, pki, log)
-	ev.wait(t, EventReady, 10*time.Second)
+	ev.wait(t, supervisor.EventReady, 10*time.Second)
 	b := tlsBroker(t, addr, TLSFiles{CAFile: pki.ca, CertFile: pki.clientCert, KeyFile: pki.clientKey})
 
 	h, err := NewHealth(HealthConfig{

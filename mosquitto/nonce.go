@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"crypto/rand"

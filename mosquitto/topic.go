@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"errors"
@@ -38,15 +38,10 @@ func ValidTopic(topic string) error {
 	return nil
 }
 
-// Match reports whether the topic name matches the filter. Both are assumed
-// valid.
-func Match(filter, topic string) bool {
-	return covers(strings.Split(filter, "/"), strings.Split(topic, "/"), true)
-}
-
 // Covers reports whether every topic matched by filter sub is also matched by
 // filter, for example whether a bridge pattern carries every topic a probe
-// subscription can receive. Both are assumed valid.
+// subscription can receive. Both are assumed valid. A topic name is a filter
+// without wildcards, so Covers(filter, topic) is MQTT's topic matching.
 func Covers(filter, sub string) bool {
 	return covers(strings.Split(filter, "/"), strings.Split(sub, "/"), true)
 }

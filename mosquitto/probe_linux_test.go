@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package mosquitto
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/carpd/carpd/supervisor"
 )
 
 // runProbe runs p until the test ends.
@@ -54,7 +56,7 @@ func TestProbeOneBroker(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	addr := freeAddr(t)
 	c, ev := startBroker(t, addr, log)
-	ev.wait(t, EventReady, 10*time.Second)
+	ev.wait(t, supervisor.EventReady, 10*time.Second)
 
 	var restarts atomic.Int32
 	const interval = 300 * time.Millisecond

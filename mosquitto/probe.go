@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"context"
@@ -60,8 +60,8 @@ type ProbeStatus struct {
 	Paths []PathStatus
 	// BridgeState maps "local <topic>" and "peer <topic>" for each
 	// $SYS/broker/connection/+/state topic seen to its payload ("1"
-	// connected, "0" not). Informative only (PITFALLS C.2: it can be
-	// stale); the probe is the truth. The peer broker controls it, so it
+	// connected, "0" not). Informative only (mosquitto
+	// publishes it with a Will and it can be stale); the probe is the truth. The peer broker controls it, so it
 	// holds at most MaxBridgeState entries of at most MaxBridgeLen bytes.
 	BridgeState map[string]string
 	// BridgeRefused counts the notifications left out of BridgeState:
@@ -129,7 +129,7 @@ type ProbeConfig struct {
 // (mosquitto.conf(5), "notifications").
 const stateFilter = "$SYS/broker/connection/+/state"
 
-// Probe checks bridge replication end to end (PITFALLS C.3): a unique,
+// Probe checks bridge replication end to end: a unique,
 // non-retained QoS 1 message published on one broker must be delivered by
 // the other within the deadline.
 type Probe struct {
@@ -328,7 +328,7 @@ func (p *Probe) round(ctx context.Context, seq int) []result {
 	}
 	wg.Wait()
 	// A client whose publish failed may be wedged: replace it next round
-	// (PITFALLS C.10: a fresh client after any doubt).
+	// (paho README: a fresh client after any doubt).
 	for _, s := range []**session{&p.local, &p.peer} {
 		if *s != nil && (!(*s).alive() || (*s).failed.Load()) {
 			(*s).close()

@@ -1,4 +1,4 @@
-package supervisor
+package mosquitto
 
 import (
 	"testing"
@@ -6,7 +6,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestMatch(t *testing.T) {
+// TestCoversTopic checks Covers on topic names: MQTT's topic matching.
+func TestCoversTopic(t *testing.T) {
 	tests := []struct {
 		filter, topic string
 		want          bool
@@ -31,8 +32,8 @@ func TestMatch(t *testing.T) {
 		{"home/carpd-probe/+/+", "home/carpd-probe/n2/15", true},
 	}
 	for _, tt := range tests {
-		if got := Match(tt.filter, tt.topic); got != tt.want {
-			t.Errorf("Match(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
+		if got := Covers(tt.filter, tt.topic); got != tt.want {
+			t.Errorf("Covers(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package mosquitto
 
 import (
 	"bytes"
@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/supervisor"
 )
 
 // testPassword is the probe user's password in the generated password file;
@@ -84,21 +87,21 @@ func brokerConf(t *testing.T, addr string, extra ...string) string {
 }
 
 func testBroker(addr string) Broker {
-	return Broker{Addr: addr, Username: "probe", Password: testPassword, Timeout: time.Second}
+	return Broker{Addr: addr, Username: "probe", Password: secret.Secret(testPassword), Timeout: time.Second}
 }
 
 // startBroker supervises a mosquitto on addr until the test ends.
-func startBroker(t *testing.T, addr string, log *slog.Logger) (*Child, *events) {
+func startBroker(t *testing.T, addr string, log *slog.Logger) (*supervisor.Child, *events) {
 	t.Helper()
 	return superviseMosquitto(t, brokerConf(t, addr), MQTTReady(testBroker(addr), "carpd-ready-test"), log)
 }
 
 // superviseMosquitto runs mosquitto -c conf under a Child with the tests'
 // short timers until the test ends.
-func superviseMosquitto(t *testing.T, conf string, ready ReadyFunc, log *slog.Logger) (*Child, *events) {
+func superviseMosquitto(t *testing.T, conf string, ready supervisor.ReadyFunc, log *slog.Logger) (*supervisor.Child, *events) {
 	t.Helper()
 	ev := newEvents()
-	c, err := New(Config{
+	c, err := supervisor.New(supervisor.Config{
 		Name:          "mosquitto",
 		Command:       []string{"mosquitto", "-c", conf},
 		Ready:         ready,
@@ -124,7 +127,7 @@ func TestMosquittoReady(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	addr := freeAddr(t)
 	c, ev := startBroker(t, addr, log)
-	ready := ev.wait(t, EventReady, 10*time.Second)
+	ready := ev.wait(t, supervisor.EventReady, 10*time.Second)
 	t.Logf("mosquitto time to ready (TCP + CONNECT/CONNACK): %v", ready.Took)
 	if !strings.Contains(logs.String(), "component=mosquitto") ||
 		!strings.Contains(logs.String(), "mosquitto version") {
@@ -134,7 +137,7 @@ func TestMosquittoReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	bad := testBroker(addr)
-	bad.Password = "wrong"
+	bad.Password = secret.Secret("wrong")
 	if err := MQTTReady(bad, "carpd-ready-bad")(ctx); err == nil {
 		t.Error("readiness with a wrong password succeeded")
 	} else if strings.Contains(err.Error(), "wrong") {
@@ -160,8 +163,8 @@ func TestMosquittoCannotBind(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	_, ev := startBroker(t, addr, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	exit := ev.wait(t, EventExited, 10*time.Second)
+	_, ev := startBroker(t, addr, slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil)))
+	exit := ev.wait(t, supervisor.EventExited, 10*time.Second)
 	if exit.Exit.Code != 1 {
 		t.Errorf("exit %v, want exit status 1", exit.Exit)
 	}
@@ -175,10 +178,10 @@ func TestMosquittoCannotBind(t *testing.T) {
 func TestMosquittoHealth(t *testing.T) {
 	needMosquitto(t)
 	checkGoroutines(t)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	addr := freeAddr(t)
 	c, ev := startBroker(t, addr, log)
-	ev.wait(t, EventReady, 10*time.Second)
+	ev.wait(t, supervisor.EventReady, 10*time.Second)
 
 	changes := make(chan bool, 10)
 	const interval, failures = 200 * time.Millisecond, 3

@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package mosquitto
 
 import (
 	"context"
@@ -63,9 +63,15 @@ func TestProbeLab(t *testing.T) {
 	ready := func(addr string) {
 		t.Helper()
 		b := Broker{Addr: addr, Dial: dial, Timeout: time.Second}
-		if _, err := pollReady(ctx, MQTTReady(b, "carpd-ready"), time.Now(), 50*time.Millisecond, 10*time.Second); err != nil {
-			t.Fatal(err)
+		check := MQTTReady(b, "carpd-ready")
+		var err error
+		for range 200 { // 200 × 50 ms: 10 s
+			if err = check(ctx); err == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
+		t.Fatalf("%s not ready within 10 s: %v", addr, err)
 	}
 	ready(addr2)
 	const keepalive = 5 * time.Second
@@ -80,7 +86,7 @@ func TestProbeLab(t *testing.T) {
 	)
 	ready(addr1)
 
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
 	const interval = time.Second
 	p, err := NewProbe(ProbeConfig{
 		Node: "n1", PeerNode: "n2",
