@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package broker
 
 import (
 	"context"
@@ -15,19 +15,80 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/nat"
 	"github.com/carpd/carpd/supervisor"
 )
 
-// brokerSvc supervises the broker for the daemon's whole life, on every
+// Host is how the service reaches the daemon (internal/daemon's
+// BrokerHost). Its methods must not block.
+type Host interface {
+	// Logger is the daemon's logger.
+	Logger() *slog.Logger
+	// SourceAddr is the first router's source address, the broker's
+	// address when the configuration gives only a port.
+	SourceAddr() netip.Addr
+	// StatusChanged asks for the status file to be rewritten.
+	StatusChanged()
+	// BrokerHealth demotes every router by weight while failed.
+	BrokerHealth(failed bool, weight int, why string)
+}
+
+// Config is what the service needs besides the Host.
+type Config struct {
+	// Broker is the configuration's broker section.
+	Broker *config.Broker
+	// StateDir holds the broker's pid file.
+	StateDir string
+	// Version is carpd's version, shown to Home Assistant as the
+	// device's firmware.
+	Version string
+}
+
+// child is the supervised broker process (supervisor.Child).
+type child interface {
+	Run(ctx context.Context) error
+	Restart(ctx context.Context) (supervisor.RestartResult, error)
+	State() supervisor.Status
+}
+
+// deps are the service's ways into the system, replaced in tests.
+type deps struct {
+	lookPath func(string) (string, error)
+	newChild func(supervisor.Config) (child, error)
+	// table, flush and reset are package nat's Table, FlushConntrack and
+	// ResetClients.
+	table table
+	flush func(vip netip.Addr, ports []uint16) (uint, error)
+	reset func(vip netip.Addr, ports []uint16, to netip.Addr) (uint, error)
+	// dial, if set, is how carpd's MQTT clients dial (Broker.Dial).
+	dial mosquitto.DialFunc
+}
+
+func systemDeps() deps {
+	return deps{
+		lookPath: exec.LookPath,
+		newChild: func(c supervisor.Config) (child, error) { return supervisor.New(c) },
+		table:    nat.New(),
+		flush: func(vip netip.Addr, ports []uint16) (uint, error) {
+			return nat.FlushConntrack(vip, ports)
+		},
+		reset: func(vip netip.Addr, ports []uint16, to netip.Addr) (uint, error) {
+			return nat.ResetClients(vip, ports, to)
+		},
+	}
+}
+
+// Service supervises the broker for the daemon's whole life, on every
 // node (the bridge needs the backup's broker too), and provides the
 // broker's transition steps.
-type brokerSvc struct {
-	d      *Daemon
+type Service struct {
+	host   Host
 	cfg    *config.Broker
 	addr   netip.AddrPort
 	log    *slog.Logger
-	child  *supervisor.Child
+	child  child
 	health *mosquitto.Health
 	nat    *natMgr // nil with nat: none
 	probe  *probeRunner
@@ -46,13 +107,23 @@ type brokerSvc struct {
 	unhealthy   map[string]struct{} // reasons: health, crash loop, stopped
 }
 
-// newBrokerSvc builds the service; addr is the broker's resolved static
-// address. Nothing is started or touched.
-func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSvc, error) {
-	if _, err := exec.LookPath(cfg.Command[0]); err != nil {
+// New builds the service of c.Broker for host. A broker address without
+// an IP takes host's source address. Nothing is started or touched.
+func New(c Config, host Host) (*Service, error) {
+	return newService(c, host, systemDeps())
+}
+
+func newService(c Config, host Host, dp deps) (*Service, error) {
+	cfg := c.Broker
+	if _, err := dp.lookPath(cfg.Command[0]); err != nil {
 		return nil, fmt.Errorf("broker command: %w", err)
 	}
-	s := &brokerSvc{d: d, cfg: cfg, addr: addr, log: d.log.With("component", "broker"),
+	addr := cfg.Addr
+	if !addr.Addr().IsValid() {
+		addr = netip.AddrPortFrom(host.SourceAddr(), addr.Port())
+	}
+	log := host.Logger()
+	s := &Service{host: host, cfg: cfg, addr: addr, log: log.With("component", "broker"),
 		events: make(chan supervisor.Event, 64), childDone: make(chan struct{}),
 		unhealthy: make(map[string]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -61,13 +132,14 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 	if err != nil {
 		return nil, err
 	}
+	b.Dial = dp.dial
 	tag := addr.Addr().String()
-	s.child, err = supervisor.New(supervisor.Config{
+	s.child, err = dp.newChild(supervisor.Config{
 		Name: filepath.Base(cfg.Command[0]), Command: cfg.Command,
 		Ready:        mosquitto.MQTTReady(b, "carpd-ready-"+tag),
 		ReadyTimeout: cfg.ReadyTimeout, ReadyInterval: 50 * time.Millisecond, StopTimeout: cfg.StopTimeout,
-		BackoffBase: cfg.BackoffBase, BackoffCap: cfg.BackoffCap, StateDir: d.opts.StateDir,
-		OnEvent: s.onEvent, Logger: d.log,
+		BackoffBase: cfg.BackoffBase, BackoffCap: cfg.BackoffCap, StateDir: c.StateDir,
+		OnEvent: s.onEvent, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -77,27 +149,26 @@ func newBrokerSvc(d *Daemon, cfg *config.Broker, addr netip.AddrPort) (*brokerSv
 			Broker: b, ClientID: "carpd-health-" + tag, Topic: h.Topic + "/" + tag,
 			Interval: h.Interval, Timeout: h.Timeout, Failures: h.Failures,
 			OnChange: func(healthy bool, _ error) { s.setUnhealthy("health", !healthy) },
-			Logger:   d.log,
+			Logger:   log,
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	if cfg.NAT == "dnat" {
-		s.nat = newNATMgr(addr, cfg.Ports, s.log)
+		s.nat = newNATMgr(addr, cfg.Ports, s.log, dp)
 	}
 	if cfg.Probe != nil {
 		s.probe = newProbeRunner(s, b)
 	}
 	if cfg.HomeAssistant.Enabled {
-		s.hass = newHassSvc(s, b)
-		d.hass = s.hass.pub
+		s.hass = newHassSvc(s, b, c.Version)
 	}
 	return s, nil
 }
 
 // client says how carpd's own MQTT clients reach the local broker.
-func (s *brokerSvc) client() (mosquitto.Broker, error) {
+func (s *Service) client() (mosquitto.Broker, error) {
 	b := mosquitto.Broker{Addr: s.addr.String(), Username: s.cfg.Username,
 		Password: s.cfg.Password, Timeout: 2 * time.Second, Keepalive: 5 * time.Second}
 	if t := s.cfg.TLS; t != (config.BrokerTLS{}) {
@@ -109,10 +180,10 @@ func (s *brokerSvc) client() (mosquitto.Broker, error) {
 	return b, nil
 }
 
-// start removes a DNAT table left by a killed carpd, then starts the
+// Start removes a DNAT table left by a killed carpd, then starts the
 // broker (stopping one left behind, by its pid file), its health check
 // and the probe.
-func (s *brokerSvc) start() {
+func (s *Service) Start() {
 	if s.nat != nil {
 		s.nat.reset()
 	}
@@ -150,10 +221,10 @@ func (s *brokerSvc) start() {
 		"garp_before_ready", s.cfg.GARPBeforeReady)
 }
 
-// stop ends the Home Assistant publisher first (its goodbye needs the
+// Stop ends the Home Assistant publisher first (its goodbye needs the
 // broker), then the checks, and stops the broker last, after the routers
 // have left (their DNAT removed), then makes sure no DNAT table is left.
-func (s *brokerSvc) stop() {
+func (s *Service) Stop() {
 	if s.hass != nil {
 		s.hass.stop()
 	}
@@ -167,8 +238,12 @@ func (s *brokerSvc) stop() {
 	s.log.Info("broker stopped")
 }
 
+// Interrupt ends the steps' restarts and readiness waits: shutdown has
+// begun.
+func (s *Service) Interrupt() { s.interrupt() }
+
 // onEvent is the Child's event callback: it must not block.
-func (s *brokerSvc) onEvent(ev supervisor.Event) {
+func (s *Service) onEvent(ev supervisor.Event) {
 	select {
 	case s.events <- ev:
 	default:
@@ -176,7 +251,7 @@ func (s *brokerSvc) onEvent(ev supervisor.Event) {
 }
 
 // handleEvents turns child events into health changes and status updates.
-func (s *brokerSvc) handleEvents() {
+func (s *Service) handleEvents() {
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -188,14 +263,14 @@ func (s *brokerSvc) handleEvents() {
 			case supervisor.EventCrashLoopOver:
 				s.setUnhealthy("crash loop", false)
 			}
-			s.d.statusChanged()
+			s.host.StatusChanged()
 		}
 	}
 }
 
 // setUnhealthy records one reason for the broker being unhealthy and tells
 // the routers when the overall state changes.
-func (s *brokerSvc) setUnhealthy(why string, on bool) {
+func (s *Service) setUnhealthy(why string, on bool) {
 	s.mu.Lock()
 	was := len(s.unhealthy) > 0
 	if on {
@@ -206,67 +281,24 @@ func (s *brokerSvc) setUnhealthy(why string, on bool) {
 	is := len(s.unhealthy) > 0
 	s.mu.Unlock()
 	if s.ctx.Err() != nil || was == is {
-		s.d.statusChanged()
+		s.host.StatusChanged()
 		return
 	}
-	s.d.brokerHealth(is, s.cfg.Health.Weight, why)
+	s.host.BrokerHealth(is, s.cfg.Health.Weight, why)
 }
 
-// isUnhealthy reports whether the broker currently demotes the routers.
-func (s *brokerSvc) isUnhealthy() bool {
+// Health reports whether the broker currently demotes the routers, and by
+// how much.
+func (s *Service) Health() (unhealthy bool, weight int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.unhealthy) > 0
-}
-
-func (s *brokerSvc) garpBeforeReady() bool { return s.cfg.GARPBeforeReady }
-
-func (s *brokerSvc) natApply(router string, vips []netip.Prefix) error {
-	if s.nat == nil {
-		return nil
-	}
-	return s.nat.set(router, vips)
-}
-
-func (s *brokerSvc) natRemove(router string) error {
-	if s.nat == nil {
-		return nil
-	}
-	return s.nat.set(router, nil)
-}
-
-func (s *brokerSvc) flushConntrack(vips []netip.Prefix) error {
-	if s.nat == nil {
-		return nil
-	}
-	return s.nat.flush(vips)
-}
-
-func (s *brokerSvc) resetClients(vips []netip.Prefix) error {
-	if s.nat == nil {
-		return nil
-	}
-	return s.nat.resetClients(vips)
-}
-
-func (s *brokerSvc) promoted(queued time.Time) error {
-	if s.cfg.OnPromote == "restart" {
-		return s.restart(queued, "promotion")
-	}
-	return s.waitReady()
-}
-
-func (s *brokerSvc) demoted(queued time.Time) error {
-	if s.cfg.OnDemote == "restart" {
-		return s.restart(queued, "demotion")
-	}
-	return nil
+	return len(s.unhealthy) > 0, s.cfg.Health.Weight
 }
 
 // restart restarts the broker and waits for its readiness, unless another
 // transition restarted it since queued (several routers promoted at
 // once restart it once).
-func (s *brokerSvc) restart(queued time.Time, why string) error {
+func (s *Service) restart(queued time.Time, why string) error {
 	s.mu.Lock()
 	if s.restartedAt.After(queued) {
 		s.mu.Unlock()
@@ -286,7 +318,7 @@ func (s *brokerSvc) restart(queued time.Time, why string) error {
 
 // waitReady waits, bounded by the readiness timeout, until the broker
 // passed its readiness check.
-func (s *brokerSvc) waitReady() error {
+func (s *Service) waitReady() error {
 	deadline := time.Now().Add(s.cfg.ReadyTimeout)
 	for !s.child.State().Ready {
 		if time.Now().After(deadline) {
@@ -301,12 +333,12 @@ func (s *brokerSvc) waitReady() error {
 	return nil
 }
 
-// status reports the broker for Status.
-func (s *brokerSvc) status() *BrokerStatus {
+// Status reports the broker for the daemon's Status.
+func (s *Service) Status() *status.Broker {
 	cs := s.child.State()
-	st := &BrokerStatus{Addr: s.addr.String(), Phase: cs.Phase.String(), PID: cs.PID, Ready: cs.Ready,
+	st := &status.Broker{Addr: s.addr.String(), Phase: cs.Phase.String(), PID: cs.PID, Ready: cs.Ready,
 		Restarts: cs.Restarts, Failures: cs.Failures, CrashLoop: cs.CrashLoop, LastError: cs.LastErr,
-		NAT: NATStatus{Mode: s.cfg.NAT, Rules: []string{}}}
+		NAT: status.NAT{Mode: s.cfg.NAT, Rules: []string{}}}
 	if cs.PID != 0 {
 		st.Uptime = cs.Uptime.Round(time.Millisecond).String()
 	}
@@ -324,7 +356,7 @@ func (s *brokerSvc) status() *BrokerStatus {
 	slices.Sort(st.Unhealthy)
 	if s.health != nil {
 		h := s.health.Status()
-		st.Health = &HealthState{Healthy: h.Healthy, Failures: h.Failures, LastOK: h.LastOK, LastErr: h.LastErr}
+		st.Health = &status.Health{Healthy: h.Healthy, Failures: h.Failures, LastOK: h.LastOK, LastErr: h.LastErr}
 		if h.RTT > 0 {
 			st.Health.RTT = h.RTT.String()
 		}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package broker
 
 import (
 	"errors"
@@ -19,10 +19,12 @@ import (
 // applies atomically), so the order in which routers come and go does not
 // matter.
 type natMgr struct {
-	table *nat.Table
-	to    netip.Addr
-	ports []uint16
-	log   *slog.Logger
+	table   table
+	flushFn func(vip netip.Addr, ports []uint16) (uint, error)
+	resetFn func(vip netip.Addr, ports []uint16, to netip.Addr) (uint, error)
+	to      netip.Addr
+	ports   []uint16
+	log     *slog.Logger
 
 	mu      sync.Mutex
 	by      map[string][]nat.Rule
@@ -31,8 +33,17 @@ type natMgr struct {
 	lastErr string
 }
 
-func newNATMgr(to netip.AddrPort, ports []uint16, log *slog.Logger) *natMgr {
-	return &natMgr{table: nat.New(), to: to.Addr(), ports: ports, log: log, by: make(map[string][]nat.Rule)}
+// table is carpd's DNAT table (nat.Table).
+type table interface {
+	Name() string
+	Apply(rules []nat.Rule) error
+	Remove() error
+	Rules() ([]nat.Rule, error)
+}
+
+func newNATMgr(to netip.AddrPort, ports []uint16, log *slog.Logger, dp deps) *natMgr {
+	return &natMgr{table: dp.table, flushFn: dp.flush, resetFn: dp.reset, to: to.Addr(), ports: ports, log: log,
+		by: make(map[string][]nat.Rule)}
 }
 
 // rules are the DNAT rules of vips; VIPs of the other address family than
@@ -109,12 +120,12 @@ func (m *natMgr) reset() {
 
 // flush deletes the conntrack entries of flows to the VIPs' ports, so the
 // next packet of an old flow is NATed anew (or reset) instead of keeping
-// the old mapping (PITFALLS §B.7).
+// the old mapping: a flow keeps the NAT mapping of its conntrack entry.
 func (m *natMgr) flush(vips []netip.Prefix) error {
 	var errs []error
 	total := uint(0)
 	for _, p := range vips {
-		n, err := nat.FlushConntrack(p.Addr(), m.ports)
+		n, err := m.flushFn(p.Addr(), m.ports)
 		total += n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("flushing conntrack for %v: %w", p.Addr(), err))
@@ -137,7 +148,7 @@ func (m *natMgr) resetClients(vips []netip.Prefix) error {
 		if p.Addr().Unmap().Is4() != m.to.Is4() || p.Addr().Is6() {
 			continue
 		}
-		n, err := nat.ResetClients(p.Addr(), m.ports, m.to)
+		n, err := m.resetFn(p.Addr(), m.ports, m.to)
 		total += n
 		if err != nil {
 			errs = append(errs, err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package broker
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 
 // hassSvc runs the Home Assistant publisher (broker.home_assistant) next
 // to the broker and feeds it the bridge probe's latencies; the routers
-// feed it their states through Daemon.hass.
+// feed it their states through the Service's AddRouter, RemoveRouter and
+// SetMaster.
 type hassSvc struct {
-	s      *brokerSvc
+	s      *Service
 	pub    *hass.Publisher
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -23,16 +24,16 @@ type hassSvc struct {
 
 // newHassSvc builds the publisher for the local broker b, with the node id
 // and state prefix derived from the host name unless configured.
-func newHassSvc(s *brokerSvc, b mosquitto.Broker) *hassSvc {
+func newHassSvc(s *Service, b mosquitto.Broker, version string) *hassSvc {
 	host, err := os.Hostname()
 	if err != nil {
 		s.log.Warn("no host name for the Home Assistant node id; using carpd", "error", err)
 	}
 	h := s.cfg.HomeAssistant.Resolve(host)
 	node := hass.Node{ID: h.NodeID, DiscoveryPrefix: h.DiscoveryPrefix, StatePrefix: h.StateTopicPrefix,
-		Version: s.d.opts.Version, ExpireAfter: 3 * hass.DefaultRefresh}
+		Version: version, ExpireAfter: 3 * hass.DefaultRefresh}
 	pub := hass.New(hass.Config{Broker: b, ClientID: "carpd-hass-" + h.NodeID, Node: node,
-		Log: s.d.log.With("component", "hass")})
+		Log: s.host.Logger().With("component", "hass")})
 	if pr := s.cfg.Probe; pr != nil {
 		var dirs []string
 		for _, d := range []mosquitto.Direction{mosquitto.Out, mosquitto.In} {
@@ -92,5 +93,27 @@ func (h *hassSvc) feedProbe(ctx context.Context) {
 				h.pub.SetLatency(d.String(), ps.RTT, true)
 			}
 		}
+	}
+}
+
+// AddRouter announces a started router to Home Assistant, if enabled.
+func (s *Service) AddRouter(router string) {
+	if s.hass != nil {
+		s.hass.pub.AddRouter(router)
+	}
+}
+
+// RemoveRouter deletes the entity of a router removed by a reload.
+func (s *Service) RemoveRouter(router string) {
+	if s.hass != nil {
+		s.hass.pub.RemoveRouter(router)
+	}
+}
+
+// SetMaster tells Home Assistant whether router is MASTER. It only queues:
+// a router never waits on MQTT.
+func (s *Service) SetMaster(router string, master bool) {
+	if s.hass != nil {
+		s.hass.pub.SetMaster(router, master)
 	}
 }

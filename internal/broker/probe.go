@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package broker
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/carpd/carpd/mosquitto"
 )
 
@@ -17,7 +18,7 @@ import (
 // never takes the address from an advertisement: the probe logs in with
 // the broker's credentials, and an advert's source can be forged.
 type probeRunner struct {
-	s     *brokerSvc
+	s     *Service
 	local mosquitto.Broker
 	peer  netip.AddrPort
 	// off says why the probe does not run; "" when it does.
@@ -27,7 +28,7 @@ type probeRunner struct {
 	probe *mosquitto.Probe
 }
 
-func newProbeRunner(s *brokerSvc, local mosquitto.Broker) *probeRunner {
+func newProbeRunner(s *Service, local mosquitto.Broker) *probeRunner {
 	pr := s.cfg.Probe
 	local.Username, local.Password = s.cfg.Username, s.cfg.Password
 	if pr.Username != "" || len(pr.Password) > 0 {
@@ -53,8 +54,8 @@ func (p *probeRunner) run(ctx context.Context) {
 		Node: p.s.addr.Addr().String(), PeerNode: p.peer.Addr().String(),
 		Local: p.local, Peer: remote, Prefix: pr.Topic, PeerPrefix: pr.PeerTopic, Direction: pr.Direction,
 		Interval: pr.Interval, Deadline: pr.Deadline, BrokenAfter: pr.BrokenAfter,
-		OnChange: func(mosquitto.PathStatus) { p.s.d.statusChanged() },
-		Logger:   p.s.d.log.With("component", "probe"),
+		OnChange: func(mosquitto.PathStatus) { p.s.host.StatusChanged() },
+		Logger:   p.s.host.Logger().With("component", "probe"),
 	}
 	if pr.OnBroken == "restart" {
 		cfg.RestartAfter = pr.RestartAfter
@@ -73,7 +74,7 @@ func (p *probeRunner) run(ctx context.Context) {
 	p.mu.Unlock()
 	p.s.log.Info("bridge probe started", "peer", p.peer.String(), "from", pr.PeerFrom, "topic", pr.Topic,
 		"direction", pr.Direction)
-	p.s.d.statusChanged()
+	p.s.host.StatusChanged()
 	_ = probe.Run(ctx)
 }
 
@@ -89,11 +90,11 @@ func (p *probeRunner) paths() []mosquitto.PathStatus {
 }
 
 // status reports the probe for Status.
-func (p *probeRunner) status() *ProbeState {
+func (p *probeRunner) status() *status.Probe {
 	p.mu.Lock()
 	probe := p.probe
 	p.mu.Unlock()
-	st := &ProbeState{Off: p.off}
+	st := &status.Probe{Off: p.off}
 	if p.off == "" {
 		st.Peer = p.peer.String()
 	}
@@ -103,7 +104,7 @@ func (p *probeRunner) status() *ProbeState {
 	ps := probe.Status()
 	st.BridgeState, st.BridgeRefused = maps.Clone(ps.BridgeState), ps.BridgeRefused
 	for _, path := range ps.Paths {
-		s := PathState{Direction: path.Direction.String(), State: path.State.String(), Since: path.Since,
+		s := status.Path{Direction: path.Direction.String(), State: path.State.String(), Since: path.Since,
 			LastOK: path.LastOK, Failures: path.Failures, LastErr: path.LastErr}
 		if path.RTT > 0 {
 			s.RTT = path.RTT.String()
