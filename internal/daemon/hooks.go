@@ -121,7 +121,7 @@ func hookEnv(r *Router, state string) []string {
 }
 
 // scriptArgv is an up or down script's command line as ucarp builds it
-// (PROTOCOL.md §3.6: execl(script, script, iface, vip, [xparam])): the
+// (ucarp src/spawn.c: execl(script, script, iface, vip, [xparam])): the
 // configured argv, then the interface, the VIP address and, if set, the
 // extra parameter.
 func scriptArgv(base []string, r *Router, vip string) []string {
@@ -133,7 +133,7 @@ func scriptArgv(base []string, r *Router, vip string) []string {
 }
 
 // notifyArgv is a notify script's command line as keepalived builds it
-// for a VRRP instance (PROTOCOL.md §4.3): the configured argv, then
+// for a VRRP instance (keepalived vrrp_notify.c): the configured argv, then
 // INSTANCE, the name, the state and the priority.
 func notifyArgv(base []string, name, state string, prio int) []string {
 	return append(append([]string(nil), base...), "INSTANCE", name, state, strconv.Itoa(prio))

@@ -223,7 +223,7 @@ func (r *router) changed(now time.Time, a carp.Action, c cause) {
 		j.kind, j.notify = jobPromote, "MASTER"
 	case carp.Backup:
 		// ucarp runs the down script on the first INIT → BACKUP unless
-		// -n/--neutral (PROTOCOL.md §3.1).
+		// -n/--neutral (ucarp src/carp.c).
 		j.kind, j.notify = jobDemote, "BACKUP"
 		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 		j.downHooks = a.From == carp.Master || a.From == carp.Init && r.first && !r.spec.Neutral
@@ -245,7 +245,7 @@ func (r *router) changed(now time.Time, a carp.Action, c cause) {
 }
 
 // prio is the notify priority: VRRP's advertised priority, and for CARP
-// 255 − advskew as issue 3 specifies.
+// 255 − advskew (docs/daemon.md, hooks).
 func (r *router) prio() int {
 	ad := r.m.Advertised()
 	if r.spec.Machine.Proto == carp.ProtoCARP {

@@ -113,7 +113,7 @@ func (r *router) claimResult(ok bool) {
 
 // shutdown leaves the router for good: a MASTER bows out, the executor
 // removes the VIPs, runs the down hooks if it was MASTER, and notifies
-// STOP (keepalived's SIGTERM order, PROTOCOL.md §4.3). The router
+// STOP (keepalived's SIGTERM order: vrrp_daemon.c restore_vrrp_interfaces before notify_shutdown). The router
 // goroutine then ends; the executor finishes its queue.
 func (r *router) shutdown(why string) {
 	r.post(func(now time.Time) {

@@ -28,7 +28,7 @@ type rxEntry struct {
 type rxTable map[uint8][]*rxEntry
 
 // socket is a protocol 112 socket shared by the routers of one interface
-// and family (issue 3: one socket per router would copy every advert to
+// and family (one socket per router would copy every advert to
 // every socket). Its reader demultiplexes by the id in byte 1.
 type socket struct {
 	key  sockKey

@@ -94,7 +94,7 @@ func TestDemux(t *testing.T) {
 		{"carp truncated", build(carpR, peerAddr, carpAd, func(b []byte) []byte { return b[:20] }), peerAddr, 255, "c5/short"},
 		{"carp bad checksum", build(carpR, peerAddr, carpAd, func(b []byte) []byte { b[7] ^= 1; return b }), peerAddr, 255, "c5/checksum"},
 		{"carp tampered counter", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[15]++ })), peerAddr, 255, "c5/auth"},
-		// PROTOCOL.md §2.2: the HMAC covers vhid, VIPs and counter, not the
+		// docs/protocol.md §2.2: the HMAC covers vhid, VIPs and counter, not the
 		// timing, so a changed advskew with a fixed checksum passes.
 		{"carp tampered skew", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[2]++ })), peerAddr, 255, "c5"},
 		{"unknown vhid", build(carpR, peerAddr, carp.Advert{Proto: carp.ProtoCARP, ID: 9, AdvBase: 1}, nil), peerAddr, 255, "socket/vhid"},

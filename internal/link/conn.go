@@ -19,7 +19,7 @@ import (
 
 // ProtoNumber is the IP protocol number shared by CARP and VRRP. It is used
 // as a number because Go's protocol table has no name for CARP and resolving
-// "vrrp" needs /etc/protocols (PITFALLS §B.1).
+// "vrrp" needs /etc/protocols (docs/design.md §5.1).
 const ProtoNumber = 112
 
 // TTL is the IPv4 TTL and IPv6 hop limit of every advertisement sent.
@@ -78,7 +78,7 @@ type Packet struct {
 // The socket is bound to the wildcard address, never to the node's address
 // (a bound raw socket drops packets sent to the group), bound to the device
 // with SO_BINDTODEVICE, and has IP_MULTICAST_ALL off so groups joined by
-// other sockets on the host do not leak in (PITFALLS §B.1).
+// other sockets on the host do not leak in (docs/design.md §5.1).
 //
 // IPv6: the VRRPv3 checksum covers a pseudo-header with the source and
 // destination addresses. The kernel is not asked to compute it
@@ -88,13 +88,13 @@ type Packet struct {
 // payload with Src set to this Conn's Src() and Dst to the destination
 // passed to WriteTo.
 type Conn struct {
-	family  Family
-	ifi     *net.Interface
-	src     netip.Addr
-	group   netip.Addr
-	unicast bool
-	p4      conn4 // IPv4 only
-	p6      conn6 // IPv6 only
+	family                     Family
+	ifi                        *net.Interface
+	src                        netip.Addr
+	group                      netip.Addr
+	unicast                    bool
+	p4                         conn4 // IPv4 only
+	p6                         conn6 // IPv6 only
 	droppedIface, droppedGroup atomic.Uint64
 }
 
@@ -238,7 +238,7 @@ func control(rc syscall.RawConn, ifname string, family Family) error {
 	return errors.Join(err, serr)
 }
 
-// setup4 sets the IPv4 options. PITFALLS §B.1: the Linux default
+// setup4 sets the IPv4 options. docs/design.md §5.1: the Linux default
 // IP_MULTICAST_TTL is 1, and SetTTL covers unicast only, so both are set.
 func setup4(p *ipv4.PacketConn, ifi *net.Interface, opt Options) error {
 	const flags = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface | ipv4.FlagSrc
