@@ -32,13 +32,6 @@ const (
 	DefaultTrackInterval = time.Second
 )
 
-// Multicast groups used when no peers and no mcast are configured
-// (RFC 5798 §5.1.1.2, §5.1.2.2; CARP uses the same ones).
-var (
-	GroupV4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
-	GroupV6 = netip.MustParseAddr("ff02::12")
-)
-
 // File is a whole configuration: from a YAML file or a command line.
 type File struct {
 	Path     string // "" for a command-line configuration

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -139,7 +140,7 @@ func newDecoder(r *Router, rp *replay) (*decoder, error) {
 // advert, or the error naming why it is dropped. Order: source (cheap, and
 // says the most), codec (length, version, checksum), authentication, then
 // the counter, which only an authenticated packet may move.
-func (d *decoder) decode(p Packet) (carp.Advert, error) {
+func (d *decoder) decode(p link.Packet) (carp.Advert, error) {
 	if !d.sourceOK(p.Src) {
 		return carp.Advert{}, carp.ErrSource
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"testing"
@@ -70,7 +71,7 @@ func TestDecodeReplay(t *testing.T) {
 		{"ucarp's next again", ucarp(0x0123456789abcdf0), peerAddr, nil},
 	}
 	for _, s := range steps {
-		_, err := dec.decode(Packet{Src: s.src, Dst: group4, TTL: 255, Payload: s.b})
+		_, err := dec.decode(link.Packet{Src: s.src, Dst: group4, TTL: 255, Payload: s.b})
 		if !errors.Is(err, s.want) || (err == nil) != (s.want == nil) {
 			t.Errorf("%s: %v, want %v", s.name, err, s.want)
 		}
@@ -86,7 +87,7 @@ func TestDecodeReplay(t *testing.T) {
 	peer.now = func() time.Time { return now }
 	b, _ := peer.encode(ad, peerAddr, group4)
 	for i := range 2 {
-		if _, err := dec.decode(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b}); err != nil {
+		if _, err := dec.decode(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b}); err != nil {
 			t.Errorf("no password, advert %d: %v", i, err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestDecodeSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = dec.decode(Packet{Src: tt.src, Dst: group4, TTL: 255, Payload: b})
+			_, err = dec.decode(link.Packet{Src: tt.src, Dst: group4, TTL: 255, Payload: b})
 			if !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
 				t.Errorf("%s %s: %v, want %v", r.Name, tt.name, err, tt.want)
 			}

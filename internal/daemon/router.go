@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/link"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -305,16 +306,16 @@ func (r *router) setFault(now time.Time, f fault, on bool) {
 }
 
 // linkEvent applies a link or address change.
-func (r *router) linkEvent(now time.Time, ev LinkEvent) {
+func (r *router) linkEvent(now time.Time, ev link.Event) {
 	if ev.Iface == r.spec.Iface {
 		switch ev.Kind {
-		case LinkDown:
+		case link.LinkDown:
 			if !r.spec.IgnoreIfState {
 				r.setFault(now, faultLinkDown, true)
 			}
-		case LinkUp:
+		case link.LinkUp:
 			r.setFault(now, faultLinkDown, false)
-		case AddrRemoved:
+		case link.AddrRemoved:
 			for _, p := range r.spec.VIPs {
 				if p.Addr() == ev.Addr.Addr() {
 					r.exec.enqueue(job{kind: jobEnsure, vip: p, queued: now})
@@ -322,12 +323,12 @@ func (r *router) linkEvent(now time.Time, ev LinkEvent) {
 			}
 		}
 	}
-	if ev.Kind != LinkUp && ev.Kind != LinkDown {
+	if ev.Kind != link.LinkUp && ev.Kind != link.LinkDown {
 		return
 	}
 	for _, ti := range r.spec.TrackInterfaces {
 		if ti.Iface == ev.Iface {
-			r.trackResult(now, "interface "+ti.Iface, ti.Weight, ev.Kind == LinkDown)
+			r.trackResult(now, "interface "+ti.Iface, ti.Weight, ev.Kind == link.LinkDown)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/link"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -118,7 +119,7 @@ func (s *socket) read() {
 }
 
 // handle demultiplexes, decodes and delivers one packet.
-func (s *socket) handle(p Packet) {
+func (s *socket) handle(p link.Packet) {
 	if len(p.Payload) < 2 {
 		s.ctr.drop(dropShort)
 		return

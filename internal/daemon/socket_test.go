@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"strings"
@@ -22,10 +23,10 @@ var (
 // stubConn is a PacketConn for tests that call socket.handle directly.
 type stubConn struct{ src netip.Addr }
 
-func (c stubConn) ReadPacket([]byte) (Packet, error) { select {} }
-func (c stubConn) WriteTo([]byte, netip.Addr) error  { return nil }
-func (c stubConn) Src() netip.Addr                   { return c.src }
-func (c stubConn) Close() error                      { return nil }
+func (c stubConn) ReadPacket([]byte) (link.Packet, error) { select {} }
+func (c stubConn) WriteTo([]byte, netip.Addr) error       { return nil }
+func (c stubConn) Src() netip.Addr                        { return c.src }
+func (c stubConn) Close() error                           { return nil }
 
 // TestDemux feeds forged and genuine packets to a shared socket serving a
 // CARP, a VRRPv2 and a VRRPv3 router, and checks what each router got and
@@ -131,7 +132,7 @@ func TestDemux(t *testing.T) {
 						return true
 					}}, false)
 			}
-			s.handle(Packet{Src: tt.src, Dst: group4, TTL: tt.ttl, Payload: tt.payload})
+			s.handle(link.Packet{Src: tt.src, Dst: group4, TTL: tt.ttl, Payload: tt.payload})
 			for name, c := range ctrs {
 				if m := c.droppedMap(); len(m) > 0 {
 					got.Dropped[name] = m
@@ -165,7 +166,7 @@ func TestDemuxQueueFull(t *testing.T) {
 	e, _ := newEncoder(&r, nil)
 	b, _ := e.encode(carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 9, Interval: testInterval}, peerAddr, group4)
 	for range 3 {
-		s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})
+		s.handle(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})
 	}
 	if diff := cmp.Diff(map[string]uint64{"queue": 3}, ctr.droppedMap()); diff != "" {
 		t.Errorf("drops (-want +got):\n%s", diff)
@@ -194,7 +195,7 @@ func (droppingConn) Dropped() map[string]uint64 { return map[string]uint64{"grou
 func TestSocketStatusLinkDrops(t *testing.T) {
 	s := &socket{key: sockKey{iface: "eth0", family: 4, group: group4}, conn: droppingConn{stubConn{src: ownAddr}}}
 	s.table.Store(&rxTable{})
-	s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: []byte{0x21, 99}})
+	s.handle(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: []byte{0x21, 99}})
 	want := map[string]uint64{"group": 3, "vhid": 1}
 	if diff := cmp.Diff(want, s.status().Dropped); diff != "" {
 		t.Errorf("socket drops (-want +got):\n%s", diff)

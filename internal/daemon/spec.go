@@ -124,10 +124,7 @@ func (r *Router) group() netip.Addr {
 	if r.Group.IsValid() {
 		return r.Group
 	}
-	if r.family() == 4 {
-		return netip.AddrFrom4([4]byte{224, 0, 0, 18})
-	}
-	return netip.MustParseAddr("ff02::12")
+	return carp.Group(r.family() == 6)
 }
 
 // sockKey identifies the shared socket a router uses.

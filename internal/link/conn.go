@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/carp"
 	"net"
 	"net/netip"
 	"strconv"
@@ -33,12 +34,7 @@ const DefaultTOS = 0xc0
 
 // DefaultGroup returns the multicast group of CARP and VRRP for f:
 // 224.0.0.18 or ff02::12 (RFC 5798 §5.1.1.2, §5.1.2.2).
-func DefaultGroup(f Family) netip.Addr {
-	if f == IPv6 {
-		return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
-	}
-	return netip.AddrFrom4([4]byte{224, 0, 0, 18})
-}
+func DefaultGroup(f Family) netip.Addr { return carp.Group(f == IPv6) }
 
 // Options tunes Listen. The zero value is the usual multicast setup.
 type Options struct {
@@ -54,20 +50,6 @@ type Options struct {
 	Unicast bool
 	// TOS is the IPv4 TOS byte or IPv6 traffic class; 0 means DefaultTOS.
 	TOS int
-}
-
-// Packet is one received advertisement.
-type Packet struct {
-	// Src and Dst are the IP source and destination, without zone.
-	Src, Dst netip.Addr
-	// TTL is the IPv4 TTL or IPv6 hop limit the packet arrived with; the
-	// caller drops and counts anything but 255.
-	TTL uint8
-	// IfIndex is the interface the packet arrived on.
-	IfIndex int
-	// Payload is the protocol 112 payload; it aliases the buffer given to
-	// ReadPacket.
-	Payload []byte
 }
 
 // Conn is one raw protocol 112 socket per interface and address family,
