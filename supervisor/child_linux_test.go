@@ -323,7 +323,7 @@ func TestChildLeftover(t *testing.T) {
 	go func() { oldDone <- old.Wait() }()
 	t.Cleanup(func() { _ = old.Process.Kill() })
 	// Wait until it serves, so its SIGTERM handler is in place.
-	if _, err := pollReady(context.Background(), TCPReady(addr, nil), time.Now(),
+	if _, err := pollReady(context.Background(), tcpReady(addr), time.Now(),
 		10*time.Millisecond, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ type Config struct {
 	// Addr is the host:port the child serves, for the default readiness
 	// check (a TCP connect).
 	Addr string
-	// Ready replaces the default readiness check; MQTTReady is the one
+	// Ready replaces the default readiness check; mosquitto.MQTTReady is the one
 	// for brokers. With neither Ready nor Addr a child is ready once
 	// started.
 	Ready ReadyFunc
@@ -34,7 +34,7 @@ type Config struct {
 	ReadyInterval time.Duration
 
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL
-	// (10 s; PITFALLS C.8: mosquitto saves its database on SIGTERM).
+	// (10 s; mosquitto(8): it saves its database on SIGTERM).
 	StopTimeout time.Duration
 	// Deathsig is what the kernel sends the child if carpd's supervising
 	// thread dies (SIGKILL).
@@ -101,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.Ready == nil && c.Addr != "" {
-		c.Ready = TCPReady(c.Addr, nil)
+		c.Ready = tcpReady(c.Addr)
 	}
 	return c, nil
 }

@@ -34,7 +34,7 @@ type proc struct {
 
 // spawn starts the command and returns once it runs. The process is started
 // and reaped by one goroutine that stays locked to its OS thread until the
-// process is gone: PITFALLS B.9, Pdeathsig fires when the forking thread
+// process is gone: prctl(2), PR_SET_PDEATHSIG fires when the forking thread
 // exits, not the process.
 func spawn(argv, env []string, dir string, deathsig syscall.Signal, log *slog.Logger, out *tail) (*proc, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)

@@ -11,18 +11,11 @@ import (
 // it does. It must return when ctx is done.
 type ReadyFunc func(ctx context.Context) error
 
-// DialFunc opens a network connection, like (*net.Dialer).DialContext. Tests
-// in network namespaces pass one that dials from inside a namespace.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-// TCPReady returns a check that succeeds once a TCP connection to addr
-// (host:port) is accepted. dial may be nil.
-func TCPReady(addr string, dial DialFunc) ReadyFunc {
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
+// tcpReady returns a check that succeeds once a TCP connection to addr
+// (host:port) is accepted: the default when Config.Ready is nil.
+func tcpReady(addr string) ReadyFunc {
 	return func(ctx context.Context) error {
-		conn, err := dial(ctx, "tcp", addr)
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
 		}

@@ -89,3 +89,52 @@ func TestControlNoDaemon(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonNoBroker keeps the broker behind internal/daemon's Broker
+// interface: the daemon and what it imports (outside internal/config,
+// which validates the broker section and its mosquitto.conf) link none of
+// the supervisor, nftables, MQTT and Home Assistant code; cmd/carpd wires
+// internal/broker in.
+func TestDaemonNoBroker(t *testing.T) {
+	const daemonPkg = "github.com/carpd/carpd/internal/daemon"
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(goCmd, "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", daemonPkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", daemonPkg, err)
+	}
+	imports := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		imports[f[0]] = f[1:]
+	}
+	if _, ok := imports[daemonPkg]; !ok {
+		t.Fatalf("go list -deps %s does not list it: %q", daemonPkg, out)
+	}
+	banned := []string{"github.com/carpd/carpd/supervisor", "github.com/carpd/carpd/nat",
+		"github.com/carpd/carpd/internal/hass", "github.com/carpd/carpd/mosquitto",
+		"github.com/carpd/carpd/internal/broker", "github.com/eclipse/paho.mqtt.golang"}
+	// Walk the imports from the daemon, not into internal/config.
+	seen := map[string]string{daemonPkg: ""}
+	queue := []string{daemonPkg}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, dep := range imports[p] {
+			if _, ok := seen[dep]; ok || dep == "github.com/carpd/carpd/internal/config" {
+				continue
+			}
+			seen[dep] = p
+			queue = append(queue, dep)
+		}
+	}
+	for dep, by := range seen {
+		for _, b := range banned {
+			if dep == b || strings.HasPrefix(dep, b+"/") {
+				t.Errorf("internal/daemon links %s (imported by %s); the broker belongs behind daemon.Broker", dep, by)
+			}
+		}
+	}
+}

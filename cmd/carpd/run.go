@@ -163,8 +163,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	o.Net, o.Log, o.StateDir, o.Broker = daemon.NewLinux(), log, f.StateDir, f.Broker
-	o.Version = strings.TrimPrefix(versionString(), "carpd ")
+	o.Net, o.Log, o.StateDir = daemon.NewLinux(), log, f.StateDir
+	o.NewBroker = newBroker(f, strings.TrimPrefix(versionString(), "carpd "))
 	d, err := daemon.New(o, daemon.FromConfig(f))
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/secret"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -49,7 +50,7 @@ func TestFromArgs(t *testing.T) {
 	pf := passfile(t, "s3cret\n")
 	classic := ucarpRouter("eth0.29", 29, "198.18.0.2")
 	classic.SrcIP = netip.MustParseAddr("198.18.0.3")
-	classic.Password, classic.Passfile = Secret("s3cret"), pf
+	classic.Password, classic.Passfile = secret.Secret("s3cret"), pf
 	classic.Machine.Preempt = true
 	classic.Hooks.Up, classic.Hooks.Down = []string{"/etc/ucarp/up.sh"}, []string{"/etc/ucarp/down.sh"}
 
@@ -75,7 +76,7 @@ func TestFromArgs(t *testing.T) {
 	v2.Name, v2.Proto = "vrrp51", carp.ProtoVRRP2
 	v2.Machine = carp.DefaultConfig(carp.ProtoVRRP2, 51)
 	v2.Machine.Priority, v2.Machine.Interval = 150, 3*time.Second
-	v2.Password = Secret("pw")
+	v2.Password = secret.Secret("pw")
 
 	v3 := ucarpRouter("eth0", 52, "198.18.0.52")
 	v3.Name, v3.Proto = "vrrp52", carp.ProtoVRRP3

@@ -4,7 +4,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/mosquitto"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -39,12 +40,12 @@ type Broker struct {
 	Config string
 	// Conf is what carpd read of Config; nil when there is none or it
 	// could not be read (a warning says why).
-	Conf *supervisor.BrokerConf
+	Conf *mosquitto.BrokerConf
 	// Addr is the broker's static address. An invalid Addr (Port set)
 	// means "the router's source address": the daemon fills it in.
 	Addr     netip.AddrPort
 	Username string
-	Password Secret
+	Password secret.Secret
 	Passfile string
 	TLS      BrokerTLS
 
@@ -101,7 +102,7 @@ type BrokerProbe struct {
 	// peer (different only when the bridge remaps them).
 	Topic, PeerTopic string
 	// Direction is out, in or both.
-	Direction          supervisor.Direction
+	Direction          mosquitto.Direction
 	Interval, Deadline time.Duration
 	BrokenAfter        int
 	// OnBroken is "report" or "restart" (the local broker, every
@@ -109,7 +110,7 @@ type BrokerProbe struct {
 	OnBroken     string
 	RestartAfter int
 	Username     string
-	Password     Secret
+	Password     secret.Secret
 	Passfile     string
 }
 
@@ -182,7 +183,7 @@ func (p *parser) brokerKey(s *brokerSpec, key string, v *yaml.Node) {
 	case "password":
 		var pw string
 		pw, _ = p.str(k, v)
-		b.Password = Secret(pw)
+		b.Password = secret.Secret(pw)
 	case "passfile":
 		b.Passfile, _ = p.str(k, v)
 	case "tls":
@@ -263,7 +264,7 @@ func (p *parser) health(h *BrokerHealth, n *yaml.Node) {
 			h.Weight, _ = p.integer(k, v, 1, 255)
 		case "topic":
 			if t, ok := p.str(k, v); ok {
-				if err := supervisor.ValidTopic(t); err != nil {
+				if err := mosquitto.ValidTopic(t); err != nil {
 					p.errorf(v.Line, "%s: %v", k, err)
 				}
 				h.Topic = t
@@ -295,7 +296,7 @@ func (p *parser) ports(s *brokerSpec, n *yaml.Node) {
 
 func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 	ps := &probeSpec{at: map[string]int{}}
-	pr := &BrokerProbe{Direction: supervisor.Both, Interval: DefaultProbeEvery, Deadline: DefaultProbeDue,
+	pr := &BrokerProbe{Direction: mosquitto.Both, Interval: DefaultProbeEvery, Deadline: DefaultProbeDue,
 		BrokenAfter: DefaultBrokenAfter, OnBroken: "report", RestartAfter: DefaultRestartAfter}
 	b.Probe = pr
 	keys := []string{"peer", "topic", "direction", "interval", "deadline", "broken_after", "on_broken",
@@ -310,7 +311,7 @@ func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 			pr.Topic, _ = p.str(k, v)
 		case "direction":
 			if d, ok := p.enum(k, v, "out", "in", "both"); ok {
-				pr.Direction, _ = supervisor.ParseDirection(d)
+				pr.Direction, _ = mosquitto.ParseDirection(d)
 			}
 		case "interval":
 			pr.Interval, _ = p.durationIn(k, v, 100*time.Millisecond, time.Hour, false)
@@ -326,7 +327,7 @@ func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 			pr.Username, _ = p.str(k, v)
 		case "password":
 			pw, _ := p.str(k, v)
-			pr.Password = Secret(pw)
+			pr.Password = secret.Secret(pw)
 		case "passfile":
 			pr.Passfile, _ = p.str(k, v)
 		}

@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/mosquitto"
 )
 
 // buildBroker applies the rules of the broker section that need more than
@@ -51,7 +52,7 @@ func (p *parser) brokerFiles(s *brokerSpec) {
 	if _, ok := s.given("config"); !ok || b.Config == "" {
 		return
 	}
-	conf, err := supervisor.ReadBrokerConf(b.Config)
+	conf, err := mosquitto.ReadBrokerConf(b.Config)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		p.warnf("broker.config: %v; it is not checked (probe topic, persistence, listeners)", err)
@@ -151,7 +152,7 @@ func parseHostPort(s string, defPort uint16) (netip.AddrPort, error) {
 // other.
 func (p *parser) brokerSecrets(s *brokerSpec) {
 	b := &s.b
-	read := func(prefix string, at map[string]int, pw *Secret, file string) {
+	read := func(prefix string, at map[string]int, pw *secret.Secret, file string) {
 		_, hasPW := at["password"]
 		lf, hasFile := at["passfile"]
 		switch {
@@ -163,7 +164,7 @@ func (p *parser) brokerSecrets(s *brokerSpec) {
 				p.errorf(lf, "%s.passfile: %v", prefix, err)
 				return
 			}
-			*pw = Secret(v)
+			*pw = secret.Secret(v)
 		}
 	}
 	read("broker", s.at, &b.Password, b.Passfile)
@@ -209,7 +210,7 @@ func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 		p.errorf(line("topic"), "broker.probe.topic: the probe topic prefix is required (inside a bridged pattern, e.g. home/carpd-probe)")
 		return
 	}
-	if err := supervisor.ValidTopic(pr.Topic); err != nil || strings.HasPrefix(pr.Topic, "$") {
+	if err := mosquitto.ValidTopic(pr.Topic); err != nil || strings.HasPrefix(pr.Topic, "$") {
 		p.errorf(line("topic"), "broker.probe.topic: %q is not a plain topic (no wildcards, not under $)", pr.Topic)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/secret"
 )
 
 // Protocol limits checked here rather than left to carp.Config.Validate,
@@ -207,7 +208,7 @@ func (p *parser) password(s *spec, r *Router) {
 		// Never echo the password: its length is enough to act on.
 		p.errorf(line, "%s: the password is %d bytes, at most %d allowed for %s", s.label(key), len(pass), max, what)
 	default:
-		r.Password = Secret(pass)
+		r.Password = secret.Secret(pass)
 	}
 }
 

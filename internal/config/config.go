@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/secret"
 )
 
 // Defaults that are not protocol defaults (those come from
@@ -68,7 +69,7 @@ type Router struct {
 	Machine carp.Config
 
 	VIPs     []netip.Prefix // /32 or /128 unless a prefix was written
-	Password Secret         // CARP HMAC key (≤ 19 bytes) or VRRPv2 PASS (≤ 8)
+	Password secret.Secret  // CARP HMAC key (≤ 19 bytes) or VRRPv2 PASS (≤ 8)
 	Passfile string         // where Password was read from; "" when typed
 	SrcIP    netip.Addr     // optional advertisement source
 	Peers    []netip.Addr   // unicast peers; empty = multicast to Group

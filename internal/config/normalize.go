@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/secret"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,25 +28,25 @@ type outRouter struct {
 	VHID  *uint8 `yaml:"vhid,omitempty"`
 	VRID  *uint8 `yaml:"vrid,omitempty"`
 
-	AdvBase     *uint8   `yaml:"advbase,omitempty"`
-	AdvSkew     *uint8   `yaml:"advskew,omitempty"`
-	DeadRatio   *uint8   `yaml:"deadratio,omitempty"`
-	DownFormula string   `yaml:"down_formula,omitempty"`
-	DemoteMode  string   `yaml:"demote_mode,omitempty"`
-	TieBreakIP  *bool    `yaml:"tiebreak_ip,omitempty"`
-	Priority    *uint8   `yaml:"priority,omitempty"`
-	Interval    string   `yaml:"interval,omitempty"`
-	PreemptDly  string   `yaml:"preempt_delay,omitempty"`
-	Preempt     bool     `yaml:"preempt"`
-	V3AsV2      *bool    `yaml:"v3_checksum_as_v2,omitempty"`
-	VIPs        []string `yaml:"vips"`
-	Password    Secret   `yaml:"password,omitempty"`
-	Passfile    string   `yaml:"passfile,omitempty"`
-	SrcIP       string   `yaml:"srcip,omitempty"`
-	Peers       []string `yaml:"peers"`
-	Mcast       string   `yaml:"mcast,omitempty"`
-	AcceptFrom  []string `yaml:"accept_from,omitempty"`
-	UnicastTTL  *bool    `yaml:"unicast_ttl_check,omitempty"`
+	AdvBase     *uint8        `yaml:"advbase,omitempty"`
+	AdvSkew     *uint8        `yaml:"advskew,omitempty"`
+	DeadRatio   *uint8        `yaml:"deadratio,omitempty"`
+	DownFormula string        `yaml:"down_formula,omitempty"`
+	DemoteMode  string        `yaml:"demote_mode,omitempty"`
+	TieBreakIP  *bool         `yaml:"tiebreak_ip,omitempty"`
+	Priority    *uint8        `yaml:"priority,omitempty"`
+	Interval    string        `yaml:"interval,omitempty"`
+	PreemptDly  string        `yaml:"preempt_delay,omitempty"`
+	Preempt     bool          `yaml:"preempt"`
+	V3AsV2      *bool         `yaml:"v3_checksum_as_v2,omitempty"`
+	VIPs        []string      `yaml:"vips"`
+	Password    secret.Secret `yaml:"password,omitempty"`
+	Passfile    string        `yaml:"passfile,omitempty"`
+	SrcIP       string        `yaml:"srcip,omitempty"`
+	Peers       []string      `yaml:"peers"`
+	Mcast       string        `yaml:"mcast,omitempty"`
+	AcceptFrom  []string      `yaml:"accept_from,omitempty"`
+	UnicastTTL  *bool         `yaml:"unicast_ttl_check,omitempty"`
 
 	IgnoreIfState bool `yaml:"ignore_ifstate"`
 	VIPByScripts  bool `yaml:"vip_by_scripts"`

@@ -1,26 +1,28 @@
 package config
 
+import "github.com/carpd/carpd/internal/secret"
+
 // outBroker fixes the order and spelling of the broker section in
 // WriteNormalized.
 type outBroker struct {
-	Command         []string   `yaml:"command"`
-	Config          string     `yaml:"config,omitempty"`
-	Addr            string     `yaml:"addr"`
-	Username        string     `yaml:"username,omitempty"`
-	Password        Secret     `yaml:"password,omitempty"`
-	Passfile        string     `yaml:"passfile,omitempty"`
-	TLS             *outTLS    `yaml:"tls,omitempty"`
-	OnPromote       string     `yaml:"on_promote"`
-	OnDemote        string     `yaml:"on_demote"`
-	GARPBeforeReady bool       `yaml:"garp_before_ready"`
-	ReadyTimeout    string     `yaml:"ready_timeout"`
-	StopTimeout     string     `yaml:"stop_timeout"`
-	Backoff         outBackoff `yaml:"backoff"`
-	Health          outHealth  `yaml:"health"`
-	NAT             string     `yaml:"nat"`
-	Ports           []uint16   `yaml:"ports,flow"`
-	Probe           *outProbe  `yaml:"probe,omitempty"`
-	HomeAssistant   *outHass   `yaml:"home_assistant,omitempty"`
+	Command         []string      `yaml:"command"`
+	Config          string        `yaml:"config,omitempty"`
+	Addr            string        `yaml:"addr"`
+	Username        string        `yaml:"username,omitempty"`
+	Password        secret.Secret `yaml:"password,omitempty"`
+	Passfile        string        `yaml:"passfile,omitempty"`
+	TLS             *outTLS       `yaml:"tls,omitempty"`
+	OnPromote       string        `yaml:"on_promote"`
+	OnDemote        string        `yaml:"on_demote"`
+	GARPBeforeReady bool          `yaml:"garp_before_ready"`
+	ReadyTimeout    string        `yaml:"ready_timeout"`
+	StopTimeout     string        `yaml:"stop_timeout"`
+	Backoff         outBackoff    `yaml:"backoff"`
+	Health          outHealth     `yaml:"health"`
+	NAT             string        `yaml:"nat"`
+	Ports           []uint16      `yaml:"ports,flow"`
+	Probe           *outProbe     `yaml:"probe,omitempty"`
+	HomeAssistant   *outHass      `yaml:"home_assistant,omitempty"`
 }
 
 // outHass leaves out the node id and state prefix derived from the host
@@ -52,17 +54,17 @@ type outHealth struct {
 }
 
 type outProbe struct {
-	Peer         string `yaml:"peer,omitempty"`
-	Topic        string `yaml:"topic"`
-	Direction    string `yaml:"direction"`
-	Interval     string `yaml:"interval"`
-	Deadline     string `yaml:"deadline"`
-	BrokenAfter  int    `yaml:"broken_after"`
-	OnBroken     string `yaml:"on_broken"`
-	RestartAfter *int   `yaml:"restart_after,omitempty"`
-	Username     string `yaml:"username,omitempty"`
-	Password     Secret `yaml:"password,omitempty"`
-	Passfile     string `yaml:"passfile,omitempty"`
+	Peer         string        `yaml:"peer,omitempty"`
+	Topic        string        `yaml:"topic"`
+	Direction    string        `yaml:"direction"`
+	Interval     string        `yaml:"interval"`
+	Deadline     string        `yaml:"deadline"`
+	BrokenAfter  int           `yaml:"broken_after"`
+	OnBroken     string        `yaml:"on_broken"`
+	RestartAfter *int          `yaml:"restart_after,omitempty"`
+	Username     string        `yaml:"username,omitempty"`
+	Password     secret.Secret `yaml:"password,omitempty"`
+	Passfile     string        `yaml:"passfile,omitempty"`
 }
 
 // normalizeBroker returns b as written back; an address the daemon derives

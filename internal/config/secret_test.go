@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carpd/carpd/internal/secret"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 )
@@ -17,7 +18,7 @@ import (
 const pw = "Zq7-unique-pass"
 
 func TestSecretNeverPrinted(t *testing.T) {
-	s := Secret(pw)
+	s := secret.Secret(pw)
 	r := Router{Name: "a", Password: s}
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "secret", s, "router", r)
@@ -48,7 +49,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	if got := string(s.Bytes()); got != pw {
 		t.Errorf("Bytes() = %q, want the password", got)
 	}
-	if got := Secret(nil).String(); got != "" {
+	if got := secret.Secret(nil).String(); got != "" {
 		t.Errorf("empty Secret prints %q, want \"\"", got)
 	}
 }

@@ -11,17 +11,17 @@ func (e *executor) brokerPromotion() []step {
 	}
 	steps := []step{{"dnat-apply", e.applyDNAT}, {"conntrack-flush", e.flushConntrack}}
 	broker := step{"broker-ready", e.brokerPromoted}
-	if e.bsvc.garpBeforeReady() {
+	if e.bsvc.GARPBeforeReady() {
 		return append(steps, garp, broker)
 	}
 	return append(steps, broker, garp)
 }
 
-func (e *executor) applyDNAT(*job) error { return e.bsvc.natApply(e.spec.Name, e.spec.VIPs) }
+func (e *executor) applyDNAT(*job) error { return e.bsvc.ApplyDNAT(e.spec.Name, e.spec.VIPs) }
 
-func (e *executor) removeDNAT(*job) error { return e.bsvc.natRemove(e.spec.Name) }
+func (e *executor) removeDNAT(*job) error { return e.bsvc.RemoveDNAT(e.spec.Name) }
 
-func (e *executor) flushConntrack(*job) error { return e.bsvc.flushConntrack(e.spec.VIPs) }
+func (e *executor) flushConntrack(*job) error { return e.bsvc.FlushConntrack(e.spec.VIPs) }
 
 // flushAfterMaster flushes on leaving MASTER only: other demotions (the
 // first INIT → BACKUP) had no flows to the VIPs.
@@ -29,7 +29,7 @@ func (e *executor) flushAfterMaster(j *job) error {
 	if j.from != carp.Master {
 		return nil
 	}
-	return e.bsvc.flushConntrack(e.spec.VIPs)
+	return e.bsvc.FlushConntrack(e.spec.VIPs)
 }
 
 // resetClients runs on leaving MASTER only, like flushAfterMaster.
@@ -37,14 +37,14 @@ func (e *executor) resetClients(j *job) error {
 	if j.from != carp.Master {
 		return nil
 	}
-	return e.bsvc.resetClients(e.spec.VIPs)
+	return e.bsvc.ResetClients(e.spec.VIPs)
 }
 
-func (e *executor) brokerPromoted(j *job) error { return e.bsvc.promoted(j.queued) }
+func (e *executor) brokerPromoted(j *job) error { return e.bsvc.Promoted(j.queued) }
 
 func (e *executor) brokerDemoted(j *job) error {
 	if j.from != carp.Master {
 		return nil
 	}
-	return e.bsvc.demoted(j.queued)
+	return e.bsvc.Demoted(j.queued)
 }

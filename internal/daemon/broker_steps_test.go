@@ -16,29 +16,33 @@ type fakeBroker struct {
 	tr          *tracer
 	garpFirst   bool
 	failRestart bool
+	failDNAT    bool
 }
 
-func (f *fakeBroker) natApply(router string, vips []netip.Prefix) error {
+func (f *fakeBroker) ApplyDNAT(router string, vips []netip.Prefix) error {
 	f.tr.add(fmt.Sprintf("dnat %s %v", router, vips))
+	if f.failDNAT {
+		return errors.New("applying the DNAT table: EBUSY")
+	}
 	return nil
 }
 
-func (f *fakeBroker) natRemove(router string) error {
+func (f *fakeBroker) RemoveDNAT(router string) error {
 	f.tr.add("undnat " + router)
 	return nil
 }
 
-func (f *fakeBroker) flushConntrack(vips []netip.Prefix) error {
+func (f *fakeBroker) FlushConntrack(vips []netip.Prefix) error {
 	f.tr.add(fmt.Sprintf("flush %v", vips))
 	return nil
 }
 
-func (f *fakeBroker) resetClients(vips []netip.Prefix) error {
+func (f *fakeBroker) ResetClients(vips []netip.Prefix) error {
 	f.tr.add(fmt.Sprintf("reset %v", vips))
 	return nil
 }
 
-func (f *fakeBroker) promoted(time.Time) error {
+func (f *fakeBroker) Promoted(time.Time) error {
 	f.tr.add("broker promoted")
 	if f.failRestart {
 		return errors.New("not ready within 1s")
@@ -46,12 +50,12 @@ func (f *fakeBroker) promoted(time.Time) error {
 	return nil
 }
 
-func (f *fakeBroker) demoted(time.Time) error {
+func (f *fakeBroker) Demoted(time.Time) error {
 	f.tr.add("broker demoted")
 	return nil
 }
 
-func (f *fakeBroker) garpBeforeReady() bool { return f.garpFirst }
+func (f *fakeBroker) GARPBeforeReady() bool { return f.garpFirst }
 
 // TestExecutorBrokerSteps checks DESIGN.md's transition order with a
 // supervised broker, the GARP option, and that a failing broker step
@@ -66,6 +70,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 		name      string
 		garpFirst bool
 		fail      bool
+		failDNAT  bool
 		jobs      []job
 		want      []string
 		failed    []string
@@ -78,6 +83,10 @@ func TestExecutorBrokerSteps(t *testing.T) {
 				"broker promoted", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
 		{name: "broker not ready: GARP and hooks still run", fail: true, jobs: []job{promote},
 			failed: []string{"broker-ready"},
+			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "broker promoted",
+				"announce [198.18.0.100]", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
+		{name: "DNAT fails: the other steps still run", failDNAT: true, jobs: []job{promote},
+			failed: []string{"dnat-apply"},
 			want: []string{"add " + v1, "dnat vr " + vips, "flush " + vips, "broker promoted",
 				"announce [198.18.0.100]", "up MASTER eth0 198.18.0.100", "notify MASTER INSTANCE vr MASTER 100"}},
 		{name: "demotion from MASTER", jobs: []job{demote},
@@ -95,7 +104,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 			spec.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
 				Notify: traceScript(t, tr, "notify")}
 			e, p := newTestExecutor(t, &spec, fn)
-			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail}
+			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail, failDNAT: tt.failDNAT}
 			for _, j := range tt.jobs {
 				j.queued = time.Now()
 				e.enqueue(j)

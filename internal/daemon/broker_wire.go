@@ -1,27 +1,18 @@
 package daemon
 
-import (
-	"fmt"
-	"net/netip"
-)
+import "fmt"
 
-// newBroker builds the broker service of o.Broker, if any, once the
-// routers are resolved: a broker address without an IP takes the first
-// router's source address. Nothing is started.
+// newBroker builds the broker service of o.NewBroker, if any, once the
+// routers are resolved. Nothing is started.
 func (d *Daemon) newBroker() error {
-	cfg := d.opts.Broker
-	if cfg == nil {
+	if d.opts.NewBroker == nil {
 		return nil
 	}
-	addr := cfg.Addr
-	if !addr.Addr().IsValid() {
-		addr = netip.AddrPortFrom(d.specs[0].Machine.Addr, addr.Port())
-	}
-	s, err := newBrokerSvc(d, cfg, addr)
+	b, err := d.opts.NewBroker(brokerHost{d})
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	d.bsvc = s
+	d.bsvc, d.hass = b, b
 	return nil
 }
 
@@ -32,7 +23,7 @@ func (d *Daemon) attachBroker(r *router) {
 		return
 	}
 	r.exec.bsvc = d.bsvc
-	if d.bsvc.isUnhealthy() {
-		r.brokerHealth(true, d.opts.Broker.Health.Weight, "unhealthy at router start")
+	if unhealthy, weight := d.bsvc.Health(); unhealthy {
+		r.brokerHealth(true, weight, "unhealthy at router start")
 	}
 }

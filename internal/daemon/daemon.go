@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
 )
 
@@ -41,19 +40,17 @@ type Options struct {
 	// QueueLen is the number of received adverts a router may have
 	// waiting; more are dropped and counted ("queue"). 0 means 64.
 	QueueLen int
-	// Broker, if set, is the MQTT broker to supervise for the daemon's
-	// whole life, with its DNAT, health check and bridge probe
-	// (broker_linux.go).
-	Broker *config.Broker
+	// NewBroker, if set, builds the MQTT broker to supervise for the
+	// daemon's whole life, with its DNAT, health check and bridge probe
+	// (internal/broker, wired in by cmd/carpd). New calls it once the
+	// routers are resolved.
+	NewBroker func(BrokerHost) (Broker, error)
 	// Notify receives the service manager notifications of notify.go;
 	// nil sends none.
 	Notify Notifier
 	// Watchdog is the service manager's watchdog timeout (systemd
 	// WatchdogSec); 0 means none.
 	Watchdog time.Duration
-	// Version is carpd's version, shown to Home Assistant as the
-	// device's firmware (broker.home_assistant).
-	Version string
 }
 
 // Daemon runs a set of virtual routers.
@@ -73,9 +70,10 @@ type Daemon struct {
 	sockets map[sockKey]*socket
 	ifaces  map[string]*ifaceRes
 	watch   *watcher
-	bsvc    *brokerSvc // nil without a broker
-	// hass is set by New with broker.home_assistant enabled, nil
-	// otherwise, and never changes after.
+	bsvc    Broker // nil without a broker
+	// hass is the broker (which tells Home Assistant, when
+	// broker.home_assistant is enabled), set by New, nil without a
+	// broker, and never changes after.
 	hass statePublisher
 
 	// ctl answers the control socket with answer.
@@ -166,8 +164,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// The broker goes first and stops last: the routers' transitions
 		// wait for it, and their demotion removes the DNAT before it
 		// stops.
-		d.bsvc.start()
-		defer d.bsvc.stop()
+		d.bsvc.Start()
+		defer d.bsvc.Stop()
 	}
 	if err := d.startAll(); err != nil {
 		d.stopAll("start-up failed")
@@ -223,7 +221,7 @@ func (d *Daemon) startAll() error {
 // sockets, announcers and watch.
 func (d *Daemon) stopAll(why string) {
 	if d.bsvc != nil {
-		d.bsvc.interrupt()
+		d.bsvc.Interrupt()
 	}
 	d.lifeMu.Lock()
 	defer d.lifeMu.Unlock()
@@ -332,7 +330,7 @@ func (d *Daemon) Status() status.Report {
 	d.mu.Lock()
 	st.Started = d.started
 	if d.bsvc != nil {
-		st.Broker = d.bsvc.status()
+		st.Broker = d.bsvc.Status()
 	}
 	for _, s := range d.sockets {
 		st.Sockets = append(st.Sockets, s.status())

@@ -25,7 +25,11 @@
 //
 // Everything Linux-specific is behind the Net interface (net_linux.go
 // adapts internal/link), so the logic is tested with an in-memory segment
-// and needs no root. The daemon does not parse configuration (see
+// and needs no root. A supervised MQTT broker is behind the Broker
+// interface (its transition steps, its health and status, the routers'
+// states for Home Assistant), reaching back through BrokerHost; the
+// daemon imports neither the broker's process supervision, nor nftables,
+// nor MQTT: cmd/carpd wires internal/broker in (Options.NewBroker). The daemon does not parse configuration (see
 // internal/config) and does not handle signals (cmd/carpd does, calling
 // Reload, Resign and LogStatus).
 package daemon

@@ -67,7 +67,7 @@ type executor struct {
 	claimed func(ok bool)
 	// bsvc adds the broker's steps (DNAT, conntrack, restart); nil
 	// without a supervised broker.
-	bsvc brokerSteps
+	bsvc BrokerSteps
 	rec  *record // transition history for status; nil records nothing
 
 	mu     sync.Mutex

@@ -1,7 +1,7 @@
 package daemon
 
-// statePublisher is what the routers tell Home Assistant (internal/hass
-// Publisher): its methods only queue, so a router never waits on MQTT.
+// statePublisher is what the routers tell Home Assistant, through the
+// Broker: its methods only queue, so a router never waits on MQTT.
 type statePublisher interface {
 	AddRouter(router string)
 	RemoveRouter(router string)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/mosquitto"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -202,7 +202,7 @@ func TestPublisherMosquitto(t *testing.T) {
 	b := startBroker(t)
 	var cs conns
 	p := New(Config{
-		Broker:   supervisor.Broker{Addr: b.addr, Dial: cs.dial, Timeout: 2 * time.Second, Keepalive: 2 * time.Second},
+		Broker:   mosquitto.Broker{Addr: b.addr, Dial: cs.dial, Timeout: 2 * time.Second, Keepalive: 2 * time.Second},
 		ClientID: "carpd-hass-node1", Node: testNode, BackoffBase: 50 * time.Millisecond, BackoffCap: 500 * time.Millisecond,
 		Refresh: 300 * time.Millisecond,
 	})

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/mosquitto"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -28,7 +28,7 @@ const (
 type Config struct {
 	// Broker is the local broker, at its static address, with the
 	// credentials and TLS of carpd's other clients.
-	Broker supervisor.Broker
+	Broker mosquitto.Broker
 	// ClientID is the publisher's own MQTT client id.
 	ClientID string
 	Node     Node
@@ -239,7 +239,7 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 		SetBinaryWill(p.cfg.Node.Availability(), []byte(Offline), 1, true).
 		SetConnectionLostHandler(func(mqtt.Client, error) { once.Do(func() { close(lost) }) })
 	c := mqtt.NewClient(o)
-	if err := supervisor.WaitToken(ctx, c.Connect(), b.OpTimeout(), "connecting to "+b.Addr); err != nil {
+	if err := mosquitto.WaitToken(ctx, c.Connect(), b.OpTimeout(), "connecting to "+b.Addr); err != nil {
 		c.Disconnect(0)
 		return nil, nil, err
 	}
@@ -356,7 +356,7 @@ func (p *Publisher) goodbye(c mqtt.Client) {
 // PUBACK.
 func (p *Publisher) publish(ctx context.Context, c mqtt.Client, m Message) error {
 	b := p.cfg.Broker
-	if err := supervisor.WaitToken(ctx, c.Publish(m.Topic, 1, true, m.Payload), b.OpTimeout(), "publishing "+m.Topic); err != nil {
+	if err := mosquitto.WaitToken(ctx, c.Publish(m.Topic, 1, true, m.Payload), b.OpTimeout(), "publishing "+m.Topic); err != nil {
 		return err
 	}
 	p.published.Add(1)

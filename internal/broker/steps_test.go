@@ -1,0 +1,112 @@
+//go:build linux
+
+package broker
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	vr1 = []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32")}
+	vr2 = []netip.Prefix{netip.MustParsePrefix("198.18.0.101/32")}
+)
+
+// promote and demote run the broker's steps as the daemon's executor does
+// on a promotion and on leaving MASTER (internal/daemon steps.go).
+func promote(s *Service, router string, vips []netip.Prefix) []error {
+	return []error{s.ApplyDNAT(router, vips), s.FlushConntrack(vips), s.Promoted(time.Now())}
+}
+
+func demote(s *Service, router string, vips []netip.Prefix) []error {
+	return []error{s.ResetClients(vips), s.RemoveDNAT(router), s.FlushConntrack(vips), s.Demoted(time.Now())}
+}
+
+// TestDNATFollowsMastership promotes two routers and demotes them: each
+// promotion adds its VIP's rule to the table (to the broker's static
+// address, the host's source address here), each demotion removes it, and
+// the last one removes the table. Status shows the rules applied.
+func TestDNATFollowsMastership(t *testing.T) {
+	s, f := newTestService(t, testBroker())
+	for _, err := range append(promote(s, "vr1", vr1), promote(s, "vr2", vr2)...) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"198.18.0.100:1883->198.18.0.1:1883", "198.18.0.101:1883->198.18.0.1:1883"}
+	if diff := cmp.Diff(want, s.Status().NAT.Rules); diff != "" {
+		t.Errorf("rules after promotions (-want +got):\n%s", diff)
+	}
+	for _, err := range append(demote(s, "vr1", vr1), demote(s, "vr2", vr2)...) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantTrace := []string{
+		"remove table", // Start: a table left by a killed carpd
+		"apply [198.18.0.100:1883->198.18.0.1:1883]",
+		"flush 198.18.0.100 [1883]",
+		"restart",
+		"apply [198.18.0.100:1883->198.18.0.1:1883 198.18.0.101:1883->198.18.0.1:1883]",
+		"flush 198.18.0.101 [1883]",
+		"restart",
+		"reset 198.18.0.100 [1883] 198.18.0.1",
+		"apply [198.18.0.101:1883->198.18.0.1:1883]",
+		"flush 198.18.0.100 [1883]",
+		"reset 198.18.0.101 [1883] 198.18.0.1",
+		"remove table",
+		"flush 198.18.0.101 [1883]",
+	}
+	if diff := cmp.Diff(wantTrace, f.rec.trace()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if got := s.Status().NAT.Rules; len(got) != 0 {
+		t.Errorf("rules after demotions: %v, want none", got)
+	}
+}
+
+// TestFailingStepDoesNotStopOthers fails the table's Apply: dnat-apply
+// returns the error (the executor logs it with the step's name), the later
+// steps still do their work, status shows the error, and the next apply
+// retries even though the rules did not change.
+func TestFailingStepDoesNotStopOthers(t *testing.T) {
+	s, f := newTestService(t, testBroker())
+	f.table.failApply = true
+	errs := promote(s, "vr1", vr1)
+	if errs[0] == nil || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("promotion errors %v, want dnat-apply's only", errs)
+	}
+	if got := s.Status().NAT.LastError; got == "" {
+		t.Error("status shows no NAT error after a failed apply")
+	}
+	if err := s.ApplyDNAT("vr1", vr1); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	want := []string{"remove table", "apply failed", "flush 198.18.0.100 [1883]", "restart",
+		"apply [198.18.0.100:1883->198.18.0.1:1883]"}
+	if diff := cmp.Diff(want, f.rec.trace()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if got := s.Status().NAT.LastError; got != "" {
+		t.Errorf("status NAT error %q after a good apply, want none", got)
+	}
+}
+
+// TestNATNone runs the steps with nat: none: nothing touches the table,
+// conntrack or the clients' sockets; the broker restart still happens.
+func TestNATNone(t *testing.T) {
+	cfg := testBroker()
+	cfg.NAT = "none"
+	s, f := newTestService(t, cfg)
+	for _, err := range append(promote(s, "vr1", vr1), demote(s, "vr1", vr1)...) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"restart"}, f.rec.trace()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
