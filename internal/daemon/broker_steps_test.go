@@ -57,7 +57,7 @@ func (f *fakeBroker) Demoted(time.Time) error {
 
 func (f *fakeBroker) GARPBeforeReady() bool { return f.garpFirst }
 
-// TestExecutorBrokerSteps checks DESIGN.md's transition order with a
+// TestExecutorBrokerSteps checks the transition order of docs/daemon.md with a
 // supervised broker, the GARP option, and that a failing broker step
 // neither stops the others nor goes unlogged.
 func TestExecutorBrokerSteps(t *testing.T) {
