@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/internal/config"
 	"net/netip"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 			fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
 			fn.trace = tr
 			spec := vrrpRouter("vr", 7, 100, v1)
-			spec.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
+			spec.Hooks = config.Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
 				Notify: traceScript(t, tr, "notify")}
 			e, p := newTestExecutor(t, &spec, fn)
 			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail, failDNAT: tt.failDNAT}

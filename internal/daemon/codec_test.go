@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
@@ -37,7 +38,7 @@ func TestDecodeReplay(t *testing.T) {
 	better := reChecksum(func(b []byte) { b[2] = 0 })(slices.Clone(first))
 	// A ucarp advert: a random counter, incremented per advert.
 	ucarp := func(c uint64) []byte {
-		a, err := carp.NewAuth([]byte("s3cret"), 5, r.addrs(), nil)
+		a, err := carp.NewAuth([]byte("s3cret"), 5, vipAddrs(&r), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func TestDecodeSource(t *testing.T) {
 		{"peer outside accept_from", []netip.Prefix{netip.PrefixFrom(ownAddr, 32)}, []netip.Addr{peerAddr}, peerAddr,
 			carp.ErrSource},
 	}
-	for _, base := range []Router{v3, v2, c} {
+	for _, base := range []config.Router{v3, v2, c} {
 		for _, tt := range tests {
 			r := base
 			r.AcceptFrom, r.Peers = tt.accept, tt.peers

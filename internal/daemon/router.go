@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/link"
 	"log/slog"
 	"net/netip"
@@ -25,7 +26,7 @@ const maxManual = 255
 // goroutine; ctl funcs run there too.
 type router struct {
 	d       *Daemon
-	base    *Router // the spec it started with: name, iface, proto, id never change
+	base    *config.Router // the spec it started with: name, iface, proto, id never change
 	log     *slog.Logger
 	sock    *socket
 	ctr     *counters
@@ -35,7 +36,8 @@ type router struct {
 	ctl     chan func(time.Time)
 	done    chan struct{}
 
-	spec      *Router
+	spec      *config.Router
+	user      *config.ScriptUser // who track scripts run as; nil = carpd's own user
 	m         *carp.Machine
 	enc       *encoder
 	first     bool           // the next INIT → BACKUP is the first
@@ -193,7 +195,7 @@ func (r *router) doFor(now time.Time, acts []carp.Action, c cause) {
 func (r *router) send(ad carp.Advert) {
 	dsts := r.spec.Peers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{r.spec.group()}
+		dsts = []netip.Addr{group(r.spec)}
 	}
 	src := r.sock.conn.Src()
 	for _, dst := range dsts {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
@@ -48,7 +49,7 @@ func TestDemux(t *testing.T) {
 	}
 	// Peer encoders produce the genuine packets.
 	// from is the node whose counter a CARP advert carries.
-	enc := func(r Router, from netip.Addr) *encoder {
+	enc := func(r config.Router, from netip.Addr) *encoder {
 		e, err := newEncoder(&r, newReplay(from))
 		if err != nil {
 			t.Fatal(err)
@@ -59,7 +60,7 @@ func TestDemux(t *testing.T) {
 	carpAd := carp.Advert{Proto: carp.ProtoCARP, ID: 5, AdvBase: 1, AdvSkew: 10}
 	v2Ad := carp.Advert{Proto: carp.ProtoVRRP2, ID: 6, Priority: 150, Interval: time.Second}
 	v3Ad := carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 150, Interval: testInterval}
-	build := func(r Router, from netip.Addr, ad carp.Advert, mod func([]byte) []byte) []byte {
+	build := func(r config.Router, from netip.Addr, ad carp.Advert, mod func([]byte) []byte) []byte {
 		b, err := enc(r, from).encode(ad, peerAddr, group4)
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +116,7 @@ func TestDemux(t *testing.T) {
 			s.table.Store(&rxTable{})
 			got := result{Delivered: map[string]int{}, Dropped: map[string]map[string]uint64{}}
 			ctrs := map[string]*counters{}
-			for _, r := range []Router{carpR, v2R, v3R} {
+			for _, r := range []config.Router{carpR, v2R, v3R} {
 				rp := newReplay(ownAddr)
 				rp.sent.Store(ownSent)
 				dec, err := newDecoder(&r, rp)

@@ -165,7 +165,7 @@ func (e *executor) notify(j *job) error {
 // hook runs one hook and logs its outcome and output.
 func (e *executor) hook(which string, argv, env []string) error {
 	start := time.Now()
-	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout, e.spec.Hooks.User)
+	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout, e.user)
 	attrs := []any{"hook", which, "argv", argv, "took", time.Since(start)}
 	if len(out) > 0 {
 		attrs = append(attrs, "output", strings.TrimRight(string(out), "\n"))
