@@ -13,6 +13,8 @@ import (
 // Defaults that are not protocol defaults (those come from
 // carp.DefaultConfig).
 const (
+	// DefaultStateDir is the state directory a carpd uses, and carpd
+	// status and demote ask, when none is given.
 	DefaultStateDir = "/run/carpd"
 
 	// DefaultGARPRepeat is keepalived's garp_master_repeat.
@@ -29,8 +31,11 @@ const (
 	// after it.
 	DefaultHookTimeout = 30 * time.Second
 
-	// DefaultTrackInterval is keepalived's vrrp_script interval.
+	// DefaultTrackInterval, DefaultTrackRise and DefaultTrackFall are
+	// keepalived's vrrp_script interval, rise and fall.
 	DefaultTrackInterval = time.Second
+	DefaultTrackRise     = 1
+	DefaultTrackFall     = 1
 )
 
 // File is a whole configuration: from a YAML file or a command line.

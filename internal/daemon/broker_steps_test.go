@@ -3,12 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 

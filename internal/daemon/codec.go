@@ -2,14 +2,14 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // replay is a router's state for carpd's CARP counter (carp.NextCounter,

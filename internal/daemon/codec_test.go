@@ -2,14 +2,14 @@ package daemon
 
 import (
 	"errors"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // TestDecodeReplay feeds one decoder, in order, what a peer carpd sends

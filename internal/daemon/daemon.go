@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"os"
 	"slices"
@@ -13,12 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // Defaults for Options.
 const (
-	DefaultStateDir        = control.DefaultStateDir
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultClaimHold       = 30 * time.Second
 	defaultQueueLen        = 64
@@ -30,7 +29,7 @@ type Options struct {
 	// Log receives everything the daemon logs; nil discards.
 	Log *slog.Logger
 	// StateDir holds the pid file, control socket and status file;
-	// "" means DefaultStateDir.
+	// "" means config.DefaultStateDir.
 	StateDir string
 	// ShutdownTimeout bounds Run's clean-up after its context ends; hooks
 	// still running then are killed. 0 means DefaultShutdownTimeout.
@@ -102,7 +101,7 @@ func New(o Options, routers []config.Router) (*Daemon, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.StateDir == "" {
-		o.StateDir = DefaultStateDir
+		o.StateDir = config.DefaultStateDir
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout

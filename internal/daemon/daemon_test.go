@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"github.com/carpd/carpd/internal/config"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 

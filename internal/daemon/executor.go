@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"github.com/carpd/carpd/internal/config"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // jobKind says what an executor job does.

@@ -2,11 +2,11 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 

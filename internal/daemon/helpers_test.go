@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/secret"
-	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -16,6 +13,9 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // Test timers: VRRPv3 at 100 ms gives a master-down interval of 300 ms +

@@ -25,9 +25,6 @@ const hookWaitDelay = time.Second
 // errHookTimeout marks a hook killed because it ran out of time.
 var errHookTimeout = errors.New("timed out")
 
-// DefaultHookTimeout bounds a hook when the configuration sets none.
-const DefaultHookTimeout = 10 * time.Second
-
 // runHook runs argv (the configuration makes argv[0] absolute) as user
 // (nil: carpd's own) with scriptEnv(env), and returns its combined output.
 // The hook gets its own process group; when timeout passes or ctx ends,
@@ -37,9 +34,7 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration, use
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
 	}
-	if timeout <= 0 {
-		timeout = DefaultHookTimeout
-	}
+	timeout = hookTimeout(timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -64,6 +59,15 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration, use
 		return out.Bytes(), fmt.Errorf("%w after %v", errHookTimeout, timeout)
 	}
 	return out.Bytes(), err
+}
+
+// hookTimeout is how long a hook with timeout t may run: t, or the
+// configuration's default when t is not set (a router built in code).
+func hookTimeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return config.DefaultHookTimeout
+	}
+	return t
 }
 
 // credential is who a hook runs as: a fresh copy for every run, since

@@ -219,3 +219,17 @@ func TestRunHookAsUser(t *testing.T) {
 		t.Errorf("uid, gid, groups (-want +got):\n%s", diff)
 	}
 }
+
+// TestHookTimeout bounds a hook without a timeout of its own by the
+// configuration's documented default, not one of the daemon's.
+func TestHookTimeout(t *testing.T) {
+	for _, tt := range []struct{ set, want time.Duration }{
+		{0, config.DefaultHookTimeout},
+		{-time.Second, config.DefaultHookTimeout},
+		{2 * time.Second, 2 * time.Second},
+	} {
+		if got := hookTimeout(tt.set); got != tt.want {
+			t.Errorf("hookTimeout(%v) = %v, want %v", tt.set, got, tt.want)
+		}
+	}
+}

@@ -3,13 +3,13 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // ifaceRes are the per-interface handles shared by the routers on it.

@@ -3,8 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/status"
 	"net"
 	"os"
 	"slices"
@@ -12,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
 

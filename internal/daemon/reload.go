@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+
 	"github.com/carpd/carpd/internal/config"
 )
 

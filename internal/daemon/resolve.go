@@ -3,9 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // resolve validates routers and fills in what the system knows: the

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/link"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // claimFailWeight is the demotion applied while a claim's VIPs could not be

@@ -2,11 +2,11 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/carpd/carpd/internal/config"
 	"net/netip"
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // Operator and lifecycle requests to a router. Each runs on the router

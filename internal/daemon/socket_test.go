@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 	"github.com/google/go-cmp/cmp"
 )
 

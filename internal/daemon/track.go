@@ -2,15 +2,10 @@ package daemon
 
 import (
 	"context"
-	"github.com/carpd/carpd/internal/config"
 	"slices"
 	"time"
-)
 
-// Defaults of a track script, keepalived's vrrp_script defaults.
-const (
-	defaultScriptInterval = time.Second
-	defaultScriptRiseFall = 1
+	"github.com/carpd/carpd/internal/config"
 )
 
 // scriptTrackers runs a router's track scripts, one goroutine each. The
@@ -94,13 +89,13 @@ func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out s
 	d := t.def
 	interval := d.Interval
 	if interval <= 0 {
-		interval = defaultScriptInterval
+		interval = config.DefaultTrackInterval
 	}
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = interval
 	}
-	rise, fall := max(d.Rise, defaultScriptRiseFall), max(d.Fall, defaultScriptRiseFall)
+	rise, fall := max(d.Rise, config.DefaultTrackRise), max(d.Fall, config.DefaultTrackFall)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	failed, good, bad := false, 0, 0

@@ -2,14 +2,14 @@ package daemon
 
 import (
 	"context"
-	"github.com/carpd/carpd/internal/config"
-	"github.com/carpd/carpd/internal/status"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
 
