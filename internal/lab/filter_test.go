@@ -158,7 +158,7 @@ func TestPartition(t *testing.T) {
 }
 
 // listenGroup joins n's eth0 to the CARP/VRRP group of the family and
-// listens on testPort.
+// listens on groupPort.
 func listenGroup(t *testing.T, n *Node, v6 bool) *net.UDPConn {
 	t.Helper()
 	network, group := "udp4", netip.MustParseAddr("224.0.0.18")
@@ -171,7 +171,7 @@ func listenGroup(t *testing.T, n *Node, v6 bool) *net.UDPConn {
 		if err != nil {
 			return err
 		}
-		c, err = net.ListenMulticastUDP(network, ifi, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, testPort)))
+		c, err = net.ListenMulticastUDP(network, ifi, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, groupPort)))
 		return err
 	})
 	if err != nil {
@@ -210,7 +210,7 @@ func TestBlockMulticast(t *testing.T) {
 		var got []int
 		for _, g := range groups {
 			c2, c3 := listenGroup(t, n2, g.Is6()), listenGroup(t, n3, g.Is6())
-			sendUDP(t, n1, g, 1)
+			sendUDPPort(t, n1, g, groupPort, 1)
 			got = append(got, received(t, c2, 1, dropWait), received(t, c3, 1, dropWait))
 			c2.Close()
 			c3.Close()

@@ -12,6 +12,12 @@ import (
 // testPort is the UDP port the reachability probes use.
 const testPort = 9999
 
+// groupPort is where the multicast tests listen. A socket of
+// net.ListenMulticastUDP binds the wildcard address with SO_REUSEADDR, so a
+// unicast listener on the same port of the same node failed now and then
+// with EADDRINUSE (TestBlockMulticast, once in a full run).
+const groupPort = 9998
+
 // listenUDP opens a UDP socket in n's namespace on addr:testPort, closed when
 // the test ends.
 func listenUDP(t *testing.T, n *Node, addr netip.Addr) *net.UDPConn {
@@ -32,8 +38,14 @@ func listenUDP(t *testing.T, n *Node, addr netip.Addr) *net.UDPConn {
 // sendUDP sends count datagrams from n's namespace to dst:testPort.
 func sendUDP(t *testing.T, n *Node, dst netip.Addr, count int) {
 	t.Helper()
+	sendUDPPort(t, n, dst, testPort, count)
+}
+
+// sendUDPPort sends count datagrams from n's namespace to dst:port.
+func sendUDPPort(t *testing.T, n *Node, dst netip.Addr, port uint16, count int) {
+	t.Helper()
 	err := n.Do(func() error {
-		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, testPort)))
+		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, port)))
 		if err != nil {
 			return err
 		}
