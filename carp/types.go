@@ -99,3 +99,13 @@ type Advert struct {
 	Priority uint8
 	Interval time.Duration
 }
+
+// Group returns the multicast group advertisements go to: 224.0.0.18, or
+// ff02::12 for IPv6 (RFC 5798 §5.1.1.2 and §5.1.2.2; CARP uses the same
+// ones, OpenBSD ip_carp.h INADDR_CARP_GROUP).
+func Group(ipv6 bool) netip.Addr {
+	if ipv6 {
+		return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
+	}
+	return netip.AddrFrom4([4]byte{224, 0, 0, 18})
+}

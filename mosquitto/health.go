@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// Defaults of a HealthConfig.
+const (
+	DefaultHealthInterval = 5 * time.Second
+	DefaultHealthTimeout  = 2 * time.Second
+	DefaultHealthFailures = 3
+)
+
 // HealthConfig configures a Health check. Zero durations and counts take the
 // defaults named on each field.
 type HealthConfig struct {
@@ -72,13 +79,13 @@ func NewHealth(cfg HealthConfig) (*Health, error) {
 		return nil, fmt.Errorf("health check topic: %w", err)
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = 5 * time.Second
+		cfg.Interval = DefaultHealthInterval
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+		cfg.Timeout = DefaultHealthTimeout
 	}
 	if cfg.Failures <= 0 {
-		cfg.Failures = 3
+		cfg.Failures = DefaultHealthFailures
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

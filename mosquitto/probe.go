@@ -83,6 +83,14 @@ const (
 	maxErrLen = 512
 )
 
+// Defaults of a ProbeConfig.
+const (
+	DefaultProbeInterval  = 5 * time.Second
+	DefaultProbeDeadline  = 2 * time.Second
+	DefaultBrokenAfter    = 2
+	DefaultRestartTimeout = 30 * time.Second
+)
+
 // ProbeConfig configures a bridge Probe. Zero durations and counts take the
 // defaults named on each field.
 type ProbeConfig struct {
@@ -184,16 +192,16 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 
 func setDefaults(c *ProbeConfig) {
 	if c.Interval <= 0 {
-		c.Interval = 5 * time.Second
+		c.Interval = DefaultProbeInterval
 	}
 	if c.Deadline <= 0 {
-		c.Deadline = 2 * time.Second
+		c.Deadline = DefaultProbeDeadline
 	}
 	if c.BrokenAfter <= 0 {
-		c.BrokenAfter = 2
+		c.BrokenAfter = DefaultBrokenAfter
 	}
 	if c.RestartTimeout <= 0 {
-		c.RestartTimeout = 30 * time.Second
+		c.RestartTimeout = DefaultRestartTimeout
 	}
 	if c.ClientID == "" {
 		c.ClientID = "carpd-probe-" + c.Node

@@ -25,7 +25,7 @@ const dumpAttempts = 5
 // original destination is vip and one of ports, and returns how many it
 // deleted. NAT is decided on a flow's first packet and cached in its entry,
 // so after the DNAT rules change, old flows keep their old mapping until
-// their entries go (PITFALLS §B.7); deleting them makes clients of the old
+// their entries go (docs/design.md §5.5); deleting them makes clients of the old
 // master get a reset and reconnect instead of hanging. Call it on promotion
 // and on demotion, after Apply or Remove.
 //
@@ -72,7 +72,7 @@ func FlushConntrack(vip netip.Addr, ports []uint16, opts ...Option) (deleted uin
 }
 
 // conntrackFilter matches TCP flows to vip:port. The protocol goes first:
-// AddPort fails unless a layer-4 protocol is already set (PITFALLS §B.7).
+// AddPort fails unless a layer-4 protocol is already set (docs/design.md §5.5).
 func conntrackFilter(vip netip.Addr, port uint16) (*netlink.ConntrackFilter, error) {
 	f := &netlink.ConntrackFilter{}
 	if err := f.AddProtocol(unix.IPPROTO_TCP); err != nil {

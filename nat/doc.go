@@ -4,7 +4,7 @@
 // failover.
 //
 // Mosquitto exits when any listener cannot bind, so on a backup node it
-// cannot listen on a VIP the node does not hold (PITFALLS §B.8). Instead it
+// cannot listen on a VIP the node does not hold (docs/design.md §5.6). Instead it
 // listens on the node's static address, and while the node is master carpd
 // installs, for every configured port P,
 //
@@ -19,7 +19,7 @@
 // the ruleset, never touches another table, and replaces its own tables
 // atomically in one nftables batch (add table, delete table, add table with
 // chains and rules), so Docker, firewalld and iptables-nft rules stay as they
-// are. google/nftables v0.3.0 has no owner tables (PITFALLS §B.6), so a table
+// are. google/nftables v0.3.0 has no owner tables (docs/design.md §5.4), so a table
 // left behind by a killed daemon stays until the next Apply or Remove; it is
 // harmless meanwhile because every rule matches the VIP, which by then lives
 // on another node.

@@ -3,7 +3,7 @@
 package nat
 
 // This is the only file that uses google/nftables (v0.3.0), so that an
-// upgrade, for example to owner tables (PITFALLS §B.6), touches nothing else.
+// upgrade, for example to owner tables (docs/design.md §5.4), touches nothing else.
 
 import (
 	"errors"
@@ -43,7 +43,7 @@ func families() [2]family {
 }
 
 // hooks are carpd's two base chains: prerouting for clients on the network,
-// output for clients on the node itself (PITFALLS §B.6).
+// output for clients on the node itself (docs/design.md §5.4).
 func hooks() []struct {
 	name string
 	hook *nftables.ChainHook
@@ -59,7 +59,7 @@ func hooks() []struct {
 
 // conn opens a fresh nftables connection for one transaction. A fresh one
 // each time matters with v0.3.0: a serialisation error stays stored in a Conn
-// and makes every later Flush on it fail (PITFALLS §B.6).
+// and makes every later Flush on it fail (docs/design.md §5.4).
 func (t *Table) conn() (*nftables.Conn, error) {
 	var opts []nftables.ConnOption
 	if t.netns != 0 {

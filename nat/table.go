@@ -15,7 +15,7 @@ const (
 	// DefaultPriority is the dstnat priority, the same as iptables-nft's
 	// "ip nat PREROUTING" chain and Docker's DNAT. Hooks of equal priority
 	// run in no defined order and the first chain that binds a NAT mapping
-	// wins (PITFALLS §B.6). Docker's "-m addrtype --dst-type LOCAL -j DOCKER"
+	// wins (docs/design.md §5.4). Docker's "-m addrtype --dst-type LOCAL -j DOCKER"
 	// matches every local address, the VIP included, so when a container
 	// also publishes the broker's port, choose -101 (WithPriority) to run
 	// before Docker.

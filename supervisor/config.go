@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// Defaults of a Config that carpd's configuration shares.
+const (
+	DefaultReadyTimeout = 10 * time.Second
+	DefaultStopTimeout  = 10 * time.Second
+	DefaultBackoffBase  = time.Second
+	DefaultBackoffCap   = 30 * time.Second
+)
+
 // Config describes a supervised command. Zero durations and counts take the
 // defaults named on each field.
 type Config struct {
@@ -79,11 +87,11 @@ func (c Config) withDefaults() (Config, error) {
 			*d = v
 		}
 	}
-	def(&c.ReadyTimeout, 10*time.Second)
+	def(&c.ReadyTimeout, DefaultReadyTimeout)
 	def(&c.ReadyInterval, 100*time.Millisecond)
-	def(&c.StopTimeout, 10*time.Second)
-	def(&c.BackoffBase, time.Second)
-	def(&c.BackoffCap, 30*time.Second)
+	def(&c.StopTimeout, DefaultStopTimeout)
+	def(&c.BackoffBase, DefaultBackoffBase)
+	def(&c.BackoffCap, DefaultBackoffCap)
 	def(&c.StableAfter, 30*time.Second)
 	if c.BackoffCap < c.BackoffBase {
 		c.BackoffCap = c.BackoffBase

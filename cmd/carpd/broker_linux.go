@@ -16,7 +16,7 @@ func newBroker(f *config.File, version string) func(daemon.BrokerHost) (daemon.B
 	}
 	c := broker.Config{Broker: f.Broker, StateDir: f.StateDir, Version: version}
 	if c.StateDir == "" {
-		c.StateDir = daemon.DefaultStateDir // as the daemon's own
+		c.StateDir = config.DefaultStateDir // as the daemon's own
 	}
 	return func(h daemon.BrokerHost) (daemon.Broker, error) {
 		s, err := broker.New(c, h)

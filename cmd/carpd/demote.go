@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
 	"github.com/spf13/cobra"
 )
@@ -43,6 +44,6 @@ so a less demoted peer with preemption takes over.`,
 	}
 	cmd.Flags().IntVarP(&n, "n", "n", 1, "add N to the demotion counter (negative to undo)")
 	cmd.Flags().BoolVar(&reset, "reset", false, "set the counter to 0 first")
-	cmd.Flags().StringVar(&stateDir, "state-dir", control.DefaultStateDir, "state directory of the carpd to talk to")
+	cmd.Flags().StringVar(&stateDir, "state-dir", config.DefaultStateDir, "state directory of the carpd to talk to")
 	return cmd
 }

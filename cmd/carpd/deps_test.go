@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -134,6 +135,51 @@ func TestDaemonNoBroker(t *testing.T) {
 		for _, b := range banned {
 			if dep == b || strings.HasPrefix(dep, b+"/") {
 				t.Errorf("internal/daemon links %s (imported by %s); the broker belongs behind daemon.Broker", dep, by)
+			}
+		}
+	}
+}
+
+// TestDesignPackageMap keeps docs/design.md's package map true to the
+// tree: every package of the module is named there (the scripts under
+// `scripts/`), and nothing named there as a package is gone.
+func TestDesignPackageMap(t *testing.T) {
+	const mod = "github.com/carpd/carpd/"
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(goCmd, "list", "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	doc, err := os.ReadFile("../../docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mapText, _ := strings.Cut(string(doc), "## 2. Package map")
+	mapText, _, _ = strings.Cut(mapText, "\n## 3.")
+	pkgs := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		rel := strings.TrimPrefix(p, mod)
+		pkgs[rel] = true
+		if strings.HasPrefix(rel, "scripts/") {
+			continue
+		}
+		if !strings.Contains(mapText, "`"+rel+"`") {
+			t.Errorf("docs/design.md's package map does not name %s", rel)
+		}
+	}
+	// First column of each table row: the packages the map names.
+	for _, line := range strings.Split(mapText, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if name != "" && !strings.HasSuffix(name, "/") && !pkgs[name] {
+				t.Errorf("docs/design.md's package map names %s, which go list does not know", name)
 			}
 		}
 	}

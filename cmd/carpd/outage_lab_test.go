@@ -102,7 +102,7 @@ func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Durat
 	}
 	// QoS 1 messages the publisher queued during the outage are lost
 	// when it reconnects before the subscriber has subscribed again on
-	// the new broker (no session survives a failover, PITFALLS C.9); none
+	// the new broker (no session survives a failover, docs/design.md §5.8); none
 	// may be lost outside the outage.
 	if most := int(res.Gap/streamEvery) + 20; res.Lost > most {
 		t.Errorf("lost %d messages, more than the outage of %v accounts for (%d)", res.Lost, res.Gap, most)

@@ -165,7 +165,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	o.Net, o.Log, o.StateDir = daemon.NewLinux(), log, f.StateDir
 	o.NewBroker = newBroker(f, strings.TrimPrefix(versionString(), "carpd "))
-	d, err := daemon.New(o, daemon.FromConfig(f))
+	o.ScriptUser = f.ScriptUser
+	d, err := daemon.New(o, f.Routers)
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 	if brokerChanged(f.Broker, nf.Broker) {
 		log.Warn("broker section changes need a restart; keeping the running broker")
 	}
-	if err := d.Reload(daemon.FromConfig(nf)); err != nil {
+	if err := d.Reload(nf.Routers, nf.ScriptUser); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Error("reload", "error", line)
 		}

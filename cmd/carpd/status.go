@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
 	"github.com/carpd/carpd/internal/status"
 	"github.com/spf13/cobra"
@@ -49,7 +50,7 @@ documented in docs/status.md).`,
 			return status.Render(out, *resp.Status, now())
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", control.DefaultStateDir, "state directory of the carpd to ask")
+	cmd.Flags().StringVar(&stateDir, "state-dir", config.DefaultStateDir, "state directory of the carpd to ask")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of the table")
 	return cmd
 }

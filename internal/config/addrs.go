@@ -153,8 +153,8 @@ func (p *parser) group(s *spec, r *Router, v4 bool, fam map[bool]string) {
 	case len(r.Peers) > 0:
 		r.Group = netip.Addr{}
 	case v4:
-		r.Group = GroupV4
+		r.Group = carp.Group(false)
 	default:
-		r.Group = GroupV6
+		r.Group = carp.Group(true)
 	}
 }

@@ -85,7 +85,7 @@ func flagLabels() map[string]string {
 //
 //	-i eth0 -s 198.18.0.3 -v 29 -o /etc/ucarp/pass -a 198.18.0.2 -u up.sh -d down.sh -P -z
 //
-// with ucarp's meanings (PROTOCOL.md §3.6) plus --proto, --priority,
+// with ucarp's meanings (ucarp src/ucarp.c and src/ucarp_p.h) plus --proto, --priority,
 // --interval, --nopreempt, --vip-by-scripts, --peer, --state-dir, --name.
 // Errors name the flag; the File's Path is "" and the router's Line 0.
 // On error the File is nil when the flags did not parse, and otherwise

@@ -32,7 +32,7 @@ func ucarpRouter(iface string, vhid uint8, vip string) Router {
 		Name: "carp" + strconv.Itoa(int(vhid)), Iface: iface, Proto: carp.ProtoCARP, ID: vhid,
 		Machine:        carp.DefaultConfig(carp.ProtoCARP, vhid),
 		VIPs:           []netip.Prefix{netip.MustParsePrefix(vip + "/32")},
-		Group:          GroupV4,
+		Group:          carp.Group(false),
 		V3PseudoHeader: true,
 		GARP:           GARP{Repeat: 5, Interval: 1100 * time.Millisecond, Delay: 5 * time.Second},
 		Hooks:          Hooks{Timeout: 30 * time.Second},

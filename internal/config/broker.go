@@ -6,26 +6,29 @@ import (
 
 	"github.com/carpd/carpd/internal/secret"
 	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/supervisor"
 	"go.yaml.in/yaml/v3"
 )
 
-// Broker defaults (docs/config.md, "broker").
+// Broker defaults (docs/config.md, "broker"): those of the supervisor and
+// of mosquitto's health check and probe are theirs, so a zero field there
+// means the same as an absent key here.
 const (
 	DefaultBrokerPort    = 1883
-	DefaultReadyTimeout  = 10 * time.Second
-	DefaultStopTimeout   = 10 * time.Second
-	DefaultBackoffBase   = time.Second
-	DefaultBackoffCap    = 30 * time.Second
-	DefaultHealthEvery   = 5 * time.Second
-	DefaultHealthTimeout = 2 * time.Second
-	DefaultHealthFails   = 3
+	DefaultReadyTimeout  = supervisor.DefaultReadyTimeout
+	DefaultStopTimeout   = supervisor.DefaultStopTimeout
+	DefaultBackoffBase   = supervisor.DefaultBackoffBase
+	DefaultBackoffCap    = supervisor.DefaultBackoffCap
+	DefaultHealthEvery   = mosquitto.DefaultHealthInterval
+	DefaultHealthTimeout = mosquitto.DefaultHealthTimeout
+	DefaultHealthFails   = mosquitto.DefaultHealthFailures
 	// DefaultHealthWeight loses every comparison (CARP skew clamps at
 	// 240, VRRP priority at 1), so a healthy peer takes over.
 	DefaultHealthWeight = 255
 	DefaultHealthTopic  = "carpd/health"
-	DefaultProbeEvery   = 5 * time.Second
-	DefaultProbeDue     = 2 * time.Second
-	DefaultBrokenAfter  = 2
+	DefaultProbeEvery   = mosquitto.DefaultProbeInterval
+	DefaultProbeDue     = mosquitto.DefaultProbeDeadline
+	DefaultBrokenAfter  = mosquitto.DefaultBrokenAfter
 	DefaultRestartAfter = 3
 )
 

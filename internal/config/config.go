@@ -13,6 +13,8 @@ import (
 // Defaults that are not protocol defaults (those come from
 // carp.DefaultConfig).
 const (
+	// DefaultStateDir is the state directory a carpd uses, and carpd
+	// status and demote ask, when none is given.
 	DefaultStateDir = "/run/carpd"
 
 	// DefaultGARPRepeat is keepalived's garp_master_repeat.
@@ -29,15 +31,11 @@ const (
 	// after it.
 	DefaultHookTimeout = 30 * time.Second
 
-	// DefaultTrackInterval is keepalived's vrrp_script interval.
+	// DefaultTrackInterval, DefaultTrackRise and DefaultTrackFall are
+	// keepalived's vrrp_script interval, rise and fall.
 	DefaultTrackInterval = time.Second
-)
-
-// Multicast groups used when no peers and no mcast are configured
-// (RFC 5798 §5.1.1.2, §5.1.2.2; CARP uses the same ones).
-var (
-	GroupV4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
-	GroupV6 = netip.MustParseAddr("ff02::12")
+	DefaultTrackRise     = 1
+	DefaultTrackFall     = 1
 )
 
 // File is a whole configuration: from a YAML file or a command line.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/carpd/carpd/carp"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -165,7 +166,7 @@ func TestFullValues(t *testing.T) {
 	if v3 := f.Routers[2]; v3.V3PseudoHeader {
 		t.Error("v3_checksum_as_v2: true should clear V3PseudoHeader")
 	}
-	if v6 := f.Routers[3]; !v6.V3PseudoHeader || v6.Machine.Preempt || v6.Group != GroupV6 {
+	if v6 := f.Routers[3]; !v6.V3PseudoHeader || v6.Machine.Preempt || v6.Group != carp.Group(true) {
 		t.Errorf("v6 router: pseudo %v preempt %v group %v", v6.V3PseudoHeader, v6.Machine.Preempt, v6.Group)
 	}
 	lines := []int{}

@@ -320,7 +320,7 @@ func (p *parser) trackInterface(s *spec, n *yaml.Node) {
 }
 
 func (p *parser) trackScript(s *spec, n *yaml.Node) {
-	t := TrackScript{Interval: DefaultTrackInterval, Rise: 1, Fall: 1}
+	t := TrackScript{Interval: DefaultTrackInterval, Rise: DefaultTrackRise, Fall: DefaultTrackFall}
 	var timeoutSet, argvSet, argvOK bool
 	keys := []string{"name", "argv", "interval", "timeout", "rise", "fall", "weight"}
 	ok := p.fields("track_script", n, keys, func(k string, _, v *yaml.Node) {

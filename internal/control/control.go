@@ -12,10 +12,6 @@ import (
 	"github.com/carpd/carpd/internal/status"
 )
 
-// DefaultStateDir is the state directory a carpd uses, and a client asks,
-// when none is given.
-const DefaultStateDir = "/run/carpd"
-
 // SocketFile is the name of the control socket in the state directory.
 const SocketFile = "carpd.sock"
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -57,7 +58,7 @@ func (f *fakeBroker) Demoted(time.Time) error {
 
 func (f *fakeBroker) GARPBeforeReady() bool { return f.garpFirst }
 
-// TestExecutorBrokerSteps checks DESIGN.md's transition order with a
+// TestExecutorBrokerSteps checks the transition order of docs/daemon.md with a
 // supervised broker, the GARP option, and that a failing broker step
 // neither stops the others nor goes unlogged.
 func TestExecutorBrokerSteps(t *testing.T) {
@@ -101,7 +102,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 			fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
 			fn.trace = tr
 			spec := vrrpRouter("vr", 7, 100, v1)
-			spec.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
+			spec.Hooks = config.Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
 				Notify: traceScript(t, tr, "notify")}
 			e, p := newTestExecutor(t, &spec, fn)
 			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail, failDNAT: tt.failDNAT}

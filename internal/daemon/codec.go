@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // replay is a router's state for carpd's CARP counter (carp.NextCounter,
@@ -41,15 +43,15 @@ type encoder struct {
 }
 
 // newEncoder prepares the encoder of r; rp nil means a state of its own.
-func newEncoder(r *Router, rp *replay) (*encoder, error) {
+func newEncoder(r *config.Router, rp *replay) (*encoder, error) {
 	if rp == nil {
 		rp = newReplay(r.Machine.Addr)
 	}
-	e := &encoder{proto: r.Machine.Proto, rp: rp, now: time.Now, addrs: r.addrs(), pseudo: r.V3PseudoHeader,
+	e := &encoder{proto: r.Machine.Proto, rp: rp, now: time.Now, addrs: vipAddrs(r), pseudo: r.V3PseudoHeader,
 		buf: make([]byte, 0, 512)}
 	switch r.Machine.Proto {
 	case carp.ProtoCARP:
-		a, err := carp.NewAuth(r.Password, r.Machine.ID, e.addrs, nil)
+		a, err := carp.NewAuth(r.Password.Bytes(), r.Machine.ID, e.addrs, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +60,7 @@ func newEncoder(r *Router, rp *replay) (*encoder, error) {
 		if len(r.Password) > 8 {
 			return nil, fmt.Errorf("vrrp2 password of %d bytes, at most 8: %w", len(r.Password), carp.ErrKeyLength)
 		}
-		e.password = r.Password
+		e.password = r.Password.Bytes()
 	}
 	return e, nil
 }
@@ -116,7 +118,7 @@ type decoder struct {
 }
 
 // newDecoder prepares the decoder of r; rp nil means a state of its own.
-func newDecoder(r *Router, rp *replay) (*decoder, error) {
+func newDecoder(r *config.Router, rp *replay) (*decoder, error) {
 	if rp == nil {
 		rp = newReplay(r.Machine.Addr)
 	}
@@ -124,13 +126,13 @@ func newDecoder(r *Router, rp *replay) (*decoder, error) {
 		peers: r.Peers}
 	switch r.Machine.Proto {
 	case carp.ProtoCARP:
-		a, err := carp.NewAuth(r.Password, r.Machine.ID, r.addrs(), nil)
+		a, err := carp.NewAuth(r.Password.Bytes(), r.Machine.ID, vipAddrs(r), nil)
 		if err != nil {
 			return nil, err
 		}
 		d.auth = a
 	case carp.ProtoVRRP2:
-		d.password = r.Password
+		d.password = r.Password.Bytes()
 	}
 	return d, nil
 }
@@ -139,7 +141,7 @@ func newDecoder(r *Router, rp *replay) (*decoder, error) {
 // advert, or the error naming why it is dropped. Order: source (cheap, and
 // says the most), codec (length, version, checksum), authentication, then
 // the counter, which only an authenticated packet may move.
-func (d *decoder) decode(p Packet) (carp.Advert, error) {
+func (d *decoder) decode(p link.Packet) (carp.Advert, error) {
 	if !d.sourceOK(p.Src) {
 		return carp.Advert{}, carp.ErrSource
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // TestDecodeReplay feeds one decoder, in order, what a peer carpd sends
@@ -36,7 +38,7 @@ func TestDecodeReplay(t *testing.T) {
 	better := reChecksum(func(b []byte) { b[2] = 0 })(slices.Clone(first))
 	// A ucarp advert: a random counter, incremented per advert.
 	ucarp := func(c uint64) []byte {
-		a, err := carp.NewAuth([]byte("s3cret"), 5, r.addrs(), nil)
+		a, err := carp.NewAuth([]byte("s3cret"), 5, vipAddrs(&r), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +72,7 @@ func TestDecodeReplay(t *testing.T) {
 		{"ucarp's next again", ucarp(0x0123456789abcdf0), peerAddr, nil},
 	}
 	for _, s := range steps {
-		_, err := dec.decode(Packet{Src: s.src, Dst: group4, TTL: 255, Payload: s.b})
+		_, err := dec.decode(link.Packet{Src: s.src, Dst: group4, TTL: 255, Payload: s.b})
 		if !errors.Is(err, s.want) || (err == nil) != (s.want == nil) {
 			t.Errorf("%s: %v, want %v", s.name, err, s.want)
 		}
@@ -86,7 +88,7 @@ func TestDecodeReplay(t *testing.T) {
 	peer.now = func() time.Time { return now }
 	b, _ := peer.encode(ad, peerAddr, group4)
 	for i := range 2 {
-		if _, err := dec.decode(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b}); err != nil {
+		if _, err := dec.decode(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b}); err != nil {
 			t.Errorf("no password, advert %d: %v", i, err)
 		}
 	}
@@ -121,7 +123,7 @@ func TestDecodeSource(t *testing.T) {
 		{"peer outside accept_from", []netip.Prefix{netip.PrefixFrom(ownAddr, 32)}, []netip.Addr{peerAddr}, peerAddr,
 			carp.ErrSource},
 	}
-	for _, base := range []Router{v3, v2, c} {
+	for _, base := range []config.Router{v3, v2, c} {
 		for _, tt := range tests {
 			r := base
 			r.AcceptFrom, r.Peers = tt.accept, tt.peers
@@ -137,7 +139,7 @@ func TestDecodeSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = dec.decode(Packet{Src: tt.src, Dst: group4, TTL: 255, Payload: b})
+			_, err = dec.decode(link.Packet{Src: tt.src, Dst: group4, TTL: 255, Payload: b})
 			if !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
 				t.Errorf("%s %s: %v, want %v", r.Name, tt.name, err, tt.want)
 			}

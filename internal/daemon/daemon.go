@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"os"
 	"slices"
@@ -12,12 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // Defaults for Options.
 const (
-	DefaultStateDir        = control.DefaultStateDir
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultClaimHold       = 30 * time.Second
 	defaultQueueLen        = 64
@@ -29,7 +29,7 @@ type Options struct {
 	// Log receives everything the daemon logs; nil discards.
 	Log *slog.Logger
 	// StateDir holds the pid file, control socket and status file;
-	// "" means DefaultStateDir.
+	// "" means config.DefaultStateDir.
 	StateDir string
 	// ShutdownTimeout bounds Run's clean-up after its context ends; hooks
 	// still running then are killed. 0 means DefaultShutdownTimeout.
@@ -51,14 +51,20 @@ type Options struct {
 	// Watchdog is the service manager's watchdog timeout (systemd
 	// WatchdogSec); 0 means none.
 	Watchdog time.Duration
+	// ScriptUser is who hooks and track scripts run as (script_user); nil
+	// runs them as carpd's own user. Reload replaces it.
+	ScriptUser *config.ScriptUser
 }
 
 // Daemon runs a set of virtual routers.
 type Daemon struct {
-	opts    Options
-	net     Net
-	log     *slog.Logger
-	specs   []*Router // as resolved by New, started by Run
+	opts  Options
+	net   Net
+	log   *slog.Logger
+	specs []*config.Router // as resolved by New, started by Run
+	// user is who scripts of routers started from now on run as; guarded
+	// by lifeMu once Run started.
+	user    *config.ScriptUser
 	started time.Time
 
 	// lifeMu serialises Run's start and stop with Reload.
@@ -87,7 +93,7 @@ type Daemon struct {
 // New checks routers against the system without changing anything:
 // every router must be valid, its interfaces must exist and its source
 // address be known. All problems are reported at once.
-func New(o Options, routers []Router) (*Daemon, error) {
+func New(o Options, routers []config.Router) (*Daemon, error) {
 	if o.Net == nil {
 		return nil, errors.New("no network stack: carpd runs on Linux only")
 	}
@@ -95,7 +101,7 @@ func New(o Options, routers []Router) (*Daemon, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.StateDir == "" {
-		o.StateDir = DefaultStateDir
+		o.StateDir = config.DefaultStateDir
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
@@ -106,7 +112,7 @@ func New(o Options, routers []Router) (*Daemon, error) {
 	if o.QueueLen <= 0 {
 		o.QueueLen = defaultQueueLen
 	}
-	d := &Daemon{opts: o, net: o.Net, log: o.Log, routers: make(map[string]*router),
+	d := &Daemon{opts: o, net: o.Net, log: o.Log, user: o.ScriptUser, routers: make(map[string]*router),
 		sockets: make(map[sockKey]*socket), ifaces: make(map[string]*ifaceRes), dirty: make(chan struct{}, 1)}
 	d.ctl = &control.Server{Handle: d.answer, Log: o.Log}
 	d.hookCtx, d.hookCancel = context.WithCancel(context.Background())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -57,7 +58,7 @@ func TestShutdownBowsOut(t *testing.T) {
 	seg := &segment{}
 	tr := newTracer(t)
 	ra := carpRouter("c5", 5, 0, "s3cret", "198.18.0.100/32")
-	ra.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
+	ra.Hooks = config.Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
 		Notify: traceScript(t, tr, "notify"), XParam: "extra"}
 	ra.Neutral = true
 	fa := newFakeNet(seg, map[string]string{"eth0": "198.18.0.1"})

@@ -29,7 +29,8 @@
 // interface (its transition steps, its health and status, the routers'
 // states for Home Assistant), reaching back through BrokerHost; the
 // daemon imports neither the broker's process supervision, nor nftables,
-// nor MQTT: cmd/carpd wires internal/broker in (Options.NewBroker). The daemon does not parse configuration (see
-// internal/config) and does not handle signals (cmd/carpd does, calling
-// Reload, Resign and LogStatus).
+// nor MQTT: cmd/carpd wires internal/broker in (Options.NewBroker). The
+// daemon does not parse configuration (it runs internal/config's routers)
+// and does not handle signals (cmd/carpd does, calling Reload, Resign and
+// LogStatus). docs/design.md has the package map and the data paths.
 package daemon

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // jobKind says what an executor job does.
@@ -42,9 +43,10 @@ type job struct {
 	downHooks bool
 	prio      int // notify's priority argument
 	queued    time.Time
-	vip       netip.Prefix // jobEnsure
-	seq       uint64       // the transition's number in the router's record
-	spec      *Router      // jobSpec
+	vip       netip.Prefix       // jobEnsure
+	seq       uint64             // the transition's number in the router's record
+	spec      *config.Router     // jobSpec
+	user      *config.ScriptUser // jobSpec
 	// claims, on leaving MASTER for BACKUP or on shutdown, watches for
 	// the new master's gratuitous ARP until claimsUntil (await-claim);
 	// nil without.
@@ -77,14 +79,15 @@ type executor struct {
 	done   chan struct{}
 
 	// Owned by the executor goroutine.
-	spec    *Router
-	holding bool        // VIPs should be on the interface (MASTER)
-	rounds  []time.Time // pending announce rounds, ascending
-	refresh time.Time   // next periodic announce; zero = off
+	spec    *config.Router
+	user    *config.ScriptUser // who hooks run as; nil = carpd's own user
+	holding bool               // VIPs should be on the interface (MASTER)
+	rounds  []time.Time        // pending announce rounds, ascending
+	refresh time.Time          // next periodic announce; zero = off
 }
 
 // newExecutor returns an executor for spec; run starts it.
-func newExecutor(ctx context.Context, log *slog.Logger, spec *Router, addrs AddrSet, ann Announcer,
+func newExecutor(ctx context.Context, log *slog.Logger, spec *config.Router, addrs AddrSet, ann Announcer,
 	label string, ctr *counters, claimed func(bool)) *executor {
 	return &executor{
 		log: log, addrs: addrs, ann: ann, label: label, ctr: ctr, ctx: ctx, claimed: claimed,
@@ -177,6 +180,7 @@ func (e *executor) do(j job) {
 	case jobEnsure:
 		e.ensure(j.vip)
 	case jobSpec:
+		e.user = j.user
 		e.respec(j.spec)
 	}
 }
@@ -263,7 +267,7 @@ func (e *executor) schedule(now time.Time) {
 
 // announce sends one round for every VIP and counts it.
 func (e *executor) announce(now time.Time, why string) error {
-	err := e.ann.Announce(e.spec.addrs())
+	err := e.ann.Announce(vipAddrs(e.spec))
 	if err != nil {
 		e.log.Warn("announcing VIPs", "reason", why, "error", err)
 		return err
@@ -288,7 +292,7 @@ func (e *executor) ensure(vip netip.Prefix) {
 
 // respec switches to a reloaded spec; while holding the VIPs it adds the
 // new ones (and announces them) and removes those no longer configured.
-func (e *executor) respec(n *Router) {
+func (e *executor) respec(n *config.Router) {
 	old := e.spec
 	e.spec = n
 	if !e.holding {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -29,7 +30,7 @@ func (p *execProbe) claimed(ok bool) {
 
 // newTestExecutor runs an executor for spec on fn (a fresh fake node if
 // nil). The caller closes it and waits for done.
-func newTestExecutor(t *testing.T, spec *Router, fn *fakeNet) (*executor, *execProbe) {
+func newTestExecutor(t *testing.T, spec *config.Router, fn *fakeNet) (*executor, *execProbe) {
 	t.Helper()
 	if fn == nil {
 		fn = newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
@@ -111,7 +112,7 @@ func TestExecutorSteps(t *testing.T) {
 			}
 			spec := vrrpRouter("vr", 7, 100, v1, v2)
 			spec.VIPByScripts = tt.byScript
-			spec.Hooks = Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
+			spec.Hooks = config.Hooks{Up: traceScript(t, tr, "up"), Down: traceScript(t, tr, "down"),
 				Notify: traceScript(t, tr, "notify")}
 			if tt.failUp {
 				spec.Hooks.Up = []string{"sh", "-c", "echo broken >&2; exit 1"}
@@ -162,7 +163,7 @@ func TestExecutorSerialisesHooks(t *testing.T) {
 func TestExecutorHookTimeout(t *testing.T) {
 	tr := newTracer(t)
 	spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
-	spec.Hooks = Hooks{Up: []string{"sh", "-c", "sleep 30"}, Notify: traceScript(t, tr, "notify"), Timeout: 200 * time.Millisecond}
+	spec.Hooks = config.Hooks{Up: []string{"sh", "-c", "sleep 30"}, Notify: traceScript(t, tr, "notify"), Timeout: 200 * time.Millisecond}
 	e, p := newTestExecutor(t, &spec, nil)
 	start := time.Now()
 	e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", prio: 100, queued: start})
@@ -185,14 +186,14 @@ func TestExecutorHookTimeout(t *testing.T) {
 func TestExecutorAnnounceSchedule(t *testing.T) {
 	tests := []struct {
 		name   string
-		garp   GARP
+		garp   config.GARP
 		demote time.Duration // demote this long after the claim; 0 = never
 		want   int
 	}{
-		{"burst of 3", GARP{Repeat: 3, Interval: 20 * time.Millisecond}, 0, 3},
-		{"burst and delayed burst", GARP{Repeat: 2, Interval: 20 * time.Millisecond, Delay: 100 * time.Millisecond}, 0, 4},
-		{"repeat 0 sends none", GARP{Interval: time.Millisecond, Delay: time.Millisecond, Refresh: time.Millisecond}, 0, 0},
-		{"demotion cancels", GARP{Repeat: 3, Interval: 200 * time.Millisecond, Delay: 200 * time.Millisecond}, 50 * time.Millisecond, 1},
+		{"burst of 3", config.GARP{Repeat: 3, Interval: 20 * time.Millisecond}, 0, 3},
+		{"burst and delayed burst", config.GARP{Repeat: 2, Interval: 20 * time.Millisecond, Delay: 100 * time.Millisecond}, 0, 4},
+		{"repeat 0 sends none", config.GARP{Interval: time.Millisecond, Delay: time.Millisecond, Refresh: time.Millisecond}, 0, 0},
+		{"demotion cancels", config.GARP{Repeat: 3, Interval: 200 * time.Millisecond, Delay: 200 * time.Millisecond}, 50 * time.Millisecond, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +226,7 @@ func TestExecutorRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fn := newFakeNet(&segment{}, map[string]string{"eth0": "198.18.0.1"})
 		spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
-		spec.GARP = GARP{Repeat: 1, Refresh: 50 * time.Millisecond}
+		spec.GARP = config.GARP{Repeat: 1, Refresh: 50 * time.Millisecond}
 		e, _ := newTestExecutor(t, &spec, fn)
 		e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
 		// The claim's round, then one every 50 ms: 5 rounds by 225 ms.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 	"os"
 	"slices"
@@ -108,7 +109,7 @@ func (s *segment) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
 		if dst.IsMulticast() && (c.unicast || c.group != dst) || !dst.IsMulticast() && c.src != dst {
 			continue
 		}
-		p := Packet{Src: from.src, Dst: dst, TTL: 255, Payload: slices.Clone(payload)}
+		p := link.Packet{Src: from.src, Dst: dst, TTL: 255, Payload: slices.Clone(payload)}
 		select {
 		case c.in <- p:
 		default: // a full socket buffer drops, as the kernel would
@@ -129,7 +130,7 @@ type fakeNet struct {
 
 	mu       sync.Mutex
 	ifaces   map[string]*fakeIface
-	watchers []chan<- LinkEvent
+	watchers []chan<- link.Event
 	failAdd  error // returned by every Add while set
 }
 
@@ -179,7 +180,7 @@ func (n *fakeNet) Listen(iface string, family int, o ListenOptions) (PacketConn,
 		src = fi.primary
 	}
 	c := &fakeConn{net: n, iface: iface, family: family, src: src, group: o.Group, unicast: o.Unicast,
-		in: make(chan Packet, 256), closed: make(chan struct{})}
+		in: make(chan link.Packet, 256), closed: make(chan struct{})}
 	n.seg.mu.Lock()
 	n.seg.conns = append(n.seg.conns, c)
 	n.seg.mu.Unlock()
@@ -223,20 +224,20 @@ func (n *fakeNet) LinkUp(iface string) (bool, error) {
 	return fi.up, nil
 }
 
-func (n *fakeNet) Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error {
+func (n *fakeNet) Watch(ctx context.Context, ifaces []string, ch chan<- link.Event) error {
 	n.mu.Lock()
 	n.watchers = append(n.watchers, ch)
 	n.mu.Unlock()
 	<-ctx.Done()
 	n.mu.Lock()
-	n.watchers = slices.DeleteFunc(n.watchers, func(c chan<- LinkEvent) bool { return c == ch })
+	n.watchers = slices.DeleteFunc(n.watchers, func(c chan<- link.Event) bool { return c == ch })
 	n.mu.Unlock()
 	return ctx.Err()
 }
 
 // emit sends ev to the watchers; called without n.mu, since the daemon
 // may call back into n while handling an earlier event.
-func (n *fakeNet) emit(ev LinkEvent) {
+func (n *fakeNet) emit(ev link.Event) {
 	n.mu.Lock()
 	ws := slices.Clone(n.watchers)
 	n.mu.Unlock()
@@ -250,11 +251,11 @@ func (n *fakeNet) setLink(iface string, up bool) {
 	n.mu.Lock()
 	n.ifaces[iface].up = up
 	n.mu.Unlock()
-	kind := LinkDown
+	kind := link.LinkDown
 	if up {
-		kind = LinkUp
+		kind = link.LinkUp
 	}
-	n.emit(LinkEvent{Kind: kind, Iface: iface})
+	n.emit(link.Event{Kind: kind, Iface: iface})
 }
 
 // addrsOf returns the addresses on iface, sorted.
@@ -289,7 +290,7 @@ func (n *fakeNet) yank(iface, prefix string) {
 	n.mu.Lock()
 	delete(n.ifaces[iface].addrs, p)
 	n.mu.Unlock()
-	n.emit(LinkEvent{Kind: AddrRemoved, Iface: iface, Addr: p})
+	n.emit(link.Event{Kind: link.AddrRemoved, Iface: iface, Addr: p})
 }
 
 type fakeAddrs struct {
@@ -317,7 +318,7 @@ func (a *fakeAddrs) Remove(vip netip.Prefix) error {
 	a.n.mu.Unlock()
 	if had {
 		// Netlink reports our own removals too.
-		a.n.emit(LinkEvent{Kind: AddrRemoved, Iface: a.iface, Addr: vip})
+		a.n.emit(link.Event{Kind: link.AddrRemoved, Iface: a.iface, Addr: vip})
 	}
 	return nil
 }
@@ -374,19 +375,19 @@ type fakeConn struct {
 	src     netip.Addr
 	group   netip.Addr
 	unicast bool
-	in      chan Packet
+	in      chan link.Packet
 	once    sync.Once
 	closed  chan struct{}
 }
 
-func (c *fakeConn) ReadPacket(buf []byte) (Packet, error) {
+func (c *fakeConn) ReadPacket(buf []byte) (link.Packet, error) {
 	select {
 	case p := <-c.in:
 		n := copy(buf, p.Payload)
 		p.Payload = buf[:n]
 		return p, nil
 	case <-c.closed:
-		return Packet{}, errors.New("use of closed connection")
+		return link.Packet{}, errors.New("use of closed connection")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -46,7 +47,7 @@ func TestHassStates(t *testing.T) {
 	a.waitState("vr", "MASTER", 3*time.Second)
 	a.waitState("extra", "MASTER", 3*time.Second)
 	b.waitState("vr", "BACKUP", time.Second)
-	if err := a.d.Reload([]Router{vrrpRouter("vr", 7, 200, "198.18.0.100/32")}); err != nil {
+	if err := a.d.Reload([]config.Router{vrrpRouter("vr", 7, 200, "198.18.0.100/32")}, nil); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	if err := a.stop(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/carpd/carpd/internal/status"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -14,6 +13,9 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // Test timers: VRRPv3 at 100 ms gives a master-down interval of 300 ms +
@@ -63,20 +65,20 @@ type node struct {
 }
 
 // newNode builds a daemon on seg with interface eth0 at primary.
-func newNode(t *testing.T, seg *segment, primary string, routers ...Router) *node {
+func newNode(t *testing.T, seg *segment, primary string, routers ...config.Router) *node {
 	t.Helper()
 	fn := newFakeNet(seg, map[string]string{"eth0": primary})
 	return newNodeOn(t, fn, routers...)
 }
 
-func newNodeOn(t *testing.T, fn *fakeNet, routers ...Router) *node {
+func newNodeOn(t *testing.T, fn *fakeNet, routers ...config.Router) *node {
 	t.Helper()
 	return newNodeWith(t, fn, Options{}, routers...)
 }
 
 // newNodeWith is newNodeOn with extra options (Notify, Watchdog, ...);
 // Net, Log, StateDir and ShutdownTimeout are the test's.
-func newNodeWith(t *testing.T, fn *fakeNet, o Options, routers ...Router) *node {
+func newNodeWith(t *testing.T, fn *fakeNet, o Options, routers ...config.Router) *node {
 	t.Helper()
 	// t.TempDir is 0755; Run creates "state" 0700, as a state directory
 	// must be.
@@ -138,18 +140,19 @@ func (n *node) waitState(name, state string, timeout time.Duration) {
 }
 
 // vrrpRouter is a VRRPv3 router on eth0 with the test interval.
-func vrrpRouter(name string, id, prio uint8, vips ...string) Router {
+func vrrpRouter(name string, id, prio uint8, vips ...string) config.Router {
 	c := carp.DefaultConfig(carp.ProtoVRRP3, id)
 	c.Priority, c.Interval = prio, testInterval
-	return Router{Name: name, Iface: "eth0", Machine: c, VIPs: prefixes(vips...), GARP: GARP{Repeat: 1}}
+	return config.Router{Name: name, Iface: "eth0", Proto: c.Proto, ID: id, Machine: c, VIPs: prefixes(vips...),
+		GARP: config.GARP{Repeat: 1}}
 }
 
 // carpRouter is a CARP router on eth0 with advbase 1.
-func carpRouter(name string, id, skew uint8, pass string, vips ...string) Router {
+func carpRouter(name string, id, skew uint8, pass string, vips ...string) config.Router {
 	c := carp.DefaultConfig(carp.ProtoCARP, id)
 	c.AdvSkew = skew
-	return Router{Name: name, Iface: "eth0", Machine: c, VIPs: prefixes(vips...), Password: []byte(pass),
-		GARP: GARP{Repeat: 1}}
+	return config.Router{Name: name, Iface: "eth0", Proto: c.Proto, ID: id, Machine: c, VIPs: prefixes(vips...),
+		Password: secret.Secret(pass), GARP: config.GARP{Repeat: 1}}
 }
 
 func prefixes(s ...string) []netip.Prefix {

@@ -30,13 +30,11 @@ var errHookTimeout = errors.New("timed out")
 // The hook gets its own process group; when timeout passes or ctx ends,
 // the whole group is killed, so a script's children die with it. It never
 // goes through a shell.
-func runHook(ctx context.Context, argv, env []string, timeout time.Duration, user *syscall.Credential) ([]byte, error) {
+func runHook(ctx context.Context, argv, env []string, timeout time.Duration, user *config.ScriptUser) ([]byte, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
 	}
-	if timeout <= 0 {
-		timeout = DefaultHookTimeout
-	}
+	timeout = hookTimeout(timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -45,7 +43,7 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration, use
 	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group, so the group can be killed as one and a
 	// terminal's Ctrl-C does not reach it directly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: user}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: credential(user)}
 	cmd.Cancel = func() error {
 		// The group id is the child's pid (Setpgid with Pgid 0).
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -61,6 +59,25 @@ func runHook(ctx context.Context, argv, env []string, timeout time.Duration, use
 		return out.Bytes(), fmt.Errorf("%w after %v", errHookTimeout, timeout)
 	}
 	return out.Bytes(), err
+}
+
+// hookTimeout is how long a hook with timeout t may run: t, or the
+// configuration's default when t is not set (a router built in code).
+func hookTimeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return config.DefaultHookTimeout
+	}
+	return t
+}
+
+// credential is who a hook runs as: a fresh copy for every run, since
+// exec reads it while other hooks start.
+func credential(u *config.ScriptUser) *syscall.Credential {
+	if u == nil {
+		return nil
+	}
+	// Groups empty (not NoSetGroups) clears carpd's supplementary groups.
+	return &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: append([]uint32(nil), u.Groups...)}
 }
 
 // scriptEnv is the whole environment of a hook or track script: the safe
@@ -105,7 +122,7 @@ func (c *capped) Bytes() []byte {
 
 // hookEnv is the environment every hook of a router gets: the state it is
 // run for and who it is about.
-func hookEnv(r *Router, state string) []string {
+func hookEnv(r *config.Router, state string) []string {
 	vips := make([]string, len(r.VIPs))
 	for i, p := range r.VIPs {
 		vips[i] = p.String()
@@ -121,10 +138,10 @@ func hookEnv(r *Router, state string) []string {
 }
 
 // scriptArgv is an up or down script's command line as ucarp builds it
-// (PROTOCOL.md §3.6: execl(script, script, iface, vip, [xparam])): the
+// (ucarp src/spawn.c: execl(script, script, iface, vip, [xparam])): the
 // configured argv, then the interface, the VIP address and, if set, the
 // extra parameter.
-func scriptArgv(base []string, r *Router, vip string) []string {
+func scriptArgv(base []string, r *config.Router, vip string) []string {
 	argv := append(append([]string(nil), base...), r.Iface, vip)
 	if r.Hooks.XParam != "" {
 		argv = append(argv, r.Hooks.XParam)
@@ -133,7 +150,7 @@ func scriptArgv(base []string, r *Router, vip string) []string {
 }
 
 // notifyArgv is a notify script's command line as keepalived builds it
-// for a VRRP instance (PROTOCOL.md §4.3): the configured argv, then
+// for a VRRP instance (keepalived vrrp_notify.c): the configured argv, then
 // INSTANCE, the name, the state and the priority.
 func notifyArgv(base []string, name, state string, prio int) []string {
 	return append(append([]string(nil), base...), "INSTANCE", name, state, strconv.Itoa(prio))

@@ -82,8 +82,8 @@ func TestRunHookCapsOutput(t *testing.T) {
 
 // TestHookArgv pins the command lines ucarp and keepalived scripts expect.
 func TestHookArgv(t *testing.T) {
-	r := &Router{Name: "carp7", Iface: "eth0.29", Hooks: Hooks{XParam: "x y"}}
-	noX := &Router{Name: "carp7", Iface: "eth0.29"}
+	r := &config.Router{Name: "carp7", Iface: "eth0.29", Hooks: config.Hooks{XParam: "x y"}}
+	noX := &config.Router{Name: "carp7", Iface: "eth0.29"}
 	tests := []struct {
 		name string
 		got  []string
@@ -116,7 +116,7 @@ func TestHookEnvAndArgsReachScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := vrrpRouter("VI_1", 51, 120, "198.18.0.100/32", "198.18.0.101/24")
-	spec.Hooks = Hooks{Up: []string{script}, Notify: []string{script, "--from-carpd"}, XParam: "extra arg"}
+	spec.Hooks = config.Hooks{Up: []string{script}, Notify: []string{script, "--from-carpd"}, XParam: "extra arg"}
 	e, _ := newTestExecutor(t, &spec, nil)
 	e.enqueue(job{kind: jobPromote, from: 1, to: 2, notify: "MASTER", prio: 120, queued: time.Now()})
 	e.close()
@@ -182,7 +182,7 @@ func TestHookEnvIsMinimal(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := vrrpRouter("VI_1", 51, 120, "198.18.0.100/32")
-	spec.Hooks = Hooks{Notify: []string{script}}
+	spec.Hooks = config.Hooks{Notify: []string{script}}
 	e, _ := newTestExecutor(t, &spec, nil)
 	e.enqueue(job{kind: jobPromote, from: 1, to: 2, notify: "MASTER", prio: 120, queued: time.Now()})
 	e.close()
@@ -210,12 +210,26 @@ func TestRunHookAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a hook as another user")
 	}
-	user := &syscall.Credential{Uid: 65534, Gid: 65534}
+	user := &config.ScriptUser{Name: "nobody", UID: 65534, GID: 65534}
 	out, err := runHook(t.Context(), []string{"/bin/sh", "-c", "id -u; id -g; id -G"}, nil, 5*time.Second, user)
 	if err != nil {
 		t.Fatalf("runHook: %v (output %q)", err, out)
 	}
 	if diff := cmp.Diff("65534\n65534\n65534\n", string(out)); diff != "" {
 		t.Errorf("uid, gid, groups (-want +got):\n%s", diff)
+	}
+}
+
+// TestHookTimeout bounds a hook without a timeout of its own by the
+// configuration's documented default, not one of the daemon's.
+func TestHookTimeout(t *testing.T) {
+	for _, tt := range []struct{ set, want time.Duration }{
+		{0, config.DefaultHookTimeout},
+		{-time.Second, config.DefaultHookTimeout},
+		{2 * time.Second, 2 * time.Second},
+	} {
+		if got := hookTimeout(tt.set); got != tt.want {
+			t.Errorf("hookTimeout(%v) = %v, want %v", tt.set, got, tt.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // ifaceRes are the per-interface handles shared by the routers on it.
@@ -98,9 +99,9 @@ func (l *lockedAnnouncer) Close() error {
 // reconcile removes what a crashed run may have left: the VIPs of specs,
 // and addresses carrying our labels, before any router enters BACKUP.
 // Failures are logged; the routers' own removals retry later.
-func (d *Daemon) reconcile(specs []*Router) {
+func (d *Daemon) reconcile(specs []*config.Router) {
 	for _, s := range specs {
-		log := d.log.With(s.logAttrs()...)
+		log := d.log.With(logAttrs(s)...)
 		if s.VIPByScripts {
 			log.Info("VIPs are managed by the scripts; not removing leftovers")
 			continue
@@ -141,8 +142,8 @@ func (d *Daemon) reconcile(specs []*Router) {
 }
 
 // startRouter creates and starts the router of s.
-func (d *Daemon) startRouter(s *Router) error {
-	log := d.log.With(s.logAttrs()...)
+func (d *Daemon) startRouter(s *config.Router) error {
+	log := d.log.With(logAttrs(s)...)
 	m, err := carp.NewMachine(s.Machine)
 	if err != nil {
 		return err
@@ -174,7 +175,7 @@ func (d *Daemon) startRouter(s *Router) error {
 	}
 	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(s.Iface, s.Machine.Proto, s.Machine.ID),
 		r.ctr, r.claimResult)
-	r.exec.rec = r.rec
+	r.exec.rec, r.exec.user, r.user = r.rec, d.user, d.user
 	r.setSpecSnap()
 	sock.set(r.rxEntry(dec), false)
 	d.routers[s.Name] = r
@@ -203,8 +204,8 @@ func (d *Daemon) stopRouter(r *router, why string) {
 
 // acquireSocket returns the shared socket for s, opening it if needed.
 // Called with d.mu held.
-func (d *Daemon) acquireSocket(s *Router) (*socket, error) {
-	k := s.sockKey()
+func (d *Daemon) acquireSocket(s *config.Router) (*socket, error) {
+	k := routerSockKey(s)
 	if sock, ok := d.sockets[k]; ok {
 		sock.refs++
 		return sock, nil

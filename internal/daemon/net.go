@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"github.com/carpd/carpd/internal/link"
 	"net/netip"
 
 	"github.com/carpd/carpd/carp"
@@ -31,7 +32,7 @@ type Net interface {
 	// Watch reports link and address changes of ifaces on ch until ctx is
 	// done. It must not block on a slow reader for long; the daemon
 	// reads ch promptly.
-	Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error
+	Watch(ctx context.Context, ifaces []string, ch chan<- link.Event) error
 	// WatchClaims opens a watch for another host's gratuitous ARP on
 	// iface.
 	WatchClaims(iface string) (ClaimWatch, error)
@@ -57,18 +58,10 @@ type ListenOptions struct {
 	Unicast bool
 }
 
-// Packet is one received protocol 112 datagram.
-type Packet struct {
-	Src, Dst netip.Addr
-	TTL      uint8 // IPv4 TTL or IPv6 hop limit
-	IfIndex  int
-	Payload  []byte // the IP payload, aliasing the read buffer
-}
-
 // PacketConn is a shared protocol 112 socket. Close unblocks a pending
 // ReadPacket, which then returns an error.
 type PacketConn interface {
-	ReadPacket(buf []byte) (Packet, error)
+	ReadPacket(buf []byte) (link.Packet, error)
 	WriteTo(payload []byte, dst netip.Addr) error
 	Src() netip.Addr
 	Close() error
@@ -95,37 +88,4 @@ type LabelLister interface {
 type Announcer interface {
 	Announce(vips []netip.Addr) error
 	Close() error
-}
-
-// EventKind says what changed on an interface.
-type EventKind uint8
-
-// Link event kinds.
-const (
-	LinkUp EventKind = iota + 1
-	LinkDown
-	AddrAdded
-	AddrRemoved
-)
-
-func (k EventKind) String() string {
-	switch k {
-	case LinkUp:
-		return "link-up"
-	case LinkDown:
-		return "link-down"
-	case AddrAdded:
-		return "addr-added"
-	case AddrRemoved:
-		return "addr-removed"
-	}
-	return "unknown"
-}
-
-// LinkEvent is one change reported by Net.Watch. Addr is set for the
-// address kinds.
-type LinkEvent struct {
-	Kind  EventKind
-	Iface string
-	Addr  netip.Prefix
 }

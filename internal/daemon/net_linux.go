@@ -29,7 +29,7 @@ func (linuxNet) Listen(iface string, family int, o ListenOptions) (PacketConn, e
 	return conn{c}, nil
 }
 
-// conn converts link's Packet into ours.
+// conn adds the socket drop reasons to link.Conn.
 type conn struct{ *link.Conn }
 
 // Dropped reports what link discarded before the daemon saw it, as socket
@@ -37,11 +37,6 @@ type conn struct{ *link.Conn }
 func (c conn) Dropped() map[string]uint64 {
 	iface, group := c.Conn.DroppedBy()
 	return map[string]uint64{"iface": iface, "group": group}
-}
-
-func (c conn) ReadPacket(buf []byte) (Packet, error) {
-	p, err := c.Conn.ReadPacket(buf)
-	return Packet{Src: p.Src, Dst: p.Dst, TTL: p.TTL, IfIndex: p.IfIndex, Payload: p.Payload}, err
 }
 
 func (linuxNet) Addrs(iface string) (AddrSet, error) {
@@ -143,37 +138,10 @@ func (linuxNet) LinkUp(iface string) (bool, error) {
 	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0, nil
 }
 
-func (linuxNet) Watch(ctx context.Context, ifaces []string, ch chan<- LinkEvent) error {
-	evs := make(chan link.Event, 64)
-	errc := make(chan error, 1)
-	go func() { errc <- link.Watch(ctx, ifaces, evs) }()
-	for {
-		select {
-		case ev := <-evs:
-			select {
-			case ch <- LinkEvent{Kind: eventKind(ev.Kind), Iface: ev.Iface, Addr: ev.Addr}:
-			case <-ctx.Done():
-			}
-		case err := <-errc:
-			if err == nil && ctx.Err() == nil {
-				err = errors.New("link watch ended")
-			}
-			return err
-		}
+func (linuxNet) Watch(ctx context.Context, ifaces []string, ch chan<- link.Event) error {
+	err := link.Watch(ctx, ifaces, ch)
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("link watch ended")
 	}
-}
-
-// eventKind maps link's event kinds onto ours.
-func eventKind(k link.EventKind) EventKind {
-	switch k {
-	case link.LinkUp:
-		return LinkUp
-	case link.LinkDown:
-		return LinkDown
-	case link.AddrAdded:
-		return AddrAdded
-	case link.AddrRemoved:
-		return AddrRemoved
-	}
-	return 0
+	return err
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
-	"github.com/carpd/carpd/internal/status"
 	"net"
 	"os"
 	"slices"
@@ -11,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/control"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -211,7 +212,7 @@ func TestReload(t *testing.T) {
 	vr2.Machine.Priority = 150
 	vr2.VIPs = prefixes("198.18.0.100/32", "198.18.0.101/32")
 	added := vrrpRouter("new", 9, 100, "198.18.0.120/32")
-	if err := n.d.Reload([]Router{vr2, added}); err != nil {
+	if err := n.d.Reload([]config.Router{vr2, added}, nil); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	waitFor(t, time.Second, "second VIP", func() bool {
@@ -238,7 +239,7 @@ func TestReload(t *testing.T) {
 	// A new vrid is another router: restart, and say so.
 	vr3 := vr2
 	vr3.Machine.ID = 17
-	if err := n.d.Reload([]Router{vr3, added}); err != nil {
+	if err := n.d.Reload([]config.Router{vr3, added}, nil); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	if recs := n.logs.records("interface, protocol, id, source, group or peers changed; restarting the router"); len(recs) != 1 {
@@ -252,7 +253,7 @@ func TestReload(t *testing.T) {
 	// Invalid: refused as a whole, nothing changes.
 	bad := added
 	bad.VIPs = nil
-	err := n.d.Reload([]Router{vr3, bad})
+	err := n.d.Reload([]config.Router{vr3, bad}, nil)
 	if err == nil || !strings.Contains(err.Error(), "no virtual address") {
 		t.Errorf("Reload of an invalid set = %v", err)
 	}

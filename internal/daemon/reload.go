@@ -3,6 +3,8 @@ package daemon
 import (
 	"errors"
 	"fmt"
+
+	"github.com/carpd/carpd/internal/config"
 )
 
 // Reload switches to a new set of routers (SIGHUP) without dropping
@@ -15,11 +17,13 @@ import (
 //     the router (it leaves first) and says so in the log;
 //   - anything else is applied in place: timers, priority and preemption
 //     through carp.Machine.Reconfigure, password, VIP list (added and
-//     removed at once while MASTER), hooks, GARP and tracking.
+//     removed at once while MASTER), hooks, GARP and tracking; scripts
+//     run as user (script_user) from then on, track scripts restarting
+//     if it changed.
 //
 // An invalid new set is refused as a whole and nothing changes; the
 // error lists every problem.
-func (d *Daemon) Reload(routers []Router) error {
+func (d *Daemon) Reload(routers []config.Router, user *config.ScriptUser) error {
 	specs, err := d.resolve(routers)
 	if err != nil {
 		return err
@@ -29,22 +33,23 @@ func (d *Daemon) Reload(routers []Router) error {
 	}
 	d.lifeMu.Lock()
 	defer d.lifeMu.Unlock()
-	want := make(map[string]*Router, len(specs))
+	d.user = user
+	want := make(map[string]*config.Router, len(specs))
 	for _, s := range specs {
 		want[s.Name] = s
 	}
 	var gone, restart []*router
-	var added []*Router
+	var added []*config.Router
 	var errs []error
 	for _, r := range d.all() {
 		n, ok := want[r.base.Name]
 		switch {
 		case !ok:
 			gone = append(gone, r)
-		case r.base.restartNeeded(n):
+		case restartNeeded(r.base, n):
 			restart = append(restart, r)
 		default:
-			if err := r.update(n); err != nil {
+			if err := r.update(n, user); err != nil {
 				errs = append(errs, fmt.Errorf("router %s: %w", n.Name, err))
 			}
 		}
@@ -77,7 +82,7 @@ func (d *Daemon) Reload(routers []Router) error {
 }
 
 // reorder puts the running routers in configuration order.
-func (d *Daemon) reorder(specs []*Router) {
+func (d *Daemon) reorder(specs []*config.Router) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.order = d.order[:0]

@@ -5,24 +5,25 @@ import (
 	"fmt"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // resolve validates routers and fills in what the system knows: the
 // machine's primary address (SrcIP or the interface's).
-func (d *Daemon) resolve(routers []Router) ([]*Router, error) {
+func (d *Daemon) resolve(routers []config.Router) ([]*config.Router, error) {
 	var errs []error
 	names := make(map[string]bool)
-	type idKey struct {
+	type slot struct {
 		iface  string
 		family int
 		v3     bool
 		id     uint8
 	}
-	ids := make(map[idKey]string)
-	var out []*Router
+	ids := make(map[slot]string)
+	var out []*config.Router
 	for i := range routers {
 		r := routers[i]
-		if err := r.validate(); err != nil {
+		if err := validate(&r); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -35,11 +36,11 @@ func (d *Daemon) resolve(routers []Router) ([]*Router, error) {
 			errs = append(errs, err)
 			continue
 		}
-		k := idKey{r.Iface, r.family(), r.Machine.Proto == carp.ProtoVRRP3, r.Machine.ID}
+		k := slot{r.Iface, family(&r), r.Machine.Proto == carp.ProtoVRRP3, r.Machine.ID}
 		if other, ok := ids[k]; ok {
 			// CARP and VRRPv2 share version 2 on the wire; the demultiplexer
 			// could not tell the two routers apart.
-			errs = append(errs, fmt.Errorf("routers %s and %s use %s %d on %s", other, r.Name, r.idKey(),
+			errs = append(errs, fmt.Errorf("routers %s and %s use %s %d on %s", other, r.Name, idKey(&r),
 				r.Machine.ID, r.Iface))
 			continue
 		}
@@ -50,7 +51,7 @@ func (d *Daemon) resolve(routers []Router) ([]*Router, error) {
 }
 
 // resolveAddr checks r's interfaces and fills in its primary address.
-func (d *Daemon) resolveAddr(r *Router) error {
+func (d *Daemon) resolveAddr(r *config.Router) error {
 	if _, err := d.net.LinkUp(r.Iface); err != nil {
 		return fmt.Errorf("router %s: interface %s: %w", r.Name, r.Iface, err)
 	}
@@ -63,7 +64,7 @@ func (d *Daemon) resolveAddr(r *Router) error {
 		a := r.SrcIP
 		if !a.IsValid() {
 			var err error
-			if a, err = d.net.Primary(r.Iface, r.family()); err != nil {
+			if a, err = d.net.Primary(r.Iface, family(r)); err != nil {
 				return fmt.Errorf("router %s: source address on %s: %w", r.Name, r.Iface, err)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 )
 
 // claimFailWeight is the demotion applied while a claim's VIPs could not be
@@ -24,7 +26,7 @@ const maxManual = 255
 // goroutine; ctl funcs run there too.
 type router struct {
 	d       *Daemon
-	base    *Router // the spec it started with: name, iface, proto, id never change
+	base    *config.Router // the spec it started with: name, iface, proto, id never change
 	log     *slog.Logger
 	sock    *socket
 	ctr     *counters
@@ -34,7 +36,8 @@ type router struct {
 	ctl     chan func(time.Time)
 	done    chan struct{}
 
-	spec      *Router
+	spec      *config.Router
+	user      *config.ScriptUser // who track scripts run as; nil = carpd's own user
 	m         *carp.Machine
 	enc       *encoder
 	first     bool           // the next INIT → BACKUP is the first
@@ -192,7 +195,7 @@ func (r *router) doFor(now time.Time, acts []carp.Action, c cause) {
 func (r *router) send(ad carp.Advert) {
 	dsts := r.spec.Peers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{r.spec.group()}
+		dsts = []netip.Addr{group(r.spec)}
 	}
 	src := r.sock.conn.Src()
 	for _, dst := range dsts {
@@ -223,7 +226,7 @@ func (r *router) changed(now time.Time, a carp.Action, c cause) {
 		j.kind, j.notify = jobPromote, "MASTER"
 	case carp.Backup:
 		// ucarp runs the down script on the first INIT → BACKUP unless
-		// -n/--neutral (PROTOCOL.md §3.1).
+		// -n/--neutral (ucarp src/carp.c).
 		j.kind, j.notify = jobDemote, "BACKUP"
 		j.claims, j.claimsUntil, r.claims = r.claims, r.claimsUntil, nil
 		j.downHooks = a.From == carp.Master || a.From == carp.Init && r.first && !r.spec.Neutral
@@ -245,7 +248,7 @@ func (r *router) changed(now time.Time, a carp.Action, c cause) {
 }
 
 // prio is the notify priority: VRRP's advertised priority, and for CARP
-// 255 − advskew as issue 3 specifies.
+// 255 − advskew (docs/daemon.md, hooks).
 func (r *router) prio() int {
 	ad := r.m.Advertised()
 	if r.spec.Machine.Proto == carp.ProtoCARP {
@@ -305,16 +308,16 @@ func (r *router) setFault(now time.Time, f fault, on bool) {
 }
 
 // linkEvent applies a link or address change.
-func (r *router) linkEvent(now time.Time, ev LinkEvent) {
+func (r *router) linkEvent(now time.Time, ev link.Event) {
 	if ev.Iface == r.spec.Iface {
 		switch ev.Kind {
-		case LinkDown:
+		case link.LinkDown:
 			if !r.spec.IgnoreIfState {
 				r.setFault(now, faultLinkDown, true)
 			}
-		case LinkUp:
+		case link.LinkUp:
 			r.setFault(now, faultLinkDown, false)
-		case AddrRemoved:
+		case link.AddrRemoved:
 			for _, p := range r.spec.VIPs {
 				if p.Addr() == ev.Addr.Addr() {
 					r.exec.enqueue(job{kind: jobEnsure, vip: p, queued: now})
@@ -322,12 +325,12 @@ func (r *router) linkEvent(now time.Time, ev LinkEvent) {
 			}
 		}
 	}
-	if ev.Kind != LinkUp && ev.Kind != LinkDown {
+	if ev.Kind != link.LinkUp && ev.Kind != link.LinkDown {
 		return
 	}
 	for _, ti := range r.spec.TrackInterfaces {
 		if ti.Iface == ev.Iface {
-			r.trackResult(now, "interface "+ti.Iface, ti.Weight, ev.Kind == LinkDown)
+			r.trackResult(now, "interface "+ti.Iface, ti.Weight, ev.Kind == link.LinkDown)
 		}
 	}
 }

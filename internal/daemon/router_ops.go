@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
 )
 
 // Operator and lifecycle requests to a router. Each runs on the router
@@ -113,7 +114,7 @@ func (r *router) claimResult(ok bool) {
 
 // shutdown leaves the router for good: a MASTER bows out, the executor
 // removes the VIPs, runs the down hooks if it was MASTER, and notifies
-// STOP (keepalived's SIGTERM order, PROTOCOL.md §4.3). The router
+// STOP (keepalived's SIGTERM order: vrrp_daemon.c restore_vrrp_interfaces before notify_shutdown). The router
 // goroutine then ends; the executor finishes its queue.
 func (r *router) shutdown(why string) {
 	r.post(func(now time.Time) {
@@ -187,15 +188,15 @@ func (r *router) openClaims(now time.Time) {
 // new timers, priority or preemption through Machine.Reconfigure, new
 // password or VIPs through fresh codecs, hooks, GARP and VIP list through
 // the executor, tracking by restarting the trackers.
-func (r *router) update(n *Router) error {
+func (r *router) update(n *config.Router, user *config.ScriptUser) error {
 	var err error
-	if !r.call(func(now time.Time) { err = r.apply(now, n) }) {
+	if !r.call(func(now time.Time) { err = r.apply(now, n, user) }) {
 		return fmt.Errorf("router %s is stopped", n.Name)
 	}
 	return err
 }
 
-func (r *router) apply(now time.Time, n *Router) error {
+func (r *router) apply(now time.Time, n *config.Router, user *config.ScriptUser) error {
 	enc, err := newEncoder(n, r.rp)
 	if err != nil {
 		return err
@@ -213,11 +214,11 @@ func (r *router) apply(now time.Time, n *Router) error {
 		acts = append([]carp.Action(nil), a...)
 	}
 	old := r.spec
-	r.spec, r.enc = n, enc
-	r.log = r.d.log.With(n.logAttrs()...)
+	r.spec, r.user, r.enc = n, user, enc
+	r.log = r.d.log.With(logAttrs(n)...)
 	r.sock.set(r.rxEntry(dec), false)
 	r.setSpecSnap()
-	r.exec.enqueue(job{kind: jobSpec, spec: n, queued: now})
+	r.exec.enqueue(job{kind: jobSpec, spec: n, user: user, queued: now})
 	r.scripts.update(now, n.TrackScripts)
 	r.retrack(now, old)
 	r.do(now, acts)
@@ -230,7 +231,7 @@ func (r *router) apply(now time.Time, n *Router) error {
 // router's own link when IgnoreIfState flipped, and the tracked
 // interfaces, added, removed or reweighted. Unchanged states change
 // nothing, so a reload does not flap a faulted router.
-func (r *router) retrack(now time.Time, old *Router) {
+func (r *router) retrack(now time.Time, old *config.Router) {
 	if r.spec.IgnoreIfState {
 		r.setFault(now, faultLinkDown, false)
 	} else if old.IgnoreIfState {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/carpd/carpd/internal/link"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -28,7 +29,7 @@ type rxEntry struct {
 type rxTable map[uint8][]*rxEntry
 
 // socket is a protocol 112 socket shared by the routers of one interface
-// and family (issue 3: one socket per router would copy every advert to
+// and family (one socket per router would copy every advert to
 // every socket). Its reader demultiplexes by the id in byte 1.
 type socket struct {
 	key  sockKey
@@ -118,7 +119,7 @@ func (s *socket) read() {
 }
 
 // handle demultiplexes, decodes and delivers one packet.
-func (s *socket) handle(p Packet) {
+func (s *socket) handle(p link.Packet) {
 	if len(p.Payload) < 2 {
 		s.ctr.drop(dropShort)
 		return

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/link"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -22,10 +24,10 @@ var (
 // stubConn is a PacketConn for tests that call socket.handle directly.
 type stubConn struct{ src netip.Addr }
 
-func (c stubConn) ReadPacket([]byte) (Packet, error) { select {} }
-func (c stubConn) WriteTo([]byte, netip.Addr) error  { return nil }
-func (c stubConn) Src() netip.Addr                   { return c.src }
-func (c stubConn) Close() error                      { return nil }
+func (c stubConn) ReadPacket([]byte) (link.Packet, error) { select {} }
+func (c stubConn) WriteTo([]byte, netip.Addr) error       { return nil }
+func (c stubConn) Src() netip.Addr                        { return c.src }
+func (c stubConn) Close() error                           { return nil }
 
 // TestDemux feeds forged and genuine packets to a shared socket serving a
 // CARP, a VRRPv2 and a VRRPv3 router, and checks what each router got and
@@ -47,7 +49,7 @@ func TestDemux(t *testing.T) {
 	}
 	// Peer encoders produce the genuine packets.
 	// from is the node whose counter a CARP advert carries.
-	enc := func(r Router, from netip.Addr) *encoder {
+	enc := func(r config.Router, from netip.Addr) *encoder {
 		e, err := newEncoder(&r, newReplay(from))
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +60,7 @@ func TestDemux(t *testing.T) {
 	carpAd := carp.Advert{Proto: carp.ProtoCARP, ID: 5, AdvBase: 1, AdvSkew: 10}
 	v2Ad := carp.Advert{Proto: carp.ProtoVRRP2, ID: 6, Priority: 150, Interval: time.Second}
 	v3Ad := carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 150, Interval: testInterval}
-	build := func(r Router, from netip.Addr, ad carp.Advert, mod func([]byte) []byte) []byte {
+	build := func(r config.Router, from netip.Addr, ad carp.Advert, mod func([]byte) []byte) []byte {
 		b, err := enc(r, from).encode(ad, peerAddr, group4)
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +96,7 @@ func TestDemux(t *testing.T) {
 		{"carp truncated", build(carpR, peerAddr, carpAd, func(b []byte) []byte { return b[:20] }), peerAddr, 255, "c5/short"},
 		{"carp bad checksum", build(carpR, peerAddr, carpAd, func(b []byte) []byte { b[7] ^= 1; return b }), peerAddr, 255, "c5/checksum"},
 		{"carp tampered counter", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[15]++ })), peerAddr, 255, "c5/auth"},
-		// PROTOCOL.md §2.2: the HMAC covers vhid, VIPs and counter, not the
+		// docs/protocol.md §2.2: the HMAC covers vhid, VIPs and counter, not the
 		// timing, so a changed advskew with a fixed checksum passes.
 		{"carp tampered skew", build(carpR, peerAddr, carpAd, reChecksum(func(b []byte) { b[2]++ })), peerAddr, 255, "c5"},
 		{"unknown vhid", build(carpR, peerAddr, carp.Advert{Proto: carp.ProtoCARP, ID: 9, AdvBase: 1}, nil), peerAddr, 255, "socket/vhid"},
@@ -114,7 +116,7 @@ func TestDemux(t *testing.T) {
 			s.table.Store(&rxTable{})
 			got := result{Delivered: map[string]int{}, Dropped: map[string]map[string]uint64{}}
 			ctrs := map[string]*counters{}
-			for _, r := range []Router{carpR, v2R, v3R} {
+			for _, r := range []config.Router{carpR, v2R, v3R} {
 				rp := newReplay(ownAddr)
 				rp.sent.Store(ownSent)
 				dec, err := newDecoder(&r, rp)
@@ -131,7 +133,7 @@ func TestDemux(t *testing.T) {
 						return true
 					}}, false)
 			}
-			s.handle(Packet{Src: tt.src, Dst: group4, TTL: tt.ttl, Payload: tt.payload})
+			s.handle(link.Packet{Src: tt.src, Dst: group4, TTL: tt.ttl, Payload: tt.payload})
 			for name, c := range ctrs {
 				if m := c.droppedMap(); len(m) > 0 {
 					got.Dropped[name] = m
@@ -165,7 +167,7 @@ func TestDemuxQueueFull(t *testing.T) {
 	e, _ := newEncoder(&r, nil)
 	b, _ := e.encode(carp.Advert{Proto: carp.ProtoVRRP3, ID: 7, Priority: 9, Interval: testInterval}, peerAddr, group4)
 	for range 3 {
-		s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})
+		s.handle(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: b})
 	}
 	if diff := cmp.Diff(map[string]uint64{"queue": 3}, ctr.droppedMap()); diff != "" {
 		t.Errorf("drops (-want +got):\n%s", diff)
@@ -194,7 +196,7 @@ func (droppingConn) Dropped() map[string]uint64 { return map[string]uint64{"grou
 func TestSocketStatusLinkDrops(t *testing.T) {
 	s := &socket{key: sockKey{iface: "eth0", family: 4, group: group4}, conn: droppingConn{stubConn{src: ownAddr}}}
 	s.table.Store(&rxTable{})
-	s.handle(Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: []byte{0x21, 99}})
+	s.handle(link.Packet{Src: peerAddr, Dst: group4, TTL: 255, Payload: []byte{0x21, 99}})
 	want := map[string]uint64{"group": 3, "vhid": 1}
 	if diff := cmp.Diff(want, s.status().Dropped); diff != "" {
 		t.Errorf("socket drops (-want +got):\n%s", diff)

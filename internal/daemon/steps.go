@@ -16,15 +16,15 @@ type step struct {
 	run  func(j *job) error
 }
 
-// promotion is the step list after entering MASTER, in DESIGN.md's order.
+// promotion is the step list after entering MASTER, in the order docs/daemon.md gives.
 // The advertisement that claims the router was already sent by the router
 // goroutine. With a supervised broker, DNAT and the conntrack flush follow
 // the VIPs, then the gratuitous ARP and the broker restart with its
 // readiness, in the order garp_before_ready says (broker_steps.go).
 //
 // With VIPByScripts the scripts add the addresses, so up-hooks run before
-// garp, as ucarp runs its upscript before its gratuitous ARP (PROTOCOL.md
-// §3.2).
+// garp, as ucarp runs its upscript before its gratuitous ARP (ucarp src/carp.c
+// carp_set_state).
 func (e *executor) promotion() []step {
 	if e.spec.VIPByScripts {
 		return slices.Concat([]step{{"up-hooks", e.upHooks}}, e.brokerPromotion(),
@@ -84,7 +84,7 @@ func (e *executor) awaitClaim(j *job) error {
 }
 
 // addVIPs adds every VIP and reports the outcome to the router: a failed
-// claim demotes the node rather than crashing it (DESIGN.md).
+// claim demotes the node rather than crashing it (docs/daemon.md).
 func (e *executor) addVIPs(*job) error {
 	e.holding = true
 	var errs []error
@@ -165,7 +165,7 @@ func (e *executor) notify(j *job) error {
 // hook runs one hook and logs its outcome and output.
 func (e *executor) hook(which string, argv, env []string) error {
 	start := time.Now()
-	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout, e.spec.Hooks.User)
+	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout, e.user)
 	attrs := []any{"hook", which, "argv", argv, "took", time.Since(start)}
 	if len(out) > 0 {
 		attrs = append(attrs, "output", strings.TrimRight(string(out), "\n"))

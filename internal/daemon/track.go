@@ -3,14 +3,9 @@ package daemon
 import (
 	"context"
 	"slices"
-	"syscall"
 	"time"
-)
 
-// Defaults of a track script, keepalived's vrrp_script defaults.
-const (
-	defaultScriptInterval = time.Second
-	defaultScriptRiseFall = 1
+	"github.com/carpd/carpd/internal/config"
 )
 
 // scriptTrackers runs a router's track scripts, one goroutine each. The
@@ -23,12 +18,13 @@ type scriptTrackers struct {
 
 // scriptTracker is one running track script.
 type scriptTracker struct {
-	def    TrackScript
+	def    config.TrackScript
+	user   *config.ScriptUser // script_user when started
 	cancel context.CancelFunc
 }
 
 // startScripts starts a tracker for every definition.
-func startScripts(r *router, defs []TrackScript) *scriptTrackers {
+func startScripts(r *router, defs []config.TrackScript) *scriptTrackers {
 	s := &scriptTrackers{r: r, running: make(map[string]*scriptTracker)}
 	for _, d := range defs {
 		s.start(d)
@@ -39,13 +35,13 @@ func startScripts(r *router, defs []TrackScript) *scriptTrackers {
 // update brings the running set to defs after a reload: unchanged scripts
 // keep running with their state, changed ones restart (their state
 // starts over as OK), removed ones stop and their demotion is dropped.
-func (s *scriptTrackers) update(now time.Time, defs []TrackScript) {
-	want := make(map[string]TrackScript, len(defs))
+func (s *scriptTrackers) update(now time.Time, defs []config.TrackScript) {
+	want := make(map[string]config.TrackScript, len(defs))
 	for _, d := range defs {
 		want[d.Name] = d
 	}
 	for name, t := range s.running {
-		if d, ok := want[name]; ok && scriptEqual(d, t.def) {
+		if d, ok := want[name]; ok && scriptEqual(d, t.def) && userEqual(s.r.user, t.user) {
 			delete(want, name)
 			continue
 		}
@@ -68,9 +64,9 @@ func (s *scriptTrackers) stop() {
 	}
 }
 
-func (s *scriptTrackers) start(d TrackScript) {
+func (s *scriptTrackers) start(d config.TrackScript) {
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &scriptTracker{def: d, cancel: cancel}
+	t := &scriptTracker{def: d, user: s.r.user, cancel: cancel}
 	s.running[d.Name] = t
 	go t.loop(ctx, func(failed bool, out string, err error) {
 		s.r.post(func(now time.Time) {
@@ -93,18 +89,18 @@ func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out s
 	d := t.def
 	interval := d.Interval
 	if interval <= 0 {
-		interval = defaultScriptInterval
+		interval = config.DefaultTrackInterval
 	}
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = interval
 	}
-	rise, fall := max(d.Rise, defaultScriptRiseFall), max(d.Fall, defaultScriptRiseFall)
+	rise, fall := max(d.Rise, config.DefaultTrackRise), max(d.Fall, config.DefaultTrackFall)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	failed, good, bad := false, 0, 0
 	for {
-		out, err := runHook(ctx, d.Argv, nil, timeout, d.User)
+		out, err := runHook(ctx, d.Argv, nil, timeout, t.user)
 		if ctx.Err() != nil {
 			return
 		}
@@ -130,16 +126,16 @@ func (t *scriptTracker) loop(ctx context.Context, report func(failed bool, out s
 }
 
 // scriptEqual reports whether two definitions run the same way.
-func scriptEqual(a, b TrackScript) bool {
+func scriptEqual(a, b config.TrackScript) bool {
 	return a.Name == b.Name && slices.Equal(a.Argv, b.Argv) && a.Interval == b.Interval &&
-		a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall && a.Weight == b.Weight &&
-		credEqual(a.User, b.User)
+		a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall && a.Weight == b.Weight
 }
 
-// credEqual reports whether two script users are the same.
-func credEqual(a, b *syscall.Credential) bool {
+// userEqual reports whether two script users run scripts as the same
+// credential.
+func userEqual(a, b *config.ScriptUser) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Uid == b.Uid && a.Gid == b.Gid && slices.Equal(a.Groups, b.Groups) && a.NoSetGroups == b.NoSetGroups
+	return a.UID == b.UID && a.GID == b.GID && slices.Equal(a.Groups, b.Groups)
 }

@@ -2,13 +2,14 @@ package daemon
 
 import (
 	"context"
-	"github.com/carpd/carpd/internal/status"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/status"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -24,7 +25,7 @@ func TestScriptRiseFall(t *testing.T) {
 		}
 	}
 	setState("0")
-	def := TrackScript{Name: "chk", Argv: []string{"sh", "-c", `s=$(cat "$0"); echo $s >> "$1"; exit $s`, state, runs},
+	def := config.TrackScript{Name: "chk", Argv: []string{"sh", "-c", `s=$(cat "$0"); echo $s >> "$1"; exit $s`, state, runs},
 		// A timeout far above the interval: a run killed on a loaded
 		// machine would count as a failure the script never reported.
 		Interval: 20 * time.Millisecond, Timeout: 10 * time.Second, Rise: 2, Fall: 3, Weight: -10}
@@ -82,8 +83,8 @@ func TestTrackingDemotes(t *testing.T) {
 	dir := t.TempDir()
 	flag := dir + "/ok"
 	r := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
-	r.TrackInterfaces = []TrackInterface{{Iface: "eth1", Weight: -30}, {Iface: "eth2", Weight: 0}}
-	r.TrackScripts = []TrackScript{{Name: "file", Argv: []string{"test", "-e", flag}, Interval: 20 * time.Millisecond,
+	r.TrackInterfaces = []config.TrackInterface{{Iface: "eth1", Weight: -30}, {Iface: "eth2", Weight: 0}}
+	r.TrackScripts = []config.TrackScript{{Name: "file", Argv: []string{"test", "-e", flag}, Interval: 20 * time.Millisecond,
 		Weight: 15}}
 	tr := newTracer(t)
 	r.Hooks.Notify = traceScript(t, tr, "notify")

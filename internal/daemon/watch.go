@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"github.com/carpd/carpd/internal/link"
 	"slices"
 	"time"
 )
@@ -51,7 +52,7 @@ func (d *Daemon) updateWatch() {
 // failure, and dispatches the events.
 func (d *Daemon) runWatch(ctx context.Context, w *watcher) {
 	defer close(w.done)
-	ch := make(chan LinkEvent, 64)
+	ch := make(chan link.Event, 64)
 	go func() {
 		for {
 			select {
@@ -78,7 +79,7 @@ func (d *Daemon) runWatch(ctx context.Context, w *watcher) {
 }
 
 // dispatch hands one event to every router it concerns.
-func (d *Daemon) dispatch(ev LinkEvent) {
+func (d *Daemon) dispatch(ev link.Event) {
 	d.log.Debug("link event", "event", ev.Kind.String(), "iface", ev.Iface, "addr", ev.Addr.String())
 	for _, r := range d.all() {
 		if r.base.Iface != ev.Iface && !slices.Contains(r.trackedIfaces(), ev.Iface) {

@@ -64,7 +64,7 @@ type Stats struct {
 // on the local broker. Its Set and Add methods only update the wanted
 // state and queue a message; Run sends them. On every (re)connection Run
 // sends everything again, as the broker may have restarted without
-// persistence and lost the retained messages (PITFALLS D.2 item 7).
+// persistence and lost the retained messages (docs/design.md §5.8).
 type Publisher struct {
 	cfg  Config
 	log  *slog.Logger

@@ -201,7 +201,7 @@ func TestInspectWrongHintIsNotMisparsed(t *testing.T) {
 
 // TestInspectV3WithoutPseudoHeader covers the RFC 9568 form, which
 // keepalived 2.2.7 cannot send (no v3_checksum_as_v2 yet): a capture is
-// written here from the PROTOCOL.md §4.2 vector.
+// written here from the VRRPv3 test vector (VRID 51, priority 100, VIP 192.168.1.100, reproduced with keepalived lib/utils.c in_csum).
 func TestInspectV3WithoutPseudoHeader(t *testing.T) {
 	payload := []byte{0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xa8, 0x5a, 0xc0, 0xa8, 0x01, 0x64}
 	ip := &layers.IPv4{Version: 4, TTL: 255, Protocol: 112,

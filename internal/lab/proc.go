@@ -78,8 +78,8 @@ func (n *Node) Start(t testing.TB, argv ...string) *Proc {
 	return p
 }
 
-// wait starts the process and reaps it on one locked OS thread (PITFALLS
-// B.9: Pdeathsig is per thread, so the thread must outlive the child).
+// wait starts the process and reaps it on one locked OS thread (docs/design.md
+// §5.7: Pdeathsig is per thread, so the thread must outlive the child).
 func (p *Proc) wait(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

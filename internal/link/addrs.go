@@ -98,7 +98,7 @@ func (a *Addrs) link() (netlink.Link, error) {
 	return l, nil
 }
 
-// nlAddr builds the netlink address for vip. PITFALLS §B.5: a prefix
+// nlAddr builds the netlink address for vip. docs/design.md §5.3: a prefix
 // shorter than the host length would add a prefix route, so it gets
 // IFA_F_NOPREFIXROUTE; IPv6 VIPs skip DAD (a handover overlapping with the
 // old master would otherwise leave the address dadfailed, kube-vip#523) and

@@ -26,7 +26,7 @@ import (
 // spacing (MetalLB#172) and any periodic refresh are the caller's policy.
 //
 // The kernel answers ARP and NS for an address once it is on the interface,
-// and sends nothing itself when an IPv4 address is added (PITFALLS §B.3),
+// and sends nothing itself when an IPv4 address is added (docs/design.md §5.2),
 // so these announcements are what moves the neighbours' caches.
 type Announcer struct {
 	ifi  *net.Interface

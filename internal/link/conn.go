@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/carpd/carpd/carp"
 	"net"
 	"net/netip"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 
 // ProtoNumber is the IP protocol number shared by CARP and VRRP. It is used
 // as a number because Go's protocol table has no name for CARP and resolving
-// "vrrp" needs /etc/protocols (PITFALLS §B.1).
+// "vrrp" needs /etc/protocols (docs/design.md §5.1).
 const ProtoNumber = 112
 
 // TTL is the IPv4 TTL and IPv6 hop limit of every advertisement sent.
@@ -33,12 +34,7 @@ const DefaultTOS = 0xc0
 
 // DefaultGroup returns the multicast group of CARP and VRRP for f:
 // 224.0.0.18 or ff02::12 (RFC 5798 §5.1.1.2, §5.1.2.2).
-func DefaultGroup(f Family) netip.Addr {
-	if f == IPv6 {
-		return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
-	}
-	return netip.AddrFrom4([4]byte{224, 0, 0, 18})
-}
+func DefaultGroup(f Family) netip.Addr { return carp.Group(f == IPv6) }
 
 // Options tunes Listen. The zero value is the usual multicast setup.
 type Options struct {
@@ -56,20 +52,6 @@ type Options struct {
 	TOS int
 }
 
-// Packet is one received advertisement.
-type Packet struct {
-	// Src and Dst are the IP source and destination, without zone.
-	Src, Dst netip.Addr
-	// TTL is the IPv4 TTL or IPv6 hop limit the packet arrived with; the
-	// caller drops and counts anything but 255.
-	TTL uint8
-	// IfIndex is the interface the packet arrived on.
-	IfIndex int
-	// Payload is the protocol 112 payload; it aliases the buffer given to
-	// ReadPacket.
-	Payload []byte
-}
-
 // Conn is one raw protocol 112 socket per interface and address family,
 // shared by all virtual routers on it; the caller demultiplexes by vhid or
 // vrid (byte 1 of the payload). One socket per router would copy every
@@ -78,7 +60,7 @@ type Packet struct {
 // The socket is bound to the wildcard address, never to the node's address
 // (a bound raw socket drops packets sent to the group), bound to the device
 // with SO_BINDTODEVICE, and has IP_MULTICAST_ALL off so groups joined by
-// other sockets on the host do not leak in (PITFALLS §B.1).
+// other sockets on the host do not leak in (docs/design.md §5.1).
 //
 // IPv6: the VRRPv3 checksum covers a pseudo-header with the source and
 // destination addresses. The kernel is not asked to compute it
@@ -238,7 +220,7 @@ func control(rc syscall.RawConn, ifname string, family Family) error {
 	return errors.Join(err, serr)
 }
 
-// setup4 sets the IPv4 options. PITFALLS §B.1: the Linux default
+// setup4 sets the IPv4 options. docs/design.md §5.1: the Linux default
 // IP_MULTICAST_TTL is 1, and SetTTL covers unicast only, so both are set.
 func setup4(p *ipv4.PacketConn, ifi *net.Interface, opt Options) error {
 	const flags = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface | ipv4.FlagSrc

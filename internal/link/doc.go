@@ -15,7 +15,7 @@
 // sockets and netlink handles are bound to that namespace when they are
 // opened and keep it afterwards, whichever thread later uses them. Tests and
 // callers that enter a namespace lock the OS thread, open, and restore the
-// thread's namespace before unlocking (PITFALLS §B.9).
+// thread's namespace before unlocking (docs/design.md §5.7).
 //
 // Each constructor that opens a socket (Listen, NewAnnouncer,
 // NewClaimWatch) is a thin wrapper over an unexported one that takes the

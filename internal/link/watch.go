@@ -13,40 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EventKind says what changed.
-type EventKind uint8
-
-// The kinds of Event.
-const (
-	LinkUp EventKind = iota + 1
-	LinkDown
-	AddrAdded
-	AddrRemoved
-)
-
-// String names the kind as logs show it.
-func (k EventKind) String() string {
-	switch k {
-	case LinkUp:
-		return "link-up"
-	case LinkDown:
-		return "link-down"
-	case AddrAdded:
-		return "addr-added"
-	case AddrRemoved:
-		return "addr-removed"
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
-
-// Event is a change on a watched interface. Addr is set for AddrAdded and
-// AddrRemoved.
-type Event struct {
-	Kind  EventKind
-	Iface string
-	Addr  netip.Prefix
-}
-
 // Watch reports link and address changes on the interfaces named until ctx
 // ends, when it returns nil. It runs in the calling goroutine and
 // subscribes in the calling thread's network namespace.

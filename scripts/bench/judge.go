@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// judge states each target of issue 6 against the figures of this run.
+// judge states each target of the benchmark (see targets in markdown.go) against the figures of this run.
 func judge(run Run, cs []cell) []string {
 	var out []string
 	takeover := func(r Trial) float64 { return r.TakeoverMS }
@@ -94,7 +94,7 @@ func judgeLoad(run Run) []string {
 	return out
 }
 
-// notMeasured lists the parts of issue 6 this run has no figures for.
+// notMeasured lists the targets this run has no figures for.
 func notMeasured(run Run) string {
 	var missing []string
 	scen := map[string]bool{}
@@ -121,7 +121,7 @@ func notMeasured(run Run) string {
 		missing = append(missing, "the forged-advert flood")
 	}
 	if len(missing) == 0 {
-		return "Everything listed in issue 6 was measured."
+		return "Every target was measured."
 	}
 	return "No figures are claimed for: " + strings.Join(missing, "; ") + "."
 }

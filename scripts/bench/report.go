@@ -1,5 +1,5 @@
 // Package bench is the side-by-side benchmark of carpd, ucarp and
-// keepalived setups (issue 6). The measurements are an opt-in test,
+// keepalived setups. The measurements are an opt-in test,
 // TestBench, because the netns lab (internal/lab) is built for a
 // testing.TB; it skips unless scripts/bench/run.sh sets CARPD_BENCH_OUT.
 // The package is a module of its own (replace ../..) so that gonum/plot

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench/run.sh: the side-by-side benchmark of issue 6. As root on
+# scripts/bench/run.sh: the side-by-side benchmark against ucarp and keepalived. As root on
 # Linux, it builds carpd, runs TestBench (an opt-in test of this separate
 # module, skipped everywhere else) in network namespaces of the netns lab,
 # and regenerates docs/BENCHMARKS.md, docs/bench/results.json and the PNG
