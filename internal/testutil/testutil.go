@@ -1,0 +1,43 @@
+// Package testutil holds the test helpers that the tests of several packages
+// share and that need neither root nor a network namespace (those are
+// internal/lab's). Only tests import it; it must not import carpd's own
+// packages, so that any package's internal tests can use it without a cycle.
+package testutil
+
+import (
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// CheckGoroutines fails t if, at the end of the test, more goroutines run
+// than at its start (after a short settling time for exiting ones).
+func CheckGoroutines(t testing.TB) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(3 * time.Second)
+		n := runtime.NumGoroutine()
+		for n > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			n = runtime.NumGoroutine()
+		}
+		if n > before {
+			buf := make([]byte, 1<<16)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("goroutine leak: %d before, %d after:\n%s", before, n, buf)
+		}
+	})
+}
