@@ -41,3 +41,14 @@ func CheckGoroutines(t testing.TB) {
 		}
 	})
 }
+
+// Field returns m[k] as a T, failing t if it is missing or of another type;
+// m is a record decoded from JSON.
+func Field[T any](t testing.TB, m map[string]any, k string) T {
+	t.Helper()
+	v, ok := m[k].(T)
+	if !ok {
+		t.Fatalf("record %v: field %q is %T, want %T", m, k, m[k], *new(T))
+	}
+	return v
+}
