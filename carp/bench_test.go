@@ -1,9 +1,13 @@
 package carp
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/carpd/carpd/carp/internal/frametest"
+)
 
 func BenchmarkDecodeCARP(b *testing.B) {
-	data := unhex(b, vector1)
+	data := frametest.Unhex(b, vector1)
 	var h Header
 	b.ReportAllocs()
 	for b.Loop() {
@@ -15,7 +19,7 @@ func BenchmarkDecodeCARP(b *testing.B) {
 
 // BenchmarkVerifyCARP is the CARP receive path: decode, then HMAC check.
 func BenchmarkVerifyCARP(b *testing.B) {
-	data := unhex(b, vector1)
+	data := frametest.Unhex(b, vector1)
 	a := mustAuth(b, "mypassword", 1, addrs("10.1.1.252"), nil)
 	var h Header
 	b.ReportAllocs()
@@ -42,7 +46,7 @@ func BenchmarkSignEncodeCARP(b *testing.B) {
 }
 
 func BenchmarkDecodeVRRP3(b *testing.B) {
-	data := unhex(b, vrrp3PseudoVector)
+	data := frametest.Unhex(b, vrrp3PseudoVector)
 	v := VRRP{Src: vSrc4, Dst: vDst4}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -13,11 +14,11 @@ import (
 
 func unitVectors(t testing.TB) [][]byte {
 	return [][]byte{
-		unhex(t, vector1),
-		unhex(t, vrrp2Vector),
-		unhex(t, vrrp3PseudoVector),
-		unhex(t, vrrp3PlainVector),
-		unhex(t, vrrp3v6Vector),
+		frametest.Unhex(t, vector1),
+		frametest.Unhex(t, vrrp2Vector),
+		frametest.Unhex(t, vrrp3PseudoVector),
+		frametest.Unhex(t, vrrp3PlainVector),
+		frametest.Unhex(t, vrrp3v6Vector),
 	}
 }
 

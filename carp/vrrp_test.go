@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -70,7 +71,7 @@ func TestVRRPDecodeVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got VRRP
-		if err := unmarshalVRRP(&got, unhex(t, tt.in), tt.src, tt.dst); err != nil {
+		if err := unmarshalVRRP(&got, frametest.Unhex(t, tt.in), tt.src, tt.dst); err != nil {
 			t.Errorf("%s: UnmarshalBinary: %v", tt.name, err)
 		}
 		tt.want.Src, tt.want.Dst = tt.src, tt.dst
@@ -98,7 +99,7 @@ func TestVRRPEncodeVectors(t *testing.T) {
 		{"v3 ipv6", base(3, 100, vSrc6, vDst6, "2001:2::100"), false, vrrp3v6Vector},
 	}
 	for _, tt := range tests {
-		want := unhex(t, tt.want)
+		want := frametest.Unhex(t, tt.want)
 		got, err := appendVRRP(&tt.in, []byte{0xaa}, tt.pseudo)
 		if err != nil {
 			t.Errorf("%s: AppendBinary: %v", tt.name, err)
@@ -144,7 +145,7 @@ func TestVRRPEncodeErrors(t *testing.T) {
 
 func TestVRRPDecodeErrors(t *testing.T) {
 	mod := func(s string, f func(b []byte)) []byte {
-		b := unhex(t, s)
+		b := frametest.Unhex(t, s)
 		f(b)
 		return b
 	}
@@ -157,21 +158,21 @@ func TestVRRPDecodeErrors(t *testing.T) {
 		checked  bool
 	}{
 		{"empty", nil, vSrc4, vDst4, ErrShort, 0, false},
-		{"7 bytes", unhex(t, vrrp2Vector)[:7], vSrc4, vDst4, ErrShort, 0, false},
+		{"7 bytes", frametest.Unhex(t, vrrp2Vector)[:7], vSrc4, vDst4, ErrShort, 0, false},
 		{"version 1", mod(vrrp2Vector, func(b []byte) { b[0] = 0x11 }), vSrc4, vDst4, ErrVersion, 0, false},
 		{"version 4", mod(vrrp3PlainVector, func(b []byte) { b[0] = 0x41 }), vSrc4, vDst4, ErrVersion, 0, false},
-		{"v2 no auth data", unhex(t, vrrp2Vector)[:12], vSrc4, vDst4, ErrLength, 51, false},
-		{"v2 trailing byte", append(unhex(t, vrrp2Vector), 0), vSrc4, vDst4, ErrLength, 51, false},
+		{"v2 no auth data", frametest.Unhex(t, vrrp2Vector)[:12], vSrc4, vDst4, ErrLength, 51, false},
+		{"v2 trailing byte", append(frametest.Unhex(t, vrrp2Vector), 0), vSrc4, vDst4, ErrLength, 51, false},
 		{"v2 count 2", mod(vrrp2Vector, func(b []byte) { b[3] = 2 }), vSrc4, vDst4, ErrLength, 51, false},
-		{"v3 ipv6 src, ipv4 length", unhex(t, vrrp3PlainVector), vSrc6, vDst6, ErrLength, 51, false},
-		{"v3 ipv4 src, ipv6 length", unhex(t, vrrp3v6Vector), vSrc4, vDst4, ErrLength, 51, false},
-		{"v3 neither length", unhex(t, vrrp3PlainVector)[:10], netip.Addr{}, netip.Addr{}, ErrLength, 51, false},
+		{"v3 ipv6 src, ipv4 length", frametest.Unhex(t, vrrp3PlainVector), vSrc6, vDst6, ErrLength, 51, false},
+		{"v3 ipv4 src, ipv6 length", frametest.Unhex(t, vrrp3v6Vector), vSrc4, vDst4, ErrLength, 51, false},
+		{"v3 neither length", frametest.Unhex(t, vrrp3PlainVector)[:10], netip.Addr{}, netip.Addr{}, ErrLength, 51, false},
 		{"v2 bad checksum", mod(vrrp2Vector, func(b []byte) { b[19] = 1 }), vSrc4, vDst4, ErrChecksum, 51, true},
 		{"v3 bad checksum", mod(vrrp3PseudoVector, func(b []byte) { b[2] = 99 }), vSrc4, vDst4, ErrChecksum, 51, true},
 		// The pseudo-header form with other addresses is wrong, and without
 		// one it does not match either.
-		{"v3 other src", unhex(t, vrrp3PseudoVector), netip.MustParseAddr("192.168.1.2"), vDst4, ErrChecksum, 51, true},
-		{"v3 ipv6 bad checksum", unhex(t, vrrp3v6Vector), vSrc6, netip.MustParseAddr("ff02::1"), ErrChecksum, 51, true},
+		{"v3 other src", frametest.Unhex(t, vrrp3PseudoVector), netip.MustParseAddr("192.168.1.2"), vDst4, ErrChecksum, 51, true},
+		{"v3 ipv6 bad checksum", frametest.Unhex(t, vrrp3v6Vector), vSrc6, netip.MustParseAddr("ff02::1"), ErrChecksum, 51, true},
 	}
 	for _, tt := range tests {
 		var v VRRP
@@ -201,7 +202,7 @@ func TestVRRPReuse(t *testing.T) {
 	if err := unmarshalVRRP(&got, b, vSrc4, vDst4); err != nil {
 		t.Fatal(err)
 	}
-	if err := unmarshalVRRP(&got, unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, frametest.Unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
 		t.Fatal(err)
 	}
 	want := VRRP{
@@ -263,7 +264,7 @@ func TestVRRPMarshalBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(unhex(t, vrrp3PseudoVector), got); diff != "" {
+	if diff := cmp.Diff(frametest.Unhex(t, vrrp3PseudoVector), got); diff != "" {
 		t.Errorf("MarshalBinary (-want +got):\n%s", diff)
 	}
 }
@@ -277,7 +278,7 @@ func TestVRRPAppendRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append([]byte{0xaa}, unhex(t, "31336407 0064 beef 20010002000000000000000000000100")...)
+	want := append([]byte{0xaa}, frametest.Unhex(t, "31336407 0064 beef 20010002000000000000000000000100")...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AppendRaw (-want +got):\n%s", diff)
 	}
@@ -307,7 +308,7 @@ func TestVRRPAdvert(t *testing.T) {
 }
 
 func TestVRRPDecodeNoAllocs(t *testing.T) {
-	data := unhex(t, vrrp3v6Vector)
+	data := frametest.Unhex(t, vrrp3v6Vector)
 	v := VRRP{Src: vSrc6, Dst: vDst6}
 	if n := testing.AllocsPerRun(100, func() { _ = v.UnmarshalBinary(data) }); n != 0 {
 		t.Errorf("UnmarshalBinary allocates %v times once warm", n)
