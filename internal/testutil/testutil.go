@@ -6,9 +6,12 @@ package testutil
 
 import (
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
@@ -51,4 +54,23 @@ func Field[T any](t testing.TB, m map[string]any, k string) T {
 		t.Fatalf("record %v: field %q is %T, want %T", m, k, m[k], *new(T))
 	}
 	return v
+}
+
+// Golden compares got with the golden file at path, after rewriting the
+// file with got when update is set (each package's -update flag: a flag
+// defined here would clash with theirs).
+func Golden(t testing.TB, path, got string, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
 }
