@@ -47,7 +47,7 @@ func BenchmarkSignEncodeCARP(b *testing.B) {
 
 func BenchmarkDecodeVRRP3(b *testing.B) {
 	data := frametest.Unhex(b, vrrp3PseudoVector)
-	v := VRRP{Src: vSrc4, Dst: vDst4}
+	v := VRRP{Src: frametest.Src4, Dst: frametest.Dst4}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := v.UnmarshalBinary(data); err != nil {
@@ -58,7 +58,7 @@ func BenchmarkDecodeVRRP3(b *testing.B) {
 
 func BenchmarkEncodeVRRP3(b *testing.B) {
 	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
+		Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true}
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {

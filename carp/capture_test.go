@@ -225,8 +225,8 @@ func TestReadCaptures(t *testing.T) {
 	}
 	got := readCaptures(t, filepath.Join(dir, "*.pcap"))
 	want := []capture{
-		{name: "x.pcap:1", payload: frametest.Unhex(t, vector1), src: vSrc4, dst: vDst4, ttl: 255},
-		{name: "x.pcap:3", payload: frametest.Unhex(t, vrrp3v6Vector), src: vSrc6, dst: vDst6, ttl: 255},
+		{name: "x.pcap:1", payload: frametest.Unhex(t, vector1), src: frametest.Src4, dst: frametest.Dst4, ttl: 255},
+		{name: "x.pcap:3", payload: frametest.Unhex(t, vrrp3v6Vector), src: frametest.Src6, dst: frametest.Dst6, ttl: 255},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(capture{}), eqAddr); diff != "" {
 		t.Errorf("readCaptures (-want +got):\n%s", diff)

@@ -63,9 +63,9 @@ func FuzzHeader(f *testing.F) {
 func fuzzAddrs(family uint8) (src, dst netip.Addr) {
 	switch family % 3 {
 	case 1:
-		return vSrc4, vDst4
+		return frametest.Src4, frametest.Dst4
 	case 2:
-		return vSrc6, vDst6
+		return frametest.Src6, frametest.Dst6
 	}
 	return netip.Addr{}, netip.Addr{}
 }
