@@ -62,12 +62,12 @@ func TestLabOps(t *testing.T) {
 	b := startCarpd(t, n2, "", vrrpArgs(n2, "12", "100", vip.String())...)
 	a.waitState(t, "MASTER", 5*time.Second)
 	b.waitState(t, "BACKUP", 5*time.Second)
-	waitLab(t, 2*time.Second, "READY=1 and two WATCHDOG=1", func() bool {
+	lab.Wait(t, 2*time.Second, "READY=1 and two WATCHDOG=1", func() bool {
 		return nl.Count(sdnotify.Ready) == 1 && nl.Count(sdnotify.Watchdog) >= 2
 	})
 
 	var metrics string
-	waitLab(t, 2*time.Second, "/metrics", func() bool {
+	lab.Wait(t, 2*time.Second, "/metrics", func() bool {
 		var err error
 		metrics, err = scrapeIn(n1, metricsAddr)
 		return err == nil
@@ -90,7 +90,7 @@ func TestLabOps(t *testing.T) {
 	// n2 was BACKUP before n1's first advert and names n1 only once it has
 	// read one, so poll its status until it does.
 	var rep status.Report
-	waitLab(t, 2*time.Second, "n2's status to name n1 as master", func() bool {
+	lab.Wait(t, 2*time.Second, "n2's status to name n1 as master", func() bool {
 		out, err := runStatus(time.Now(), "--state-dir", b.dir, "--json")
 		if err != nil {
 			t.Fatal(err)
