@@ -1,9 +1,13 @@
 package carp
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/carpd/carpd/carp/internal/frametest"
+)
 
 func BenchmarkDecodeCARP(b *testing.B) {
-	data := unhex(b, vector1)
+	data := frametest.Unhex(b, vector1)
 	var h Header
 	b.ReportAllocs()
 	for b.Loop() {
@@ -15,7 +19,7 @@ func BenchmarkDecodeCARP(b *testing.B) {
 
 // BenchmarkVerifyCARP is the CARP receive path: decode, then HMAC check.
 func BenchmarkVerifyCARP(b *testing.B) {
-	data := unhex(b, vector1)
+	data := frametest.Unhex(b, vector1)
 	a := mustAuth(b, "mypassword", 1, addrs("10.1.1.252"), nil)
 	var h Header
 	b.ReportAllocs()
@@ -42,8 +46,8 @@ func BenchmarkSignEncodeCARP(b *testing.B) {
 }
 
 func BenchmarkDecodeVRRP3(b *testing.B) {
-	data := unhex(b, vrrp3PseudoVector)
-	v := VRRP{Src: vSrc4, Dst: vDst4}
+	data := frametest.Unhex(b, vrrp3PseudoVector)
+	v := VRRP{Src: frametest.Src4, Dst: frametest.Dst4}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := v.UnmarshalBinary(data); err != nil {
@@ -54,7 +58,7 @@ func BenchmarkDecodeVRRP3(b *testing.B) {
 
 func BenchmarkEncodeVRRP3(b *testing.B) {
 	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
+		Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true}
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -215,7 +215,7 @@ func TestReadCaptures(t *testing.T) {
 	h := vector1Header(t)
 	other := frametest.Frame(t, false, gopacket.Payload{1, 2, 3})
 	other[14+9] = 17 // IP protocol UDP: skipped (IPv4 checksum is not checked by gopacket)
-	for _, fr := range [][]byte{frametest.Frame(t, false, gopacket.Payload(mustAppend(t, &h))), other, frametest.Frame(t, true, gopacket.Payload(unhex(t, vrrp3v6Vector)))} {
+	for _, fr := range [][]byte{frametest.Frame(t, false, gopacket.Payload(mustAppend(t, &h))), other, frametest.Frame(t, true, gopacket.Payload(frametest.Unhex(t, vrrp3v6Vector)))} {
 		if err := w.WritePacket(gopacket.CaptureInfo{CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
 			t.Fatal(err)
 		}
@@ -225,8 +225,8 @@ func TestReadCaptures(t *testing.T) {
 	}
 	got := readCaptures(t, filepath.Join(dir, "*.pcap"))
 	want := []capture{
-		{name: "x.pcap:1", payload: unhex(t, vector1), src: vSrc4, dst: vDst4, ttl: 255},
-		{name: "x.pcap:3", payload: unhex(t, vrrp3v6Vector), src: vSrc6, dst: vDst6, ttl: 255},
+		{name: "x.pcap:1", payload: frametest.Unhex(t, vector1), src: frametest.Src4, dst: frametest.Dst4, ttl: 255},
+		{name: "x.pcap:3", payload: frametest.Unhex(t, vrrp3v6Vector), src: frametest.Src6, dst: frametest.Dst6, ttl: 255},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(capture{}), eqAddr); diff != "" {
 		t.Errorf("readCaptures (-want +got):\n%s", diff)

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"github.com/carpd/carpd/carp/internal/frametest"
 )
 
 func TestClassify(t *testing.T) {
@@ -16,7 +18,7 @@ func TestClassify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	carp := unhex(t, vector1)
+	carp := frametest.Unhex(t, vector1)
 	withCARP := func(f func(b []byte)) []byte {
 		b := append([]byte(nil), carp...)
 		f(b)
@@ -29,13 +31,13 @@ func TestClassify(t *testing.T) {
 		err  error
 	}{
 		{"carp", carp, ProtoCARP, nil},
-		{"vrrp2", unhex(t, vrrp2Vector), ProtoVRRP2, nil},
+		{"vrrp2", frametest.Unhex(t, vrrp2Vector), ProtoVRRP2, nil},
 		{"vrrp2 count 5 (36 bytes)", vrrp2Count5, ProtoVRRP2, nil},
-		{"vrrp3 pseudo", unhex(t, vrrp3PseudoVector), ProtoVRRP3, nil},
-		{"vrrp3 ipv6", unhex(t, vrrp3v6Vector), ProtoVRRP3, nil},
+		{"vrrp3 pseudo", frametest.Unhex(t, vrrp3PseudoVector), ProtoVRRP3, nil},
+		{"vrrp3 ipv6", frametest.Unhex(t, vrrp3v6Vector), ProtoVRRP3, nil},
 		{"empty", nil, ProtoUnknown, ErrShort},
 		{"v2 one byte", []byte{0x21}, ProtoUnknown, ErrShort},
-		{"v3 seven bytes", unhex(t, vrrp3PlainVector)[:7], ProtoUnknown, ErrShort},
+		{"v3 seven bytes", frametest.Unhex(t, vrrp3PlainVector)[:7], ProtoUnknown, ErrShort},
 		{"version 1", []byte{0x11, 0, 0, 0, 0, 0, 0, 0}, ProtoUnknown, ErrVersion},
 		{"version 0", make([]byte, 36), ProtoUnknown, ErrVersion},
 		{"carp bad checksum", withCARP(func(b []byte) { b[20] ^= 1 }), ProtoUnknown, ErrAmbiguous},
@@ -47,7 +49,7 @@ func TestClassify(t *testing.T) {
 		// protocol hint can decode it as CARP. No implementation sends it.
 		{"carp authlen 5", withCARP(func(b []byte) { b[3] = 5; fixCARPSum(b) }), ProtoVRRP2, nil},
 		{"carp trailing bytes", append(withCARP(func([]byte) {}), 0, 0), ProtoUnknown, ErrAmbiguous},
-		{"vrrp2 trailing bytes", append(unhex(t, vrrp2Vector), 0, 0), ProtoUnknown, ErrAmbiguous},
+		{"vrrp2 trailing bytes", append(frametest.Unhex(t, vrrp2Vector), 0, 0), ProtoUnknown, ErrAmbiguous},
 	}
 	for _, tt := range tests {
 		got, err := Classify(tt.in)
@@ -111,25 +113,25 @@ func TestClassifyNoConfusion(t *testing.T) {
 // not; other versions and short payloads have no shape.
 func TestShape(t *testing.T) {
 	badSum := func(s string) []byte {
-		b := unhex(t, s)
+		b := frametest.Unhex(t, s)
 		b[len(b)-1] ^= 1
 		return b
 	}
-	authlen6 := unhex(t, vector1)
+	authlen6 := frametest.Unhex(t, vector1)
 	authlen6[3] = 6
 	tests := []struct {
 		name string
 		in   []byte
 		want Proto
 	}{
-		{"carp", unhex(t, vector1), ProtoCARP},
+		{"carp", frametest.Unhex(t, vector1), ProtoCARP},
 		{"carp bad checksum", badSum(vector1), ProtoCARP},
 		{"carp authlen 6", authlen6, ProtoUnknown},
-		{"vrrp2", unhex(t, vrrp2Vector), ProtoVRRP2},
+		{"vrrp2", frametest.Unhex(t, vrrp2Vector), ProtoVRRP2},
 		{"vrrp2 bad checksum", badSum(vrrp2Vector), ProtoVRRP2},
-		{"vrrp2 trailing byte", append(unhex(t, vrrp2Vector), 0), ProtoUnknown},
-		{"vrrp3", unhex(t, vrrp3PseudoVector), ProtoUnknown},
-		{"7 bytes", unhex(t, vrrp2Vector)[:7], ProtoUnknown},
+		{"vrrp2 trailing byte", append(frametest.Unhex(t, vrrp2Vector), 0), ProtoUnknown},
+		{"vrrp3", frametest.Unhex(t, vrrp3PseudoVector), ProtoUnknown},
+		{"7 bytes", frametest.Unhex(t, vrrp2Vector)[:7], ProtoUnknown},
 		{"empty", nil, ProtoUnknown},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -13,11 +14,11 @@ import (
 
 func unitVectors(t testing.TB) [][]byte {
 	return [][]byte{
-		unhex(t, vector1),
-		unhex(t, vrrp2Vector),
-		unhex(t, vrrp3PseudoVector),
-		unhex(t, vrrp3PlainVector),
-		unhex(t, vrrp3v6Vector),
+		frametest.Unhex(t, vector1),
+		frametest.Unhex(t, vrrp2Vector),
+		frametest.Unhex(t, vrrp3PseudoVector),
+		frametest.Unhex(t, vrrp3PlainVector),
+		frametest.Unhex(t, vrrp3v6Vector),
 	}
 }
 
@@ -62,9 +63,9 @@ func FuzzHeader(f *testing.F) {
 func fuzzAddrs(family uint8) (src, dst netip.Addr) {
 	switch family % 3 {
 	case 1:
-		return vSrc4, vDst4
+		return frametest.Src4, frametest.Dst4
 	case 2:
-		return vSrc6, vDst6
+		return frametest.Src6, frametest.Dst6
 	}
 	return netip.Addr{}, netip.Addr{}
 }

@@ -3,25 +3,14 @@ package carp
 import (
 	"bytes"
 	"encoding"
-	"encoding/hex"
 	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
-
-// unhex decodes hex with optional spaces, for vectors written in groups.
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad test hex %q: %v", s, err)
-	}
-	return b
-}
 
 var eqAddr = cmpopts.EquateComparable(netip.Addr{})
 
@@ -33,12 +22,12 @@ func vector1Header(t testing.TB) Header {
 	return Header{
 		Version: 2, Type: 1, VHID: 1, AdvSkew: 0, AuthLen: 7, Demote: 0, AdvBase: 1,
 		Checksum: 0xbd35, Counter: 0x0123456789abcdef,
-		MD: [20]byte(unhex(t, "b0c95ba597ba42bcf424d715b1a4eba2db3958f9")),
+		MD: [20]byte(frametest.Unhex(t, "b0c95ba597ba42bcf424d715b1a4eba2db3958f9")),
 	}
 }
 
 func TestHeaderDecodeVector(t *testing.T) {
-	data := unhex(t, vector1)
+	data := frametest.Unhex(t, vector1)
 	var got Header
 	if err := got.UnmarshalBinary(data); err != nil {
 		t.Fatalf("UnmarshalBinary: %v", err)
@@ -55,14 +44,14 @@ func TestHeaderEncodeVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(append([]byte{0xaa}, unhex(t, vector1)...), got); diff != "" {
+	if diff := cmp.Diff(append([]byte{0xaa}, frametest.Unhex(t, vector1)...), got); diff != "" {
 		t.Errorf("AppendBinary (-want +got):\n%s", diff)
 	}
 	if h.Checksum != 0xbd35 {
 		t.Errorf("h.Checksum = %#04x after AppendBinary, want 0xbd35", h.Checksum)
 	}
 	h.Checksum = 0
-	if got, err := h.MarshalBinary(); err != nil || !bytes.Equal(got, unhex(t, vector1)) {
+	if got, err := h.MarshalBinary(); err != nil || !bytes.Equal(got, frametest.Unhex(t, vector1)) {
 		t.Errorf("MarshalBinary = % x, %v; want the vector", got, err)
 	}
 }
@@ -85,7 +74,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 }
 
 func TestHeaderDecodeErrors(t *testing.T) {
-	good := unhex(t, vector1)
+	good := frametest.Unhex(t, vector1)
 	mod := func(f func(b []byte)) []byte {
 		b := append([]byte(nil), good...)
 		f(b)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -54,7 +55,7 @@ func TestAuthVectors(t *testing.T) {
 		a := mustAuth(t, tt.pass, tt.vhid, tt.vips, nil)
 		h := Header{Version: 2, Type: 1, VHID: tt.vhid, AuthLen: 7, AdvBase: 1, Counter: tt.counter}
 		a.Sign(&h)
-		if diff := cmp.Diff(unhex(t, tt.md), h.MD[:]); diff != "" {
+		if diff := cmp.Diff(frametest.Unhex(t, tt.md), h.MD[:]); diff != "" {
 			t.Errorf("%s: MD (-want +got):\n%s", tt.name, diff)
 		}
 		if err := a.Verify(&h); err != nil {
@@ -68,7 +69,7 @@ func TestAuthSignVector1(t *testing.T) {
 	a := mustAuth(t, "mypassword", 1, addrs("10.1.1.252"), nil)
 	h := Header{Version: 2, Type: 1, VHID: 1, AuthLen: 7, AdvBase: 1, Counter: 0x0123456789abcdef}
 	a.Sign(&h)
-	if diff := cmp.Diff(unhex(t, vector1), mustAppend(t, &h)); diff != "" {
+	if diff := cmp.Diff(frametest.Unhex(t, vector1), mustAppend(t, &h)); diff != "" {
 		t.Errorf("signed header (-want +got):\n%s", diff)
 	}
 }
@@ -154,13 +155,13 @@ func TestAuthLinkLocalVariants(t *testing.T) {
 	vips := addrs("198.18.0.10", "2001:2::10", "fe80::1%eth0")
 	a := mustAuth(t, "secret", 7, vips, nil)
 	// Python: carp_md("secret", 7, ["198.18.0.10"], ["2001:2::10", "fe80::1"], counter=5)
-	orig := Header{Counter: 5, MD: [20]byte(unhex(t, "7227ed479416d638609fa2b87ac057dc397774b2"))}
+	orig := Header{Counter: 5, MD: [20]byte(frametest.Unhex(t, "7227ed479416d638609fa2b87ac057dc397774b2"))}
 	if err := a.Verify(&orig); err != nil {
 		t.Errorf("Verify of the ORIG (with link-local) variant: %v", err)
 	}
 	nov6ll := Header{Counter: 5}
 	a.Sign(&nov6ll)
-	if diff := cmp.Diff(unhex(t, "7a859a7103140d7a2abcfe2d4ae89ea9b6c24791"), nov6ll.MD[:]); diff != "" {
+	if diff := cmp.Diff(frametest.Unhex(t, "7a859a7103140d7a2abcfe2d4ae89ea9b6c24791"), nov6ll.MD[:]); diff != "" {
 		t.Errorf("Sign is not the NOV6LL variant (-want +got):\n%s", diff)
 	}
 	// A peer that knows no link-local verifies what we sign.

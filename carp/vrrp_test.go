@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -21,13 +22,6 @@ const (
 	vrrp3v6Vector = "31336401 0064 4b45 20010002000000000000000000000100"
 )
 
-var (
-	vSrc4 = netip.MustParseAddr("192.168.1.1")
-	vDst4 = netip.MustParseAddr("224.0.0.18")
-	vSrc6 = netip.MustParseAddr("fe80::1")
-	vDst6 = netip.MustParseAddr("ff02::12")
-)
-
 func TestVRRPDecodeVectors(t *testing.T) {
 	vip4 := addrs("192.168.1.100")
 	tests := []struct {
@@ -36,15 +30,15 @@ func TestVRRPDecodeVectors(t *testing.T) {
 		src, dst netip.Addr
 		want     VRRP
 	}{
-		{"v2", vrrp2Vector, vSrc4, vDst4, VRRP{
+		{"v2", vrrp2Vector, frametest.Src4, frametest.Dst4, VRRP{
 			Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1, Checksum: 0xb8bd,
 			Addrs: vip4, ChecksumChecked: true,
 		}},
-		{"v3 pseudo", vrrp3PseudoVector, vSrc4, vDst4, VRRP{
+		{"v3 pseudo", vrrp3PseudoVector, frametest.Src4, frametest.Dst4, VRRP{
 			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
 			Addrs: vip4, PseudoHeader: true, ChecksumChecked: true,
 		}},
-		{"v3 plain", vrrp3PlainVector, vSrc4, vDst4, VRRP{
+		{"v3 plain", vrrp3PlainVector, frametest.Src4, frametest.Dst4, VRRP{
 			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0xa85a,
 			Addrs: vip4, ChecksumChecked: true,
 		}},
@@ -58,7 +52,7 @@ func TestVRRPDecodeVectors(t *testing.T) {
 			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
 			Addrs: vip4,
 		}},
-		{"v3 ipv6", vrrp3v6Vector, vSrc6, vDst6, VRRP{
+		{"v3 ipv6", vrrp3v6Vector, frametest.Src6, frametest.Dst6, VRRP{
 			Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x4b45,
 			Addrs: addrs("2001:2::100"), PseudoHeader: true, ChecksumChecked: true,
 		}},
@@ -70,7 +64,7 @@ func TestVRRPDecodeVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got VRRP
-		if err := unmarshalVRRP(&got, unhex(t, tt.in), tt.src, tt.dst); err != nil {
+		if err := unmarshalVRRP(&got, frametest.Unhex(t, tt.in), tt.src, tt.dst); err != nil {
 			t.Errorf("%s: UnmarshalBinary: %v", tt.name, err)
 		}
 		tt.want.Src, tt.want.Dst = tt.src, tt.dst
@@ -91,14 +85,14 @@ func TestVRRPEncodeVectors(t *testing.T) {
 		want   string
 	}{
 		{"v2", base(2, 1, netip.Addr{}, netip.Addr{}, "192.168.1.100"), false, vrrp2Vector},
-		{"v3 pseudo", base(3, 100, vSrc4, vDst4, "192.168.1.100"), true, vrrp3PseudoVector},
-		{"v3 plain", base(3, 100, vSrc4, vDst4, "192.168.1.100"), false, vrrp3PlainVector},
+		{"v3 pseudo", base(3, 100, frametest.Src4, frametest.Dst4, "192.168.1.100"), true, vrrp3PseudoVector},
+		{"v3 plain", base(3, 100, frametest.Src4, frametest.Dst4, "192.168.1.100"), false, vrrp3PlainVector},
 		{"v3 plain no addrs", base(3, 100, netip.Addr{}, netip.Addr{}, "192.168.1.100"), false, vrrp3PlainVector},
 		// IPv6 always has the pseudo-header, whatever pseudo says.
-		{"v3 ipv6", base(3, 100, vSrc6, vDst6, "2001:2::100"), false, vrrp3v6Vector},
+		{"v3 ipv6", base(3, 100, frametest.Src6, frametest.Dst6, "2001:2::100"), false, vrrp3v6Vector},
 	}
 	for _, tt := range tests {
-		want := unhex(t, tt.want)
+		want := frametest.Unhex(t, tt.want)
 		got, err := appendVRRP(&tt.in, []byte{0xaa}, tt.pseudo)
 		if err != nil {
 			t.Errorf("%s: AppendBinary: %v", tt.name, err)
@@ -125,10 +119,10 @@ func TestVRRPEncodeErrors(t *testing.T) {
 		{"v2 interval", VRRP{Version: 2, AdvInt: 256}, false, nil},
 		{"v3 interval", VRRP{Version: 3, AdvInt: 4096}, false, nil},
 		{"v2 ipv6 addr", VRRP{Version: 2, Addrs: addrs("2001:2::1")}, false, nil},
-		{"v3 mixed", VRRP{Version: 3, Src: vSrc4, Dst: vDst4, Addrs: addrs("192.168.1.1", "2001:2::1")}, false, nil},
+		{"v3 mixed", VRRP{Version: 3, Src: frametest.Src4, Dst: frametest.Dst4, Addrs: addrs("192.168.1.1", "2001:2::1")}, false, nil},
 		{"v3 pseudo no src", VRRP{Version: 3, Addrs: addrs("192.168.1.1")}, true, nil},
-		{"v3 ipv6 no dst", VRRP{Version: 3, Src: vSrc6, Addrs: addrs("2001:2::1")}, false, nil},
-		{"v3 ipv6 v4 dst", VRRP{Version: 3, Src: vSrc6, Dst: vDst4, Addrs: addrs("2001:2::1")}, false, nil},
+		{"v3 ipv6 no dst", VRRP{Version: 3, Src: frametest.Src6, Addrs: addrs("2001:2::1")}, false, nil},
+		{"v3 ipv6 v4 dst", VRRP{Version: 3, Src: frametest.Src6, Dst: frametest.Dst4, Addrs: addrs("2001:2::1")}, false, nil},
 	}
 	for _, tt := range tests {
 		in := []byte{1, 2}
@@ -144,7 +138,7 @@ func TestVRRPEncodeErrors(t *testing.T) {
 
 func TestVRRPDecodeErrors(t *testing.T) {
 	mod := func(s string, f func(b []byte)) []byte {
-		b := unhex(t, s)
+		b := frametest.Unhex(t, s)
 		f(b)
 		return b
 	}
@@ -156,22 +150,22 @@ func TestVRRPDecodeErrors(t *testing.T) {
 		wantVRID uint8 // 0 when the fields must be untouched
 		checked  bool
 	}{
-		{"empty", nil, vSrc4, vDst4, ErrShort, 0, false},
-		{"7 bytes", unhex(t, vrrp2Vector)[:7], vSrc4, vDst4, ErrShort, 0, false},
-		{"version 1", mod(vrrp2Vector, func(b []byte) { b[0] = 0x11 }), vSrc4, vDst4, ErrVersion, 0, false},
-		{"version 4", mod(vrrp3PlainVector, func(b []byte) { b[0] = 0x41 }), vSrc4, vDst4, ErrVersion, 0, false},
-		{"v2 no auth data", unhex(t, vrrp2Vector)[:12], vSrc4, vDst4, ErrLength, 51, false},
-		{"v2 trailing byte", append(unhex(t, vrrp2Vector), 0), vSrc4, vDst4, ErrLength, 51, false},
-		{"v2 count 2", mod(vrrp2Vector, func(b []byte) { b[3] = 2 }), vSrc4, vDst4, ErrLength, 51, false},
-		{"v3 ipv6 src, ipv4 length", unhex(t, vrrp3PlainVector), vSrc6, vDst6, ErrLength, 51, false},
-		{"v3 ipv4 src, ipv6 length", unhex(t, vrrp3v6Vector), vSrc4, vDst4, ErrLength, 51, false},
-		{"v3 neither length", unhex(t, vrrp3PlainVector)[:10], netip.Addr{}, netip.Addr{}, ErrLength, 51, false},
-		{"v2 bad checksum", mod(vrrp2Vector, func(b []byte) { b[19] = 1 }), vSrc4, vDst4, ErrChecksum, 51, true},
-		{"v3 bad checksum", mod(vrrp3PseudoVector, func(b []byte) { b[2] = 99 }), vSrc4, vDst4, ErrChecksum, 51, true},
+		{"empty", nil, frametest.Src4, frametest.Dst4, ErrShort, 0, false},
+		{"7 bytes", frametest.Unhex(t, vrrp2Vector)[:7], frametest.Src4, frametest.Dst4, ErrShort, 0, false},
+		{"version 1", mod(vrrp2Vector, func(b []byte) { b[0] = 0x11 }), frametest.Src4, frametest.Dst4, ErrVersion, 0, false},
+		{"version 4", mod(vrrp3PlainVector, func(b []byte) { b[0] = 0x41 }), frametest.Src4, frametest.Dst4, ErrVersion, 0, false},
+		{"v2 no auth data", frametest.Unhex(t, vrrp2Vector)[:12], frametest.Src4, frametest.Dst4, ErrLength, 51, false},
+		{"v2 trailing byte", append(frametest.Unhex(t, vrrp2Vector), 0), frametest.Src4, frametest.Dst4, ErrLength, 51, false},
+		{"v2 count 2", mod(vrrp2Vector, func(b []byte) { b[3] = 2 }), frametest.Src4, frametest.Dst4, ErrLength, 51, false},
+		{"v3 ipv6 src, ipv4 length", frametest.Unhex(t, vrrp3PlainVector), frametest.Src6, frametest.Dst6, ErrLength, 51, false},
+		{"v3 ipv4 src, ipv6 length", frametest.Unhex(t, vrrp3v6Vector), frametest.Src4, frametest.Dst4, ErrLength, 51, false},
+		{"v3 neither length", frametest.Unhex(t, vrrp3PlainVector)[:10], netip.Addr{}, netip.Addr{}, ErrLength, 51, false},
+		{"v2 bad checksum", mod(vrrp2Vector, func(b []byte) { b[19] = 1 }), frametest.Src4, frametest.Dst4, ErrChecksum, 51, true},
+		{"v3 bad checksum", mod(vrrp3PseudoVector, func(b []byte) { b[2] = 99 }), frametest.Src4, frametest.Dst4, ErrChecksum, 51, true},
 		// The pseudo-header form with other addresses is wrong, and without
 		// one it does not match either.
-		{"v3 other src", unhex(t, vrrp3PseudoVector), netip.MustParseAddr("192.168.1.2"), vDst4, ErrChecksum, 51, true},
-		{"v3 ipv6 bad checksum", unhex(t, vrrp3v6Vector), vSrc6, netip.MustParseAddr("ff02::1"), ErrChecksum, 51, true},
+		{"v3 other src", frametest.Unhex(t, vrrp3PseudoVector), netip.MustParseAddr("192.168.1.2"), frametest.Dst4, ErrChecksum, 51, true},
+		{"v3 ipv6 bad checksum", frametest.Unhex(t, vrrp3v6Vector), frametest.Src6, netip.MustParseAddr("ff02::1"), ErrChecksum, 51, true},
 	}
 	for _, tt := range tests {
 		var v VRRP
@@ -198,15 +192,15 @@ func TestVRRPReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got VRRP
-	if err := unmarshalVRRP(&got, b, vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, b, frametest.Src4, frametest.Dst4); err != nil {
 		t.Fatal(err)
 	}
-	if err := unmarshalVRRP(&got, unhex(t, vrrp3PseudoVector), vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, frametest.Unhex(t, vrrp3PseudoVector), frametest.Src4, frametest.Dst4); err != nil {
 		t.Fatal(err)
 	}
 	want := VRRP{
 		Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100, Checksum: 0x0622,
-		Addrs: addrs("192.168.1.100"), Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true,
+		Addrs: addrs("192.168.1.100"), Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true, ChecksumChecked: true,
 	}
 	if diff := cmp.Diff(want, got, eqAddr); diff != "" {
 		t.Errorf("second decode (-want +got):\n%s", diff)
@@ -231,7 +225,7 @@ func TestVRRPPassword(t *testing.T) {
 		t.Errorf("encoded % x: want auth type 1 and \"secret\" padded", b)
 	}
 	var got VRRP
-	if err := unmarshalVRRP(&got, b, vSrc4, vDst4); err != nil {
+	if err := unmarshalVRRP(&got, b, frametest.Src4, frametest.Dst4); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -258,12 +252,12 @@ func TestVRRPPassword(t *testing.T) {
 
 func TestVRRPMarshalBinary(t *testing.T) {
 	v := VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4, PseudoHeader: true}
+		Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true}
 	got, err := v.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(unhex(t, vrrp3PseudoVector), got); diff != "" {
+	if diff := cmp.Diff(frametest.Unhex(t, vrrp3PseudoVector), got); diff != "" {
 		t.Errorf("MarshalBinary (-want +got):\n%s", diff)
 	}
 }
@@ -277,7 +271,7 @@ func TestVRRPAppendRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append([]byte{0xaa}, unhex(t, "31336407 0064 beef 20010002000000000000000000000100")...)
+	want := append([]byte{0xaa}, frametest.Unhex(t, "31336407 0064 beef 20010002000000000000000000000100")...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AppendRaw (-want +got):\n%s", diff)
 	}
@@ -294,10 +288,10 @@ func TestVRRPAdvert(t *testing.T) {
 		in   VRRP
 		want Advert
 	}{
-		{VRRP{Version: 2, VRID: 5, Priority: 200, AdvInt: 3, Src: vSrc4},
-			Advert{Proto: ProtoVRRP2, ID: 5, Src: vSrc4, TTL: 255, Priority: 200, Interval: 3 * time.Second}},
-		{VRRP{Version: 3, VRID: 6, Priority: 0, AdvInt: 4095, Src: vSrc6},
-			Advert{Proto: ProtoVRRP3, ID: 6, Src: vSrc6, TTL: 255, Priority: 0, Interval: 40950 * time.Millisecond}},
+		{VRRP{Version: 2, VRID: 5, Priority: 200, AdvInt: 3, Src: frametest.Src4},
+			Advert{Proto: ProtoVRRP2, ID: 5, Src: frametest.Src4, TTL: 255, Priority: 200, Interval: 3 * time.Second}},
+		{VRRP{Version: 3, VRID: 6, Priority: 0, AdvInt: 4095, Src: frametest.Src6},
+			Advert{Proto: ProtoVRRP3, ID: 6, Src: frametest.Src6, TTL: 255, Priority: 0, Interval: 40950 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.in.Advert(255), eqAddr); diff != "" {
@@ -307,8 +301,8 @@ func TestVRRPAdvert(t *testing.T) {
 }
 
 func TestVRRPDecodeNoAllocs(t *testing.T) {
-	data := unhex(t, vrrp3v6Vector)
-	v := VRRP{Src: vSrc6, Dst: vDst6}
+	data := frametest.Unhex(t, vrrp3v6Vector)
+	v := VRRP{Src: frametest.Src6, Dst: frametest.Dst6}
 	if n := testing.AllocsPerRun(100, func() { _ = v.UnmarshalBinary(data) }); n != 0 {
 		t.Errorf("UnmarshalBinary allocates %v times once warm", n)
 	}

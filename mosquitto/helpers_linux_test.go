@@ -4,8 +4,6 @@ package mosquitto
 
 import (
 	"context"
-	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -59,36 +57,5 @@ func runChild(t *testing.T, c *supervisor.Child) {
 				t.Error("Run did not return within 15 s of cancel")
 			}
 		})
-	})
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// checkGoroutines fails t if, at the end of the test, more goroutines run
-// than at its start (after a short settling time for exiting ones).
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		n := runtime.NumGoroutine()
-		for n > before && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		if n > before {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutine leak: %d before, %d after:\n%s", before, n, buf)
-		}
 	})
 }

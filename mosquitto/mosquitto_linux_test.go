@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/secret"
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/carpd/carpd/supervisor"
 )
 
@@ -122,10 +123,10 @@ func superviseMosquitto(t *testing.T, conf string, ready supervisor.ReadyFunc, l
 
 func TestMosquittoReady(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	logs := &lockedBuffer{t: t}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	c, ev := startBroker(t, addr, log)
 	ready := ev.wait(t, supervisor.EventReady, 10*time.Second)
 	t.Logf("mosquitto time to ready (TCP + CONNECT/CONNACK): %v", ready.Took)
@@ -156,7 +157,7 @@ func TestMosquittoReady(t *testing.T) {
 
 func TestMosquittoCannotBind(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +178,9 @@ func TestMosquittoCannotBind(t *testing.T) {
 
 func TestMosquittoHealth(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	c, ev := startBroker(t, addr, log)
 	ev.wait(t, supervisor.EventReady, 10*time.Second)
 

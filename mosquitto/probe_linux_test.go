@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/carpd/carpd/supervisor"
 )
 
@@ -51,10 +52,10 @@ func waitPaths(t *testing.T, p *Probe, want PathState, d time.Duration) time.Dur
 // bridge is in TestProbeLab.
 func TestProbeOneBroker(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	logs := &lockedBuffer{t: t}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	c, ev := startBroker(t, addr, log)
 	ev.wait(t, supervisor.EventReady, 10*time.Second)
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/carpd/carpd/supervisor"
 )
 
@@ -64,11 +65,11 @@ func startTLSBroker(t *testing.T, addr string, p *testPKI, log *slog.Logger) *ev
 // and fail, saying why, with the wrong ones.
 func TestMosquittoTLSReady(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	logs := &lockedBuffer{t: t}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	pki := newTestPKI(t, t.TempDir())
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	ev := startTLSBroker(t, addr, pki, log)
 	ready := ev.wait(t, supervisor.EventReady, 10*time.Second)
 	t.Logf("mosquitto TLS time to ready (TCP + TLS + CONNECT/CONNACK): %v", ready.Took)
@@ -156,10 +157,10 @@ func lineWith(s, sub string) string {
 // as in TestProbeOneBroker).
 func TestMosquittoTLSChecks(t *testing.T) {
 	needMosquitto(t)
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pki := newTestPKI(t, t.TempDir())
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	ev := startTLSBroker(t, addr, pki, log)
 	ev.wait(t, supervisor.EventReady, 10*time.Second)
 	b := tlsBroker(t, addr, TLSFiles{CAFile: pki.ca, CertFile: pki.clientCert, KeyFile: pki.clientKey})

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -159,8 +160,8 @@ func checkGone(t *testing.T, pid int) {
 }
 
 func TestChildStartReadyStop(t *testing.T) {
-	checkGoroutines(t)
-	addr := freeAddr(t)
+	testutil.CheckGoroutines(t)
+	addr := testutil.FreeAddr(t)
 	cfg, ev := helperConfig(t, "serve", "HELPER_ADDR="+addr)
 	cfg.Addr = addr
 	c, err := New(cfg)
@@ -201,9 +202,9 @@ func TestChildStartReadyStop(t *testing.T) {
 }
 
 func TestChildCrashBackoff(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	cfg, ev := helperConfig(t, "crash")
-	cfg.Addr = freeAddr(t)
+	cfg.Addr = testutil.FreeAddr(t)
 	cfg.CrashLoopAfter = 3
 	c, err := New(cfg)
 	if err != nil {
@@ -248,8 +249,8 @@ func TestChildCrashBackoff(t *testing.T) {
 }
 
 func TestChildCrashLoopOver(t *testing.T) {
-	checkGoroutines(t)
-	addr := freeAddr(t)
+	testutil.CheckGoroutines(t)
+	addr := testutil.FreeAddr(t)
 	cfg, ev := helperConfig(t, "crash-first", "HELPER_ADDR="+addr,
 		"HELPER_COUNTER="+filepath.Join(t.TempDir(), "count"))
 	cfg.Addr = addr
@@ -277,8 +278,8 @@ func TestChildCrashLoopOver(t *testing.T) {
 }
 
 func TestChildStopEscalates(t *testing.T) {
-	checkGoroutines(t)
-	addr := freeAddr(t)
+	testutil.CheckGoroutines(t)
+	addr := testutil.FreeAddr(t)
 	cfg, ev := helperConfig(t, "ignore-term", "HELPER_ADDR="+addr, "HELPER_GRANDCHILD=1")
 	cfg.Addr = addr
 	cfg.StopTimeout = 300 * time.Millisecond
@@ -307,8 +308,8 @@ func TestChildStopEscalates(t *testing.T) {
 }
 
 func TestChildLeftover(t *testing.T) {
-	checkGoroutines(t)
-	addr := freeAddr(t)
+	testutil.CheckGoroutines(t)
+	addr := testutil.FreeAddr(t)
 	cfg, ev := helperConfig(t, "serve", "HELPER_ADDR="+addr)
 	cfg.Addr = addr
 	// A child from an "earlier run": same command line, own group, its
@@ -368,8 +369,8 @@ func TestChildLeftoverOtherCommand(t *testing.T) {
 }
 
 func TestChildRestart(t *testing.T) {
-	checkGoroutines(t)
-	addr := freeAddr(t)
+	testutil.CheckGoroutines(t)
+	addr := testutil.FreeAddr(t)
 	cfg, ev := helperConfig(t, "serve", "HELPER_ADDR="+addr)
 	cfg.Addr = addr
 	c, err := New(cfg)
@@ -405,7 +406,7 @@ func TestChildRestart(t *testing.T) {
 }
 
 func TestChildMissingCommand(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c, err := New(Config{Name: "nope", Command: []string{"/nonexistent/carpd-test-broker"}})
 	if err != nil {
 		t.Fatal(err)

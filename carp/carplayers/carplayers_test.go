@@ -20,11 +20,6 @@ import (
 )
 
 var (
-	vSrc4 = netip.MustParseAddr("192.168.1.1")
-	vDst4 = netip.MustParseAddr("224.0.0.18")
-	vSrc6 = netip.MustParseAddr("fe80::1")
-	vDst6 = netip.MustParseAddr("ff02::12")
-
 	// ignoreBytes drops the layers' Contents/Payload from comparisons;
 	// TestGoldenCaptures checks them against the IP payload.
 	ignoreBytes = cmp.Options{
@@ -61,9 +56,9 @@ func TestGopacketDecodes(t *testing.T) {
 	h := signedCARP(t)
 	v2 := vrrpLayer(carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, AdvInt: 1, Addrs: addrs("192.168.1.100")})
 	v3 := vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("192.168.1.100"),
-		Src: vSrc4, Dst: vDst4, PseudoHeader: true})
+		Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true})
 	v3v6 := vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, AdvInt: 100, Addrs: addrs("2001:2::100"),
-		Src: vSrc6, Dst: vDst6})
+		Src: frametest.Src6, Dst: frametest.Dst6})
 	// IP-in-IP: the v3 checksum must use the inner addresses.
 	outer := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolIPv4, SrcIP: net.IP{198, 18, 9, 1}, DstIP: net.IP{198, 18, 9, 2}}
 
@@ -74,13 +69,13 @@ func TestGopacketDecodes(t *testing.T) {
 	}{
 		{"carp", frametest.Frame(t, false, h), h},
 		{"vrrp2", frametest.Frame(t, false, v2), vrrpLayer(carp.VRRP{Version: 2, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 1,
-			Checksum: 0xb8bd, Addrs: v2.Addrs, Src: vSrc4, Dst: vDst4, ChecksumChecked: true})},
+			Checksum: 0xb8bd, Addrs: v2.Addrs, Src: frametest.Src4, Dst: frametest.Dst4, ChecksumChecked: true})},
 		{"vrrp3", frametest.Frame(t, false, v3), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true})},
+			Checksum: 0x0622, Addrs: v3.Addrs, Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true, ChecksumChecked: true})},
 		{"vrrp3 ipv6", frametest.Frame(t, true, v3v6), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x4b45, Addrs: v3v6.Addrs, Src: vSrc6, Dst: vDst6, PseudoHeader: true, ChecksumChecked: true})},
+			Checksum: 0x4b45, Addrs: v3v6.Addrs, Src: frametest.Src6, Dst: frametest.Dst6, PseudoHeader: true, ChecksumChecked: true})},
 		{"vrrp3 ip-in-ip", frametest.Frame(t, false, v3, outer), vrrpLayer(carp.VRRP{Version: 3, Type: 1, VRID: 51, Priority: 100, CountAddrs: 1, AdvInt: 100,
-			Checksum: 0x0622, Addrs: v3.Addrs, Src: vSrc4, Dst: vDst4, PseudoHeader: true, ChecksumChecked: true})},
+			Checksum: 0x0622, Addrs: v3.Addrs, Src: frametest.Src4, Dst: frametest.Dst4, PseudoHeader: true, ChecksumChecked: true})},
 	}
 	for _, tt := range tests {
 		for _, opts := range []gopacket.DecodeOptions{gopacket.Default, gopacket.Lazy} {

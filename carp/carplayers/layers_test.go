@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/carp/carplayers"
+	"github.com/carpd/carpd/carp/internal/frametest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -24,24 +24,15 @@ const (
 	vrrp3PseudoVector = "31336401 0064 0622 c0a80164"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad test hex %q: %v", s, err)
-	}
-	return b
-}
-
 // TestLayerTypeDecoders: the registered layer types decode a bare payload
 // without classifying.
 func TestLayerTypeDecoders(t *testing.T) {
-	p := gopacket.NewPacket(unhex(t, vector1), carplayers.LayerTypeCARP, gopacket.Default)
+	p := gopacket.NewPacket(frametest.Unhex(t, vector1), carplayers.LayerTypeCARP, gopacket.Default)
 	if c, ok := p.Layer(carplayers.LayerTypeCARP).(*carplayers.CARP); !ok || c.VHID != 1 || p.ErrorLayer() != nil {
 		t.Errorf("LayerTypeCARP decode: %v", p)
 	}
 	// Without an IP layer the pseudo-header form cannot be checked.
-	p = gopacket.NewPacket(unhex(t, vrrp3PseudoVector), carplayers.LayerTypeVRRP, gopacket.Default)
+	p = gopacket.NewPacket(frametest.Unhex(t, vrrp3PseudoVector), carplayers.LayerTypeVRRP, gopacket.Default)
 	if v, ok := p.Layer(carplayers.LayerTypeVRRP).(*carplayers.VRRP); !ok || v.VRID != 51 || v.ChecksumChecked || p.ErrorLayer() != nil {
 		t.Errorf("LayerTypeVRRP decode: %v", p)
 	}
@@ -55,7 +46,7 @@ func (f *truncFeedback) SetTruncated() { *f = true }
 // both are set once the fields are, that is for a bad checksum but not for
 // a short packet, which alone is reported truncated.
 func TestCARPDecodeFromBytes(t *testing.T) {
-	good := append(unhex(t, vector1), 0xde, 0xad)
+	good := append(frametest.Unhex(t, vector1), 0xde, 0xad)
 	bad := append([]byte(nil), good...)
 	bad[35] ^= 1
 	tests := []struct {
@@ -92,7 +83,7 @@ func TestCARPDecodeFromBytes(t *testing.T) {
 // TestVRRPDecodeFromBytes: Contents is the whole advertisement once the
 // fixed fields are filled, even when the length is wrong.
 func TestVRRPDecodeFromBytes(t *testing.T) {
-	good := unhex(t, vrrp3PseudoVector)
+	good := frametest.Unhex(t, vrrp3PseudoVector)
 	long := append(append([]byte(nil), good...), 0)
 	tests := []struct {
 		name      string
@@ -231,8 +222,8 @@ func TestSerializeToOptions(t *testing.T) {
 // the fuzzer exercises carp's layers and not gopacket's decoders of other
 // protocols (its IPsec ESP decoder panics on a 1-byte payload).
 func FuzzNewPacket(f *testing.F) {
-	f.Add(unhex(f, vector1))
-	f.Add(unhex(f, vrrp3PseudoVector))
+	f.Add(frametest.Unhex(f, vector1))
+	f.Add(frametest.Unhex(f, vrrp3PseudoVector))
 	f.Add([]byte{0x21, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		gopacket.NewPacket(data, carplayers.LayerTypeProto112, gopacket.DecodeOptions{SkipDecodeRecovery: true})

@@ -96,13 +96,13 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 	nodes[0].carpd.waitState(t, "MASTER", 10*time.Second)
 	// The state changes first; the promotion's steps (DNAT, broker
 	// restart) end with the transition's log line.
-	waitLab(t, 10*time.Second, "n1's promotion done", func() bool {
+	lab.Wait(t, 10*time.Second, "n1's promotion done", func() bool {
 		return strings.Contains(readLog(t, nodes[0].carpd), `"to":"MASTER","state":"MASTER"`)
 	})
 	nodes[1].carpd.waitState(t, "BACKUP", 10*time.Second)
 	// If n2 was MASTER before n1 came, its demotion steps (await-claim
 	// first) finish after the state change.
-	waitLab(t, 10*time.Second, "n2 without DNAT", func() bool { return len(dnatRules(t, nodes[1].n)) == 0 })
+	lab.Wait(t, 10*time.Second, "n2 without DNAT", func() bool { return len(dnatRules(t, nodes[1].n)) == 0 })
 	for _, b := range nodes {
 		b.waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
 	}
@@ -182,7 +182,7 @@ func (b *brokerNode) brokerStatus() (*daemon.BrokerStatus, error) {
 // waitBroker waits until cond holds for the broker status.
 func (b *brokerNode) waitBroker(t *testing.T, what string, timeout time.Duration, cond func(*daemon.BrokerStatus) bool) {
 	t.Helper()
-	waitLab(t, timeout, b.n.Name+" broker "+what, func() bool {
+	lab.Wait(t, timeout, b.n.Name+" broker "+what, func() bool {
 		bs, err := b.brokerStatus()
 		return err == nil && cond(bs)
 	})

@@ -82,7 +82,7 @@ func TestLabBrokerCrash(t *testing.T) {
 	if st.Demotion.Tracking != 255 {
 		t.Errorf("n1 demotion %+v, want the broker's weight 255", st.Demotion)
 	}
-	waitLab(t, 2*time.Second, "DNAT moved", func() bool {
+	lab.Wait(t, 2*time.Second, "DNAT moved", func() bool {
 		return slices.Equal(dnatRules(t, n1.n), []string{}) && len(dnatRules(t, n2.n)) == 1
 	})
 	wantDNAT(t, n2.n, vip, true)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"net"
 	"testing"
 
 	"github.com/carpd/carpd/internal/control"
@@ -26,23 +24,8 @@ func TestDemoteRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		ln, err := net.Listen("unix", control.SocketPath(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make(chan control.Request, 1)
-		go func() {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			var req control.Request
-			_ = json.NewDecoder(conn).Decode(&req)
-			got <- req
-			n := 7
-			_ = json.NewEncoder(conn).Encode(control.Response{Demote: &n})
-		}()
+		n := 7
+		got := fakeControl(t, dir, control.Response{Demote: &n})
 		root := newRoot()
 		var out bytes.Buffer
 		root.SetOut(&out)
@@ -50,7 +33,6 @@ func TestDemoteRequests(t *testing.T) {
 		if err := root.Execute(); err != nil {
 			t.Errorf("demote %v: %v", tt.args, err)
 		}
-		ln.Close()
 		if diff := cmp.Diff(tt.want, <-got); diff != "" {
 			t.Errorf("demote %v request (-want +got):\n%s", tt.args, diff)
 		}

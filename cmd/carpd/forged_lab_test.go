@@ -60,7 +60,7 @@ func TestLabForgedAdverts(t *testing.T) {
 	sendFrom(t, l, good, 64)                                 // TTL 64
 	sendFrom(t, l, carpAdvert(t, "s3cret", 99, 0, vip), 255) // no such vhid
 	sendFrom(t, l, good[:20], 255)                           // truncated
-	waitLab(t, 3*time.Second, "four drops counted", func() bool {
+	lab.Wait(t, 3*time.Second, "four drops counted", func() bool {
 		st, err := a.status()
 		d := st.Counters.Dropped
 		return err == nil && d["auth"] == 1 && d["ttl"] == 1 && d["short"] == 1

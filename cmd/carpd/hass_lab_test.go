@@ -73,7 +73,7 @@ func TestLabHomeAssistant(t *testing.T) {
 	// on_promote restart with persistence false: n2's broker lost its
 	// retained messages in the promotion; the publisher, reconnected,
 	// sends everything again.
-	waitLab(t, 5*time.Second, "n2's promotion done", func() bool {
+	lab.Wait(t, 5*time.Second, "n2's promotion done", func() bool {
 		return strings.Contains(readLog(t, n2.carpd), `"to":"MASTER","state":"MASTER"`)
 	})
 	waitRetained(t, l.Client, n2.static.String(), wantHass("n2", "ON"), 5*time.Second)
@@ -259,7 +259,7 @@ func watchHass(t *testing.T, c *lab.Node, addr, id string) *hassWatch {
 		t.Fatal(errOr(tok.Error(), "connecting to "+addr+": no answer"))
 	}
 	t.Cleanup(func() { cl.Disconnect(0) })
-	waitLab(t, 2*time.Second, "subscribed to "+addr, func() bool {
+	lab.Wait(t, 2*time.Second, "subscribed to "+addr, func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return w.subs > 0

@@ -473,7 +473,7 @@ func ucarpSystem() hostileSystem {
 			n.Start(t, append([]string{ucarp}, carpArgs(n, hostileID, pick(i == 0, "10", "50"), hostilePass,
 				hostileVIP, "-u", up, "-d", down, "-n", "-z")...)...)
 			if i == 0 {
-				waitLab(t, 10*time.Second, "ucarp n1 up", func() bool { return len(c()) > 0 })
+				lab.Wait(t, 10*time.Second, "ucarp n1 up", func() bool { return len(c()) > 0 })
 			}
 		}
 		p.transitions = func(i int) int { return len(calls[i]()) }
@@ -495,7 +495,7 @@ func keepalivedSystem(version int, pass string) hostileSystem {
 		for i, n := range p.nodes {
 			procs[i] = startKeepalived(t, n, keepalivedConf(t, version, 150-50*i, hostileID, hostileVIP, pass))
 			if i == 0 {
-				waitLab(t, 10*time.Second, "keepalived n1 master", func() bool { return n.HasAddr(vip) })
+				lab.Wait(t, 10*time.Second, "keepalived n1 master", func() bool { return n.HasAddr(vip) })
 			}
 		}
 		p.transitions = func(i int) int {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/carpd/carpd/internal/testutil"
 )
 
 const testdata = "../../carp/testdata"
@@ -43,15 +45,6 @@ func jsonRecords(t *testing.T, args ...string) []map[string]any {
 	return recs
 }
 
-func field[T any](t *testing.T, m map[string]any, k string) T {
-	t.Helper()
-	v, ok := m[k].(T)
-	if !ok {
-		t.Fatalf("record %v: field %q is %T, want %T", m, k, m[k], *new(T))
-	}
-	return v
-}
-
 func TestInspectWrongHintIsNotMisparsed(t *testing.T) {
 	// CARP decoded as VRRPv2 must be flagged, never shown as a plausible advert.
 	for _, r := range jsonRecords(t, "--proto", "vrrp2", filepath.Join(testdata, "ucarp.pcap")) {
@@ -71,7 +64,7 @@ func TestInspectVIP(t *testing.T) {
 			t.Fatalf("--vip %s: no records", vip)
 		}
 		for _, r := range recs {
-			if got := field[string](t, r, "auth"); got != want {
+			if got := testutil.Field[string](t, r, "auth"); got != want {
 				t.Errorf("--vip %s: auth %q, want %q", vip, got, want)
 			}
 		}
@@ -116,7 +109,7 @@ func TestInspectPassfile(t *testing.T) {
 			t.Fatalf("passfile %q: no records", tc.content)
 		}
 		for _, r := range recs {
-			if got := field[string](t, r, "auth"); got != tc.auth {
+			if got := testutil.Field[string](t, r, "auth"); got != tc.auth {
 				t.Errorf("passfile %q: auth %q, want %q", tc.content, got, tc.auth)
 			}
 		}

@@ -79,7 +79,7 @@ func TestLabUcarpInterop(t *testing.T) {
 	if err := a.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitLab(t, 5*time.Second, "ucarp up script", func() bool { return len(calls()) > 0 })
+	lab.Wait(t, 5*time.Second, "ucarp up script", func() bool { return len(calls()) > 0 })
 	t.Logf("ucarp took over %v after carpd's SIGTERM (bow-out)", time.Since(start).Round(time.Millisecond))
 	if got, want := calls(), []string{"up_eth0_" + vip}; !slices.Equal(got, want) {
 		t.Errorf("ucarp calls %v, want %v", got, want)
@@ -90,7 +90,7 @@ func TestLabUcarpInterop(t *testing.T) {
 
 	a2 := startCarpd(t, n1, a.dir, carpArgs(n1, "12", "0", "s3cret", vip)...)
 	a2.waitState(t, "BACKUP", 5*time.Second)
-	waitLab(t, 5*time.Second, "ucarp's adverts accepted", func() bool {
+	lab.Wait(t, 5*time.Second, "ucarp's adverts accepted", func() bool {
 		st, err := a2.status()
 		return err == nil && st.Counters.Received >= 3 && st.Master == n2.IP4.Addr().String()
 	})
@@ -105,7 +105,7 @@ func TestLabUcarpInterop(t *testing.T) {
 	a2.waitState(t, "MASTER", 8*time.Second)
 	// ucarp sends no bow-out: carpd waits its master-down, 3 s.
 	t.Logf("carpd took over %v after ucarp's SIGTERM (no bow-out)", time.Since(start).Round(time.Millisecond))
-	waitLab(t, 2*time.Second, "ucarp down script", func() bool { return len(calls()) == 2 })
+	lab.Wait(t, 2*time.Second, "ucarp down script", func() bool { return len(calls()) == 2 })
 	if got := calls(); got[1] != "down_eth0_"+vip {
 		t.Errorf("ucarp calls %v, want the down script last", got)
 	}
@@ -124,8 +124,8 @@ func TestLabUcarpWrongPassword(t *testing.T) {
 	a := startCarpd(t, n1, "", carpArgs(n1, "13", "0", "right", vip)...)
 	n2.Start(t, append([]string{ucarp}, carpArgs(n2, "13", "0", "wrong", vip, "-u", up, "-d", down, "-n")...)...)
 	a.waitState(t, "MASTER", 10*time.Second)
-	waitLab(t, 10*time.Second, "ucarp master", func() bool { return len(calls()) > 0 })
-	waitLab(t, 5*time.Second, "auth failures counted", func() bool {
+	lab.Wait(t, 10*time.Second, "ucarp master", func() bool { return len(calls()) > 0 })
+	lab.Wait(t, 5*time.Second, "auth failures counted", func() bool {
 		st, err := a.status()
 		return err == nil && st.Counters.Dropped["auth"] >= 2
 	})
@@ -200,10 +200,10 @@ func TestLabKeepalivedInterop(t *testing.T) {
 			}
 
 			k := startKeepalived(t, n2, keepalivedConf(t, tc.version, 200, tc.vrid, tc.vip, tc.pass))
-			waitLab(t, 10*time.Second, "keepalived master", func() bool { return n2.HasAddr(vip) })
+			lab.Wait(t, 10*time.Second, "keepalived master", func() bool { return n2.HasAddr(vip) })
 			a := startCarpd(t, n1, "", args...)
 			a.waitState(t, "BACKUP", 5*time.Second)
-			waitLab(t, 5*time.Second, "keepalived's adverts accepted", func() bool {
+			lab.Wait(t, 5*time.Second, "keepalived's adverts accepted", func() bool {
 				st, err := a.status()
 				return err == nil && st.Counters.Received >= 2 && st.Master == n2.IP4.Addr().String()
 			})
@@ -223,7 +223,7 @@ func TestLabKeepalivedInterop(t *testing.T) {
 			if st, _ := a.status(); !strings.Contains(st.Reason, "priority 0") {
 				t.Errorf("carpd's takeover reason %q, want priority 0", st.Reason)
 			}
-			waitLab(t, 2*time.Second, "VIP on n1", func() bool { return n1.HasAddr(vip) })
+			lab.Wait(t, 2*time.Second, "VIP on n1", func() bool { return n1.HasAddr(vip) })
 
 			// keepalived back with a lower priority stays backup; carpd
 			// leaving hands over to it.
@@ -236,7 +236,7 @@ func TestLabKeepalivedInterop(t *testing.T) {
 			if err := a.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			waitLab(t, 5*time.Second, "keepalived master again", func() bool { return n2.HasAddr(vip) })
+			lab.Wait(t, 5*time.Second, "keepalived master again", func() bool { return n2.HasAddr(vip) })
 			took = time.Since(start)
 			t.Logf("keepalived took over %v after carpd's SIGTERM", took.Round(time.Millisecond))
 			if took > 2500*time.Millisecond {

@@ -193,7 +193,7 @@ func runTrial(t *testing.T, sys measuredSystem, f measuredFault) trialResult {
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	vip := netip.MustParseAddr(measureVIP)
 	a := sys.start(t, n1, true)
-	waitLab(t, 10*time.Second, "n1 answering ARP", func() bool {
+	lab.Wait(t, 10*time.Second, "n1 answering ARP", func() bool {
 		mac, err := arpOwner(l, vip)
 		return err == nil && mac.String() == n1.MAC.String()
 	})

@@ -10,10 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,53 +18,8 @@ import (
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/carpd/carpd/internal/sdnotify"
 	"github.com/carpd/carpd/internal/status"
+	"github.com/carpd/carpd/internal/testutil"
 )
-
-// notifyLog is a service manager's notify socket: it keeps every datagram.
-type notifyLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func listenNotify(t *testing.T) (string, *notifyLog) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	nl := &notifyLog{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			nl.mu.Lock()
-			nl.msgs = append(nl.msgs, string(buf[:k]))
-			nl.mu.Unlock()
-		}
-	}()
-	return path, nl
-}
-
-func (nl *notifyLog) all() []string {
-	nl.mu.Lock()
-	defer nl.mu.Unlock()
-	return slices.Clone(nl.msgs)
-}
-
-func (nl *notifyLog) count(msg string) int {
-	n := 0
-	for _, m := range nl.all() {
-		if m == msg {
-			n++
-		}
-	}
-	return n
-}
 
 // scrapeIn fetches http://addr/metrics from inside n's namespace. The
 // request is written by hand on a connection dialled on n's thread: an
@@ -100,22 +52,22 @@ func TestLabOps(t *testing.T) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	vip := netip.MustParseAddr("198.18.0.12")
-	sock, nl := listenNotify(t)
+	nl := testutil.ListenNotify(t, nil)
 	metricsAddr := netip.AddrPortFrom(n1.IP4.Addr(), 9112).String()
 	dir := stateDir(t)
-	argv := append([]string{"env", labMainEnv + "=1", "NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000",
+	argv := append([]string{"env", labMainEnv + "=1", "NOTIFY_SOCKET=" + nl.Path, "WATCHDOG_USEC=400000",
 		os.Args[0], "run", "--state-dir", dir, "--log-format", "json", "--log-level", "debug",
 		"--metrics-listen", metricsAddr}, vrrpArgs(n1, "12", "200", vip.String())...)
 	a := &carpdProc{Proc: n1.Start(t, argv...), dir: dir, node: n1}
 	b := startCarpd(t, n2, "", vrrpArgs(n2, "12", "100", vip.String())...)
 	a.waitState(t, "MASTER", 5*time.Second)
 	b.waitState(t, "BACKUP", 5*time.Second)
-	waitLab(t, 2*time.Second, "READY=1 and two WATCHDOG=1", func() bool {
-		return nl.count(sdnotify.Ready) == 1 && nl.count(sdnotify.Watchdog) >= 2
+	lab.Wait(t, 2*time.Second, "READY=1 and two WATCHDOG=1", func() bool {
+		return nl.Count(sdnotify.Ready) == 1 && nl.Count(sdnotify.Watchdog) >= 2
 	})
 
 	var metrics string
-	waitLab(t, 2*time.Second, "/metrics", func() bool {
+	lab.Wait(t, 2*time.Second, "/metrics", func() bool {
 		var err error
 		metrics, err = scrapeIn(n1, metricsAddr)
 		return err == nil
@@ -138,7 +90,7 @@ func TestLabOps(t *testing.T) {
 	// n2 was BACKUP before n1's first advert and names n1 only once it has
 	// read one, so poll its status until it does.
 	var rep status.Report
-	waitLab(t, 2*time.Second, "n2's status to name n1 as master", func() bool {
+	lab.Wait(t, 2*time.Second, "n2's status to name n1 as master", func() bool {
 		out, err := runStatus(time.Now(), "--state-dir", b.dir, "--json")
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +115,7 @@ func TestLabOps(t *testing.T) {
 	if err := a.Wait(ctx); err != nil {
 		t.Errorf("carpd after SIGTERM: %v, want exit 0", err)
 	}
-	msgs := nl.all()
+	msgs := nl.Messages()
 	if len(msgs) == 0 || msgs[0] != sdnotify.Ready || msgs[len(msgs)-1] != sdnotify.Stopping {
 		t.Errorf("notifications %q: want READY=1 first and STOPPING=1 last", msgs)
 	}

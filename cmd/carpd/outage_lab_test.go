@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/carpd/carpd/internal/lab"
 )
 
 // outageTrialsEnv sets how many trials TestLabClientOutage runs per case;
@@ -134,7 +136,7 @@ func restartKilled(t *testing.T, b *brokerNode, vip netip.Addr) {
 		t.Fatalf("%s after SIGKILL: DNAT rules %q, want the one left behind", b.n.Name, got)
 	}
 	b.carpd = startCarpd(t, b.n, b.carpd.dir, "-c", b.yaml)
-	waitLab(t, 10*time.Second, "leftover DNAT removed", func() bool {
+	lab.Wait(t, 10*time.Second, "leftover DNAT removed", func() bool {
 		return strings.Contains(readLog(t, b.carpd), `"msg":"removing DNAT rules left behind"`)
 	})
 	// n1 preempts (VRRP, higher priority) and installs its rule again.

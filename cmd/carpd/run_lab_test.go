@@ -89,22 +89,11 @@ func (c *carpdProc) fullStatus(t *testing.T) *status.Report {
 func (c *carpdProc) waitState(t *testing.T, state string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	waitLab(t, timeout, c.node.Name+" "+state, func() bool {
+	lab.Wait(t, timeout, c.node.Name+" "+state, func() bool {
 		st, err := c.status()
 		return err == nil && st.State == state
 	})
 	return time.Since(start)
-}
-
-// waitLab polls cond every 20 ms for at most timeout and fails t if it
-// never holds.
-func waitLab(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := lab.WaitFor(ctx, 20*time.Millisecond, cond); err != nil {
-		t.Fatalf("waiting %v for %s: %v", timeout, what, err)
-	}
 }
 
 // arpOwner resolves vip from the lab's client and returns the MAC that
@@ -143,7 +132,7 @@ func TestLabKillAndLinkDown(t *testing.T) {
 	n1.LinkDown()
 	// n2's master-down interval: 3 × advbase + 50/256 s = 3.195 s.
 	bound := 3195 * time.Millisecond
-	waitLab(t, bound+5*time.Second, "n2 answering ARP", func() bool {
+	lab.Wait(t, bound+5*time.Second, "n2 answering ARP", func() bool {
 		mac, err := arpOwner(l, vip)
 		return err == nil && mac.String() == n2.MAC.String()
 	})
@@ -182,7 +171,7 @@ func TestLabTermBowOut(t *testing.T) {
 	b := startCarpd(t, n2, "", carpArgs(n2, "11", "50", "s3cret", vip.String())...)
 	b.waitState(t, "BACKUP", 5*time.Second)
 	// A bow-out counts only from the master b follows (docs/protocol.md §3.2).
-	waitLab(t, 3*time.Second, "n2 to follow n1", func() bool {
+	lab.Wait(t, 3*time.Second, "n2 to follow n1", func() bool {
 		st, err := b.status()
 		return err == nil && st.Master == n1.IP4.Addr().String()
 	})
@@ -207,7 +196,7 @@ func TestLabTermBowOut(t *testing.T) {
 	if n1.HasAddr(vip) {
 		t.Errorf("VIP still on n1 after SIGTERM")
 	}
-	waitLab(t, 2*time.Second, "VIP on n2", func() bool { return n2.HasAddr(vip) })
+	lab.Wait(t, 2*time.Second, "VIP on n2", func() bool { return n2.HasAddr(vip) })
 	t.Logf("shutdown done %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
 
@@ -271,7 +260,7 @@ func TestLabThreeNodesPreemption(t *testing.T) {
 	if got := masters(a, c); !slices.Equal(got, []string{"n3"}) {
 		t.Errorf("masters after n2 died %v, want only n3", got)
 	}
-	waitLab(t, 2*time.Second, "VIP on n3", func() bool { return n3.HasAddr(vip) })
+	lab.Wait(t, 2*time.Second, "VIP on n3", func() bool { return n3.HasAddr(vip) })
 }
 
 // TestLabUnicastPeers: with multicast dropped on the segment, two carpd
@@ -326,7 +315,7 @@ func TestLabSignals(t *testing.T) {
 	if err := c.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLab(t, 3*time.Second, "second VIP", func() bool { return n1.HasAddr(netip.MustParseAddr("198.18.0.18")) })
+	lab.Wait(t, 3*time.Second, "second VIP", func() bool { return n1.HasAddr(netip.MustParseAddr("198.18.0.18")) })
 	st, _ := c.status()
 	if st.State != "MASTER" || st.Counters.Transitions != before.Counters.Transitions || *st.Advertised.Priority != 120 {
 		t.Errorf("after reload: %s, %d transitions (was %d), priority %d; want MASTER, unchanged, 120",
@@ -339,7 +328,7 @@ func TestLabSignals(t *testing.T) {
 	if err := c.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLab(t, 3*time.Second, "refusal logged", func() bool {
+	lab.Wait(t, 3*time.Second, "refusal logged", func() bool {
 		return strings.Contains(readLog(t, c), "reload refused; keeping the running configuration")
 	})
 	if st, _ := c.status(); st.State != "MASTER" || len(st.VIPs) != 2 {
@@ -349,7 +338,7 @@ func TestLabSignals(t *testing.T) {
 	if err := c.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	waitLab(t, 3*time.Second, "status logged", func() bool {
+	lab.Wait(t, 3*time.Second, "status logged", func() bool {
 		return strings.Contains(readLog(t, c), `"msg":"status","router":"web"`)
 	})
 
@@ -358,7 +347,7 @@ func TestLabSignals(t *testing.T) {
 	}
 	// Alone on the segment it steps down, then claims again after its
 	// master-down interval.
-	waitLab(t, 5*time.Second, "step down and back", func() bool {
+	lab.Wait(t, 5*time.Second, "step down and back", func() bool {
 		b, _ := os.ReadFile(dir + "/calls")
 		return strings.Contains(string(b), "INSTANCE web BACKUP 120\nINSTANCE web MASTER 120\n")
 	})
@@ -375,16 +364,16 @@ func TestLabIPv6(t *testing.T) {
 	b := startCarpd(t, n2, "", vrrpArgs(n2, "50", "100", vip.String())...)
 	a.waitState(t, "MASTER", 10*time.Second)
 	b.waitState(t, "BACKUP", 5*time.Second)
-	waitLab(t, 3*time.Second, "n2 following n1", func() bool {
+	lab.Wait(t, 3*time.Second, "n2 following n1", func() bool {
 		st, err := b.status()
 		return err == nil && st.Counters.Received >= 3 && st.Master == n1.LinkLocal.String()
 	})
-	waitLab(t, 3*time.Second, "VIP on n1", func() bool { return n1.HasAddr(vip) })
+	lab.Wait(t, 3*time.Second, "VIP on n1", func() bool { return n1.HasAddr(vip) })
 	if err := a.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	b.waitState(t, "MASTER", 3*time.Second)
-	waitLab(t, 3*time.Second, "VIP moved to n2", func() bool { return n2.HasAddr(vip) && !n1.HasAddr(vip) })
+	lab.Wait(t, 3*time.Second, "VIP moved to n2", func() bool { return n2.HasAddr(vip) && !n1.HasAddr(vip) })
 }
 
 // TestLabDaemonize runs carpd with ucarp's -B: the command returns, the
@@ -411,7 +400,7 @@ func TestLabDaemonize(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitLab(t, 5*time.Second, "pid file gone", func() bool {
+	lab.Wait(t, 5*time.Second, "pid file gone", func() bool {
 		_, err := os.Stat(dir + "/" + control.PIDFile)
 		return os.IsNotExist(err)
 	})

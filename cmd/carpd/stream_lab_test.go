@@ -35,7 +35,7 @@ func startStream(t *testing.T, c *lab.Node, addr string) stream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Stop(0) })
-	waitLab(t, 5*time.Second, "stream flowing", func() bool { return s.Received() >= 20 })
+	lab.Wait(t, 5*time.Second, "stream flowing", func() bool { return s.Received() >= 20 })
 	return stream{s}
 }
 

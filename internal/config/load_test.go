@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -90,7 +91,7 @@ func TestGolden(t *testing.T) {
 			if err := f.WriteNormalized(&buf); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, filepath.Join("testdata", name+".golden"), buf.String())
+			testutil.Golden(t, filepath.Join("testdata", name+".golden"), buf.String(), *update)
 
 			// The normalized form is itself a valid file that loads to the
 			// same routers, passwords aside (they come back as ***).
@@ -118,22 +119,6 @@ func abs(t *testing.T, p string) string {
 	return a
 }
 
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
-
 // TestErrorsAtOnce loads a file with many mistakes and checks that every
 // one is reported, in file order, as FILE:LINE: reason.
 func TestErrorsAtOnce(t *testing.T) {
@@ -142,7 +127,7 @@ func TestErrorsAtOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("Load succeeded")
 	}
-	checkGolden(t, filepath.Join("testdata", "errors.golden"), err.Error()+"\n")
+	testutil.Golden(t, filepath.Join("testdata", "errors.golden"), err.Error()+"\n", *update)
 }
 
 func TestFullValues(t *testing.T) {

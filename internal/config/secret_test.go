@@ -2,57 +2,15 @@ package config
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/carpd/carpd/internal/secret"
 	"github.com/google/go-cmp/cmp"
-	"go.yaml.in/yaml/v3"
 )
 
 const pw = "Zq7-unique-pass"
-
-func TestSecretNeverPrinted(t *testing.T) {
-	s := secret.Secret(pw)
-	r := Router{Name: "a", Password: s}
-	var logged bytes.Buffer
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "secret", s, "router", r)
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "secret", s)
-	js, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ym, err := yaml.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forms := map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%q": fmt.Sprintf("%q", s),
-		"%x": fmt.Sprintf("%x", s), "%X": fmt.Sprintf("%X", s), "%d": fmt.Sprintf("%d", s),
-		"%#v": fmt.Sprintf("%#v", s), "%+v router": fmt.Sprintf("%+v", r), "%#v router": fmt.Sprintf("%#v", r),
-		"json": string(js), "yaml": string(ym), "slog": logged.String(), "String": s.String(),
-	}
-	hexed := fmt.Sprintf("%x", []byte(pw))
-	for name, out := range forms {
-		if strings.Contains(out, pw) || strings.Contains(strings.ToLower(out), hexed) {
-			t.Errorf("%s shows the password: %s", name, out)
-		}
-		if !strings.Contains(out, "***") {
-			t.Errorf("%s = %q, want ***", name, out)
-		}
-	}
-	if got := string(s.Bytes()); got != pw {
-		t.Errorf("Bytes() = %q, want the password", got)
-	}
-	if got := secret.Secret(nil).String(); got != "" {
-		t.Errorf("empty Secret prints %q, want \"\"", got)
-	}
-}
 
 // TestPasswordNotInOutput loads files that hold a password, valid and
 // invalid, and checks neither WriteNormalized, the errors nor the warnings

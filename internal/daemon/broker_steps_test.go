@@ -9,7 +9,6 @@ import (
 
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/config"
-	"github.com/google/go-cmp/cmp"
 )
 
 // fakeBroker records the broker steps in the executor's trace.
@@ -106,22 +105,7 @@ func TestExecutorBrokerSteps(t *testing.T) {
 				Notify: traceScript(t, tr, "notify")}
 			e, p := newTestExecutor(t, &spec, fn)
 			e.bsvc = &fakeBroker{tr: tr, garpFirst: tt.garpFirst, failRestart: tt.fail, failDNAT: tt.failDNAT}
-			for _, j := range tt.jobs {
-				j.queued = time.Now()
-				e.enqueue(j)
-			}
-			e.close()
-			<-e.done
-			if diff := cmp.Diff(tt.want, tr.lines()); diff != "" {
-				t.Errorf("trace (-want +got):\n%s", diff)
-			}
-			var failed []string
-			for _, rec := range p.logs.records("transition step failed") {
-				failed = append(failed, rec["step"].(string))
-			}
-			if diff := cmp.Diff(tt.failed, failed); diff != "" {
-				t.Errorf("steps logged as failed (-want +got):\n%s", diff)
-			}
+			runSteps(t, e, p, tr, tt.jobs, tt.want, tt.failed)
 		})
 	}
 }

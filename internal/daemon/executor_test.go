@@ -51,6 +51,28 @@ func newTestExecutor(t *testing.T, spec *config.Router, fn *fakeNet) (*executor,
 	return e, p
 }
 
+// runSteps runs jobs on e to its end, then compares the trace with want and
+// the steps logged as failed with failed.
+func runSteps(t *testing.T, e *executor, p *execProbe, tr *tracer, jobs []job, want, failed []string) {
+	t.Helper()
+	for _, j := range jobs {
+		j.queued = time.Now()
+		e.enqueue(j)
+	}
+	e.close()
+	<-e.done
+	if diff := cmp.Diff(want, tr.lines()); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, rec := range p.logs.records("transition step failed") {
+		got = append(got, rec["step"].(string))
+	}
+	if diff := cmp.Diff(failed, got); diff != "" {
+		t.Errorf("steps logged as failed (-want +got):\n%s", diff)
+	}
+}
+
 // TestExecutorSteps checks the order of each transition's steps and that
 // a failing step neither stops the others nor goes unlogged.
 func TestExecutorSteps(t *testing.T) {
@@ -118,22 +140,7 @@ func TestExecutorSteps(t *testing.T) {
 				spec.Hooks.Up = []string{"sh", "-c", "echo broken >&2; exit 1"}
 			}
 			e, p := newTestExecutor(t, &spec, fn)
-			for _, j := range tt.jobs {
-				j.queued = time.Now()
-				e.enqueue(j)
-			}
-			e.close()
-			<-e.done
-			if diff := cmp.Diff(tt.want, tr.lines()); diff != "" {
-				t.Errorf("trace (-want +got):\n%s", diff)
-			}
-			var failed []string
-			for _, rec := range p.logs.records("transition step failed") {
-				failed = append(failed, rec["step"].(string))
-			}
-			if diff := cmp.Diff(tt.failed, failed); diff != "" {
-				t.Errorf("steps logged as failed (-want +got):\n%s", diff)
-			}
+			runSteps(t, e, p, tr, tt.jobs, tt.want, tt.failed)
 			if diff := cmp.Diff(tt.claims, p.claims); diff != "" {
 				t.Errorf("claim reports (-want +got):\n%s", diff)
 			}

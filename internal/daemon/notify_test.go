@@ -1,23 +1,20 @@
 package daemon
 
 import (
-	"net"
-	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/carpd/carpd/internal/sdnotify"
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
-// fakeManager is a service manager's notify socket in a temporary
-// directory: it keeps every datagram and, for READY=1, the routers'
-// states at the moment it arrived.
+// fakeManager is a service manager's notify socket that also keeps, for
+// READY=1, the routers' states at the moment it arrived.
 type fakeManager struct {
+	*testutil.Notify
 	mu         sync.Mutex
-	msgs       []string
 	readyState []string
 }
 
@@ -25,36 +22,20 @@ type fakeManager struct {
 // when READY=1 arrives.
 func listenManager(t *testing.T, states func() []string) (*fakeManager, *sdnotify.Notifier) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
 	m := &fakeManager{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			msg := string(buf[:k])
-			var st []string
-			if msg == sdnotify.Ready {
-				st = states()
-			}
+	m.Notify = testutil.ListenNotify(t, func(msg string) {
+		if msg != sdnotify.Ready {
+			return
+		}
+		if st := states(); st != nil {
 			m.mu.Lock()
-			m.msgs = append(m.msgs, msg)
-			if st != nil {
-				m.readyState = st
-			}
+			m.readyState = st
 			m.mu.Unlock()
 		}
-	}()
+	})
 	n, err := sdnotify.Open(func(k string) string {
 		if k == "NOTIFY_SOCKET" {
-			return path
+			return m.Path
 		}
 		return ""
 	})
@@ -62,22 +43,6 @@ func listenManager(t *testing.T, states func() []string) (*fakeManager, *sdnotif
 		t.Fatal(err)
 	}
 	return m, n
-}
-
-func (m *fakeManager) messages() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.msgs)
-}
-
-func (m *fakeManager) count(msg string) int {
-	n := 0
-	for _, x := range m.messages() {
-		if x == msg {
-			n++
-		}
-	}
-	return n
 }
 
 // TestNotify runs a daemon under a fake NOTIFY_SOCKET: READY=1 comes once
@@ -99,14 +64,14 @@ func TestNotify(t *testing.T) {
 	n = newNodeWith(t, fn, Options{Notify: notifier, Watchdog: watchdog},
 		vrrpRouter("a", 7, 100, "198.18.0.100/32"), vrrpRouter("b", 8, 100, "198.18.0.101/32"))
 	n.start()
-	waitFor(t, 2*time.Second, "READY=1", func() bool { return mgr.count(sdnotify.Ready) == 1 })
+	waitFor(t, 2*time.Second, "READY=1", func() bool { return mgr.Count(sdnotify.Ready) == 1 })
 	mgr.mu.Lock()
 	got := mgr.readyState
 	mgr.mu.Unlock()
 	if diff := cmp.Diff([]string{"a BACKUP", "b BACKUP"}, got); diff != "" {
 		t.Errorf("states when READY=1 arrived (-want +got):\n%s", diff)
 	}
-	waitFor(t, 2*time.Second, "three WATCHDOG=1", func() bool { return mgr.count(sdnotify.Watchdog) >= 3 })
+	waitFor(t, 2*time.Second, "three WATCHDOG=1", func() bool { return mgr.Count(sdnotify.Watchdog) >= 3 })
 
 	// A stuck router goroutine withholds the watchdog.
 	r, err := n.d.router("b")
@@ -115,22 +80,22 @@ func TestNotify(t *testing.T) {
 	}
 	release := make(chan struct{})
 	r.post(func(time.Time) { <-release })
-	before := mgr.count(sdnotify.Watchdog)
+	before := mgr.Count(sdnotify.Watchdog)
 	waitFor(t, 2*time.Second, "the watchdog withheld", func() bool {
 		return len(n.logs.records("withholding the watchdog notification")) >= 2
 	})
-	if got := mgr.count(sdnotify.Watchdog); got > before+1 { // one may have been on its way
+	if got := mgr.Count(sdnotify.Watchdog); got > before+1 { // one may have been on its way
 		t.Errorf("WATCHDOG=1 sent %d times while router b was stuck", got-before)
 	}
 	close(release)
-	stuck := mgr.count(sdnotify.Watchdog)
-	waitFor(t, 2*time.Second, "WATCHDOG=1 again", func() bool { return mgr.count(sdnotify.Watchdog) > stuck })
+	stuck := mgr.Count(sdnotify.Watchdog)
+	waitFor(t, 2*time.Second, "WATCHDOG=1 again", func() bool { return mgr.Count(sdnotify.Watchdog) > stuck })
 
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "STOPPING=1", func() bool { return mgr.count(sdnotify.Stopping) == 1 })
-	msgs := mgr.messages()
+	waitFor(t, time.Second, "STOPPING=1", func() bool { return mgr.Count(sdnotify.Stopping) == 1 })
+	msgs := mgr.Messages()
 	if msgs[0] != sdnotify.Ready || msgs[len(msgs)-1] != sdnotify.Stopping {
 		t.Errorf("messages %q: want READY=1 first and STOPPING=1 last", msgs)
 	}
@@ -150,13 +115,13 @@ func TestNotifyNoWatchdog(t *testing.T) {
 	n = newNodeWith(t, newFakeNet(seg, map[string]string{"eth0": "198.18.0.1"}), Options{Notify: notifier},
 		vrrpRouter("a", 7, 100, "198.18.0.100/32"))
 	n.start()
-	waitFor(t, 2*time.Second, "READY=1", func() bool { return mgr.count(sdnotify.Ready) == 1 })
+	waitFor(t, 2*time.Second, "READY=1", func() bool { return mgr.Count(sdnotify.Ready) == 1 })
 	time.Sleep(200 * time.Millisecond)
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "STOPPING=1", func() bool { return mgr.count(sdnotify.Stopping) == 1 })
-	if diff := cmp.Diff([]string{sdnotify.Ready, sdnotify.Stopping}, mgr.messages()); diff != "" {
+	waitFor(t, time.Second, "STOPPING=1", func() bool { return mgr.Count(sdnotify.Stopping) == 1 })
+	if diff := cmp.Diff([]string{sdnotify.Ready, sdnotify.Stopping}, mgr.Messages()); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 }

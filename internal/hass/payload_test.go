@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -18,23 +18,6 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var testNode = Node{ID: "node1", DiscoveryPrefix: "homeassistant", StatePrefix: "carpd/node1",
 	Version: "v0.3.0 commit 0b55d18", ExpireAfter: 3 * time.Minute}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
 
 // TestDiscoveryGolden keeps each discovery config in a golden file,
 // indented; the topic is the file's first line.
@@ -54,7 +37,7 @@ func TestDiscoveryGolden(t *testing.T) {
 			if err := json.Indent(&buf, []byte(tt.msg.Payload), "", "  "); err != nil {
 				t.Fatalf("payload is not JSON: %v\n%s", err, tt.msg.Payload)
 			}
-			checkGolden(t, tt.file, "// "+tt.msg.Topic+"\n"+buf.String()+"\n")
+			testutil.Golden(t, filepath.Join("testdata", tt.file), "// "+tt.msg.Topic+"\n"+buf.String()+"\n", *update)
 		})
 	}
 }
@@ -74,7 +57,7 @@ func TestStateGolden(t *testing.T) {
 	for _, m := range msgs {
 		fmt.Fprintf(&b, "%s %s\n", m.Topic, m.Payload)
 	}
-	checkGolden(t, "states.golden", b.String())
+	testutil.Golden(t, filepath.Join("testdata", "states.golden"), b.String(), *update)
 }
 
 // TestDiscoveryShape checks what Home Assistant relies on, independently

@@ -11,6 +11,7 @@ import (
 
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/pcapfile"
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -92,15 +93,6 @@ func count112(t *testing.T, path string) int {
 	return n
 }
 
-func field[T any](t *testing.T, m map[string]any, k string) T {
-	t.Helper()
-	v, ok := m[k].(T)
-	if !ok {
-		t.Fatalf("record %v: field %q is %T, want %T", m, k, m[k], *new(T))
-	}
-	return v
-}
-
 func TestInspectUcarpHMAC(t *testing.T) {
 	path := filepath.Join(testdata, "ucarp.pcap")
 	want := count112(t, path)
@@ -118,13 +110,13 @@ func TestInspectUcarpHMAC(t *testing.T) {
 			t.Fatalf("pass %q: %d records, want %d", tc.pass, len(recs), want)
 		}
 		for _, r := range recs {
-			if got := field[string](t, r, "proto"); got != "carp" {
+			if got := testutil.Field[string](t, r, "proto"); got != "carp" {
 				t.Errorf("proto %q, want carp", got)
 			}
-			if !field[bool](t, r, "checksum_ok") {
+			if !testutil.Field[bool](t, r, "checksum_ok") {
 				t.Errorf("checksum not ok: %v", r)
 			}
-			if got := field[string](t, r, "auth"); got != tc.auth {
+			if got := testutil.Field[string](t, r, "auth"); got != tc.auth {
 				t.Errorf("pass %q: auth %q, want %q: %v", tc.pass, got, tc.auth, r)
 			}
 			if tc.auth == "ok" {
@@ -142,7 +134,7 @@ func TestInspectUcarpHMAC(t *testing.T) {
 	// An explicit VIP that is wrong must fail even with the right password.
 	wrongVIP := Options{Pass: []byte("s3cretpw"), CheckPass: true, VIPs: []netip.Addr{netip.MustParseAddr("198.18.0.11")}}
 	for _, r := range records(t, wrongVIP, path) {
-		if got := field[string](t, r, "auth"); got != "bad" {
+		if got := testutil.Field[string](t, r, "auth"); got != "bad" {
 			t.Errorf("wrong VIP: auth %q, want bad", got)
 		}
 	}
@@ -165,21 +157,21 @@ func TestInspectKeepalived(t *testing.T) {
 			}
 			sawZero := false
 			for _, r := range recs {
-				if got := field[string](t, r, "proto"); got != tc.proto {
+				if got := testutil.Field[string](t, r, "proto"); got != tc.proto {
 					t.Errorf("proto %q, want %q", got, tc.proto)
 				}
-				if !field[bool](t, r, "checksum_ok") {
+				if !testutil.Field[bool](t, r, "checksum_ok") {
 					t.Errorf("checksum not ok: %v", r)
 				}
 				if d := cmp.Diff(tc.pseudo, r["pseudo_header"]); d != "" {
 					t.Errorf("pseudo_header (-want +got):\n%s", d)
 				}
 				// keepalived-v2.pcap: PASS auth on one VRID, none on the other.
-				auth := field[string](t, r, "auth")
+				auth := testutil.Field[string](t, r, "auth")
 				if at, _ := r["auth_type"].(float64); at == 1 && auth != "ok" || at != 1 && auth != "none" {
 					t.Errorf("auth_type %v: auth %q", r["auth_type"], auth)
 				}
-				if field[float64](t, r, "priority") == 0 {
+				if testutil.Field[float64](t, r, "priority") == 0 {
 					sawZero = true
 				}
 			}

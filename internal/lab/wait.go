@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 )
 
@@ -29,5 +30,16 @@ func WaitFor(ctx context.Context, interval time.Duration, cond func() bool) erro
 			return fmt.Errorf("lab: condition not met: %w", context.Cause(ctx))
 		case <-tick.C:
 		}
+	}
+}
+
+// Wait is WaitFor for a test: it polls cond every 20 ms for at most
+// timeout and fails t, naming what it waited for, if cond never held.
+func Wait(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := WaitFor(ctx, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("waiting %v for %s: %v", timeout, what, err)
 	}
 }

@@ -63,6 +63,35 @@ func readAll(t *testing.T, c *Conn, bufLen int) []Packet {
 	return nil
 }
 
+// readCase is a Conn's options and what it should keep of, and drop from,
+// a fixed set of reads.
+type readCase struct {
+	name        string
+	opt         Options
+	want        []Packet
+	wantDropped uint64
+}
+
+// checkReads opens a Conn for each case and reads it until the fake runs
+// dry.
+func checkReads(t *testing.T, tests []readCase, open func(Options) (*Conn, error)) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := open(tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, readAll(t, c, 1500), addrCmp); diff != "" {
+				t.Errorf("packets read (-want +got):\n%s", diff)
+			}
+			if got := c.Dropped(); got != tt.wantDropped {
+				t.Errorf("Dropped() = %d, want %d", got, tt.wantDropped)
+			}
+		})
+	}
+}
+
 // TestConnReadPacket4 checks what an IPv4 Conn keeps of what the kernel
 // hands it: packets to its group or to a unicast address on its interface,
 // with the TTL they came with (the caller drops those not 255), and
@@ -77,32 +106,15 @@ func TestConnReadPacket4(t *testing.T) {
 	}
 	group, unicast := Packet{Src: peer4, Dst: DefaultGroup(IPv4), TTL: 255, IfIndex: 2, Payload: []byte("group")},
 		Packet{Src: peer4, Dst: src4, TTL: 64, IfIndex: 2, Payload: []byte("unicast, ttl 64")}
-	tests := []struct {
-		name        string
-		opt         Options
-		want        []Packet
-		wantDropped uint64
-	}{
+	tests := []readCase{
 		{"multicast", Options{Src: src4}, []Packet{group, unicast}, 3},
 		{"unicast mode", Options{Src: src4, Unicast: true}, []Packet{unicast}, 4},
 		{"custom group", Options{Src: src4, Group: netip.MustParseAddr("224.0.0.20")}, []Packet{unicast,
 			{Src: peer4, Dst: netip.MustParseAddr("224.0.0.20"), TTL: 255, IfIndex: 2, Payload: []byte("custom group")}}, 3},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIP[ipv4.ControlMessage]{in: in}
-			c, err := newConn4(testIfi, tt.opt, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, readAll(t, c, 1500), addrCmp); diff != "" {
-				t.Errorf("packets read (-want +got):\n%s", diff)
-			}
-			if got := c.Dropped(); got != tt.wantDropped {
-				t.Errorf("Dropped() = %d, want %d", got, tt.wantDropped)
-			}
-		})
-	}
+	checkReads(t, tests, func(opt Options) (*Conn, error) {
+		return newConn4(testIfi, opt, &fakeIP[ipv4.ControlMessage]{in: in})
+	})
 }
 
 // TestConnReadPacket6 is TestConnReadPacket4 for IPv6: the TTL is the hop
@@ -117,30 +129,13 @@ func TestConnReadPacket6(t *testing.T) {
 	}
 	group, unicast := Packet{Src: peer6, Dst: DefaultGroup(IPv6), TTL: 255, IfIndex: 2, Payload: []byte("group")},
 		Packet{Src: peer6, Dst: src6, TTL: 1, IfIndex: 2, Payload: []byte("unicast, hop limit 1")}
-	tests := []struct {
-		name        string
-		opt         Options
-		want        []Packet
-		wantDropped uint64
-	}{
+	tests := []readCase{
 		{"multicast", Options{Src: src6}, []Packet{group, unicast}, 2},
 		{"unicast mode", Options{Src: src6, Unicast: true}, []Packet{unicast}, 3},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIP[ipv6.ControlMessage]{in: in}
-			c, err := newConn6(testIfi, tt.opt, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, readAll(t, c, 1500), addrCmp); diff != "" {
-				t.Errorf("packets read (-want +got):\n%s", diff)
-			}
-			if got := c.Dropped(); got != tt.wantDropped {
-				t.Errorf("Dropped() = %d, want %d", got, tt.wantDropped)
-			}
-		})
-	}
+	checkReads(t, tests, func(opt Options) (*Conn, error) {
+		return newConn6(testIfi, opt, &fakeIP[ipv6.ControlMessage]{in: in})
+	})
 }
 
 // TestConnReadPacketEdges: a payload longer than the buffer is truncated

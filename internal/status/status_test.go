@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -87,24 +87,6 @@ func fixture() Report {
 	}
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
-}
-
 // TestJSONShape pins the JSON shape: the keys and encodings a status
 // reader depends on, and that decoding gives back the same Report.
 func TestJSONShape(t *testing.T) {
@@ -112,7 +94,7 @@ func TestJSONShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.json", append(b, '\n'))
+	testutil.Golden(t, filepath.Join("testdata", "report.json"), string(b)+"\n", *update)
 	var back Report
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
@@ -160,7 +142,7 @@ func TestRender(t *testing.T) {
 	if err := Render(&buf, fixture(), now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.txt", buf.Bytes())
+	testutil.Golden(t, filepath.Join("testdata", "report.txt"), buf.String(), *update)
 }
 
 // TestRenderEmpty renders a daemon with no routers and no sections.

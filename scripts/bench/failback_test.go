@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/carpd/carpd/internal/lab"
 )
 
 // runFailback kills n1 as in node death, waits for n2 to serve, then
@@ -20,7 +22,7 @@ func runFailback(t *testing.T, sys system) Trial {
 	r := Trial{System: sys.name, Timer: sys.timer, Scenario: "failback", TakeoverMS: -1, OutageMS: -1}
 	faults()[0].inject(t, nodes[0])
 	vip := netip.MustParseAddr(benchVIP)
-	waitFor(t, 15*time.Second, "n2 answering ARP", func() bool {
+	lab.Wait(t, 15*time.Second, "n2 answering ARP", func() bool {
 		mac, err := l.ARPOwner(vip, 100*time.Millisecond)
 		return err == nil && mac.String() == l.Nodes[1].MAC.String()
 	})

@@ -102,12 +102,12 @@ func carpdPair(t *testing.T, bin string, count int) (*lab.Lab, [2]*carpdOnly) {
 	t.Helper()
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	a := startCarpdRouters(t, bin, l.Nodes[0], count, 0)
-	waitFor(t, 20*time.Second, "n1 master of every router", func() bool {
+	lab.Wait(t, 20*time.Second, "n1 master of every router", func() bool {
 		r, err := a.tryReport()
 		return err == nil && summarize(r).masters == count
 	})
 	b := startCarpdRouters(t, bin, l.Nodes[1], count, 50)
-	waitFor(t, 20*time.Second, "n2 backup of every router", func() bool {
+	lab.Wait(t, 20*time.Second, "n2 backup of every router", func() bool {
 		r, err := b.tryReport()
 		return err == nil && len(r.Routers) == count && summarize(r).masters == 0 && countState(r, "BACKUP") == count
 	})

@@ -102,7 +102,7 @@ func startPair(t *testing.T, sys system) (*lab.Lab, [2]*node) {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	vip := netip.MustParseAddr(benchVIP)
 	a := sys.start(t, l, l.Nodes[0], true)
-	waitFor(t, 15*time.Second, "n1 answering ARP for the VIP", func() bool {
+	lab.Wait(t, 15*time.Second, "n1 answering ARP for the VIP", func() bool {
 		mac, err := l.ARPOwner(vip, 100*time.Millisecond)
 		return err == nil && mac.String() == l.Nodes[0].MAC.String()
 	})
@@ -140,7 +140,7 @@ func startStream(t *testing.T, l *lab.Lab) *mqttstream.Stream {
 		t.Fatalf("starting the MQTT stream: %v", err)
 	}
 	t.Cleanup(func() { s.Stop(0) })
-	waitFor(t, 10*time.Second, "the stream flowing", func() bool { return s.Received() >= 50 })
+	lab.Wait(t, 10*time.Second, "the stream flowing", func() bool { return s.Received() >= 50 })
 	return s
 }
 
@@ -208,14 +208,3 @@ func logEvents(t *testing.T, s *mqttstream.Stream, fault time.Time) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// waitFor polls cond every 20 ms for at most timeout and fails t if it
-// never holds.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := lab.WaitFor(ctx, 20*time.Millisecond, cond); err != nil {
-		t.Fatalf("waiting %v for %s: %v", timeout, what, err)
-	}
-}

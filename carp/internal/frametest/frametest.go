@@ -1,12 +1,14 @@
-// Package frametest builds Ethernet frames around CARP and VRRP adverts for
-// the tests of carp and carp/carplayers. It imports gopacket/layers, which
+// Package frametest builds Ethernet frames around CARP and VRRP adverts, and
+// decodes the hex of test vectors, for the tests of carp and carp/carplayers. It imports gopacket/layers, which
 // the daemon must not link (carp/carplayers says why), so only tests may
 // import it.
 package frametest
 
 import (
+	"encoding/hex"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -48,4 +50,14 @@ func Frame(t testing.TB, v6 bool, l gopacket.SerializableLayer, outer ...gopacke
 		t.Fatalf("serializing frame: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// Unhex decodes hex with optional spaces, for vectors written in groups.
+func Unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatalf("bad test hex %q: %v", s, err)
+	}
+	return b
 }
