@@ -6,19 +6,21 @@ import (
 
 	"github.com/carpd/carpd/internal/secret"
 	"github.com/carpd/carpd/mosquitto/mqconf"
-	"github.com/carpd/carpd/supervisor"
 	"go.yaml.in/yaml/v3"
 )
 
-// Broker defaults (docs/config.md, "broker"): those of the supervisor and
-// of mosquitto's health check and probe are theirs, so a zero field there
-// means the same as an absent key here.
+// Broker defaults (docs/config.md, "broker"). Those of mosquitto's health
+// check and probe are mqconf's, so a zero field there means the same as an
+// absent key here. The supervisor's are carpd's own: the supervisor is a
+// library with its own zero-value defaults, and importing it here would
+// link process supervision into everything that reads the configuration;
+// internal/broker passes these explicitly and checks that they agree.
 const (
 	DefaultBrokerPort    = 1883
-	DefaultReadyTimeout  = supervisor.DefaultReadyTimeout
-	DefaultStopTimeout   = supervisor.DefaultStopTimeout
-	DefaultBackoffBase   = supervisor.DefaultBackoffBase
-	DefaultBackoffCap    = supervisor.DefaultBackoffCap
+	DefaultReadyTimeout  = 10 * time.Second
+	DefaultStopTimeout   = 10 * time.Second
+	DefaultBackoffBase   = time.Second
+	DefaultBackoffCap    = 30 * time.Second
 	DefaultHealthEvery   = mqconf.DefaultHealthInterval
 	DefaultHealthTimeout = mqconf.DefaultHealthTimeout
 	DefaultHealthFails   = mqconf.DefaultHealthFailures
