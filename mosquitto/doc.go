@@ -1,8 +1,6 @@
-// Package mosquitto is carpd's Mosquitto and MQTT toolkit: it reads enough
-// of mosquitto.conf (listeners, persistence, bridges, includes) to validate
-// a setup and map probe topics across a bridge, checks MQTT topic names and
-// filters, connects to a broker by its static address (plain or TLS) with
-// short-lived Paho clients, and provides the broker's readiness check
+// Package mosquitto is carpd's MQTT client side of Mosquitto: it connects
+// to a broker by its static address (plain or TLS) with short-lived Paho
+// clients, and provides the broker's readiness check
 // (MQTTReady: TCP connect, then CONNECT/CONNACK), its health check (Health:
 // a QoS 1 round trip) and the bridge probe (Probe: a nonce published on one
 // broker must arrive on the other, each direction, with the bridges'
@@ -13,5 +11,7 @@
 // starts when the context passed to Run is done. It does not run processes
 // (package supervisor does), must not touch addresses or firewall rules, and
 // must not decide about mastership: it reports health and replication, and
-// the daemon decides. It builds everywhere.
+// the daemon decides. What needs no client (reading mosquitto.conf, mapping
+// topics across a bridge, checking topic names, the defaults) is package
+// mqconf, which configuration code imports instead. It builds everywhere.
 package mosquitto

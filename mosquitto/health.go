@@ -7,13 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-)
 
-// Defaults of a HealthConfig.
-const (
-	DefaultHealthInterval = 5 * time.Second
-	DefaultHealthTimeout  = 2 * time.Second
-	DefaultHealthFailures = 3
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // HealthConfig configures a Health check. Zero durations and counts take the
@@ -75,17 +70,17 @@ func NewHealth(cfg HealthConfig) (*Health, error) {
 	if cfg.Broker.Addr == "" || cfg.ClientID == "" {
 		return nil, errors.New("health check needs a broker address and a client ID")
 	}
-	if err := ValidTopic(cfg.Topic); err != nil {
+	if err := mqconf.ValidTopic(cfg.Topic); err != nil {
 		return nil, fmt.Errorf("health check topic: %w", err)
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultHealthInterval
+		cfg.Interval = mqconf.DefaultHealthInterval
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultHealthTimeout
+		cfg.Timeout = mqconf.DefaultHealthTimeout
 	}
 	if cfg.Failures <= 0 {
-		cfg.Failures = DefaultHealthFailures
+		cfg.Failures = mqconf.DefaultHealthFailures
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // PathState is what the probe knows about one direction of replication.
@@ -39,7 +41,7 @@ func (s PathState) String() string {
 // PathStatus reports one direction of replication.
 type PathStatus struct {
 	// Direction is Out (local → peer) or In (peer → local).
-	Direction Direction
+	Direction mqconf.Direction
 	State     PathState
 	// Since is when State last changed.
 	Since time.Time
@@ -83,14 +85,6 @@ const (
 	maxErrLen = 512
 )
 
-// Defaults of a ProbeConfig.
-const (
-	DefaultProbeInterval  = 5 * time.Second
-	DefaultProbeDeadline  = 2 * time.Second
-	DefaultBrokenAfter    = 2
-	DefaultRestartTimeout = 30 * time.Second
-)
-
 // ProbeConfig configures a bridge Probe. Zero durations and counts take the
 // defaults named on each field.
 type ProbeConfig struct {
@@ -100,14 +94,14 @@ type ProbeConfig struct {
 	Local, Peer Broker
 	// Prefix is the probe topic prefix on the local broker; probes go to
 	// Prefix/<from-node>/<seq>, which must be bridged (see
-	// BrokerConf.ProbeRoute).
+	// mqconf.BrokerConf.ProbeRoute).
 	Prefix string
 	// PeerPrefix is the same prefix on the peer (Prefix if empty), for a
 	// bridge that remaps topics.
 	PeerPrefix string
 	// Direction is what to probe: Out, In or Both (Both if zero), as the
 	// bridge's "topic" line carries it.
-	Direction Direction
+	Direction mqconf.Direction
 	// Interval is the time between probes (5 s).
 	Interval time.Duration
 	// Deadline bounds one probe, connecting included (2 s); keep it below
@@ -143,14 +137,14 @@ const stateFilter = "$SYS/broker/connection/+/state"
 type Probe struct {
 	cfg  ProbeConfig
 	log  *slog.Logger
-	dirs []Direction
+	dirs []mqconf.Direction
 	// Probes from the peer arrive at the local session and the other
 	// way round.
 	localW, peerW waiters
 	local, peer   *session // owned by Run
 
 	mu         sync.Mutex
-	paths      map[Direction]*PathStatus
+	paths      map[mqconf.Direction]*PathStatus
 	sys        map[string]string
 	sysRefused uint64
 }
@@ -167,21 +161,21 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		cfg.PeerPrefix = cfg.Prefix
 	}
 	for _, p := range []string{cfg.Prefix, cfg.PeerPrefix} {
-		if err := ValidTopic(p); err != nil || p[0] == '$' {
+		if err := mqconf.ValidTopic(p); err != nil || p[0] == '$' {
 			return nil, fmt.Errorf("probe topic prefix %q: not a plain topic", p)
 		}
 	}
 	if cfg.Direction == 0 {
-		cfg.Direction = Both
+		cfg.Direction = mqconf.Both
 	}
 	setDefaults(&cfg)
 	p := &Probe{
 		cfg:   cfg,
 		log:   cfg.Logger.With("check", "bridge-probe"),
-		paths: make(map[Direction]*PathStatus),
+		paths: make(map[mqconf.Direction]*PathStatus),
 		sys:   make(map[string]string),
 	}
-	for _, d := range []Direction{Out, In} {
+	for _, d := range []mqconf.Direction{mqconf.Out, mqconf.In} {
 		if cfg.Direction&d != 0 {
 			p.dirs = append(p.dirs, d)
 			p.paths[d] = &PathStatus{Direction: d}
@@ -192,16 +186,16 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 
 func setDefaults(c *ProbeConfig) {
 	if c.Interval <= 0 {
-		c.Interval = DefaultProbeInterval
+		c.Interval = mqconf.DefaultProbeInterval
 	}
 	if c.Deadline <= 0 {
-		c.Deadline = DefaultProbeDeadline
+		c.Deadline = mqconf.DefaultProbeDeadline
 	}
 	if c.BrokenAfter <= 0 {
-		c.BrokenAfter = DefaultBrokenAfter
+		c.BrokenAfter = mqconf.DefaultBrokenAfter
 	}
 	if c.RestartTimeout <= 0 {
-		c.RestartTimeout = DefaultRestartTimeout
+		c.RestartTimeout = mqconf.DefaultRestartTimeout
 	}
 	if c.ClientID == "" {
 		c.ClientID = "carpd-probe-" + c.Node
@@ -306,7 +300,7 @@ func (p *Probe) sysHandler(side string) func(message) {
 
 // result is one direction's probe outcome.
 type result struct {
-	dir Direction
+	dir mqconf.Direction
 	rtt time.Duration
 	err error
 }
@@ -325,7 +319,7 @@ func (p *Probe) round(ctx context.Context, seq int) []result {
 			continue
 		}
 		src, dst, topic := p.local, &p.peerW, p.cfg.Prefix+"/"+p.cfg.Node
-		if d == In {
+		if d == mqconf.In {
 			src, dst, topic = p.peer, &p.localW, p.cfg.PeerPrefix+"/"+p.cfg.PeerNode
 		}
 		wg.Add(1)

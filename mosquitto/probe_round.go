@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // connect makes sure both clients are connected and subscribed.
@@ -13,7 +15,7 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 	var wg sync.WaitGroup
 	if p.local == nil {
 		subs := []sub{{stateFilter, p.sysHandler("local")}}
-		if p.cfg.Direction&In != 0 {
+		if p.cfg.Direction&mqconf.In != 0 {
 			subs = append(subs, sub{p.cfg.Prefix + "/" + p.cfg.PeerNode + "/+", p.localW.deliver})
 		}
 		wg.Add(1)
@@ -24,7 +26,7 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 	}
 	if p.peer == nil {
 		subs := []sub{{stateFilter, p.sysHandler("peer")}}
-		if p.cfg.Direction&Out != 0 {
+		if p.cfg.Direction&mqconf.Out != 0 {
 			subs = append(subs, sub{p.cfg.PeerPrefix + "/" + p.cfg.Node + "/+", p.peerW.deliver})
 		}
 		wg.Add(1)

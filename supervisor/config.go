@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Defaults of a Config that carpd's configuration shares.
+// Defaults of a Config, which a zero field takes.
 const (
 	DefaultReadyTimeout = 10 * time.Second
 	DefaultStopTimeout  = 10 * time.Second

@@ -9,6 +9,7 @@ import (
 
 	"github.com/carpd/carpd/internal/hass"
 	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // hassSvc runs the Home Assistant publisher (broker.home_assistant) next
@@ -36,7 +37,7 @@ func newHassSvc(s *Service, b mosquitto.Broker, version string) *hassSvc {
 		Log: s.host.Logger().With("component", "hass")})
 	if pr := s.cfg.Probe; pr != nil {
 		var dirs []string
-		for _, d := range []mosquitto.Direction{mosquitto.Out, mosquitto.In} {
+		for _, d := range []mqconf.Direction{mqconf.Out, mqconf.In} {
 			if pr.Direction&d != 0 {
 				dirs = append(dirs, d.String())
 			}
@@ -72,8 +73,8 @@ func (h *hassSvc) stop() {
 func (h *hassSvc) feedProbe(ctx context.Context) {
 	tick := time.NewTicker(h.s.cfg.Probe.Interval)
 	defer tick.Stop()
-	lastOK := map[mosquitto.Direction]time.Time{}
-	broken := map[mosquitto.Direction]bool{}
+	lastOK := map[mqconf.Direction]time.Time{}
+	broken := map[mqconf.Direction]bool{}
 	for {
 		select {
 		case <-ctx.Done():

@@ -10,7 +10,7 @@ import (
 
 	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/secret"
-	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // probeBroker is testBroker with a probe toward peer (invalid: none
@@ -18,7 +18,7 @@ import (
 func probeBroker(peer netip.AddrPort) *config.Broker {
 	cfg := testBroker()
 	cfg.Username, cfg.Password = "carpd", secret.Secret("s3cret")
-	cfg.Probe = &config.BrokerProbe{Peer: peer, Topic: "home/p", Direction: mosquitto.Both,
+	cfg.Probe = &config.BrokerProbe{Peer: peer, Topic: "home/p", Direction: mqconf.Both,
 		Interval: time.Second, Deadline: 500 * time.Millisecond, BrokenAfter: 2, OnBroken: "report"}
 	return cfg
 }

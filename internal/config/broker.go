@@ -5,30 +5,32 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/secret"
-	"github.com/carpd/carpd/mosquitto"
-	"github.com/carpd/carpd/supervisor"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 	"go.yaml.in/yaml/v3"
 )
 
-// Broker defaults (docs/config.md, "broker"): those of the supervisor and
-// of mosquitto's health check and probe are theirs, so a zero field there
-// means the same as an absent key here.
+// Broker defaults (docs/config.md, "broker"). Those of mosquitto's health
+// check and probe are mqconf's, so a zero field there means the same as an
+// absent key here. The supervisor's are carpd's own: the supervisor is a
+// library with its own zero-value defaults, and importing it here would
+// link process supervision into everything that reads the configuration;
+// internal/broker passes these explicitly and checks that they agree.
 const (
 	DefaultBrokerPort    = 1883
-	DefaultReadyTimeout  = supervisor.DefaultReadyTimeout
-	DefaultStopTimeout   = supervisor.DefaultStopTimeout
-	DefaultBackoffBase   = supervisor.DefaultBackoffBase
-	DefaultBackoffCap    = supervisor.DefaultBackoffCap
-	DefaultHealthEvery   = mosquitto.DefaultHealthInterval
-	DefaultHealthTimeout = mosquitto.DefaultHealthTimeout
-	DefaultHealthFails   = mosquitto.DefaultHealthFailures
+	DefaultReadyTimeout  = 10 * time.Second
+	DefaultStopTimeout   = 10 * time.Second
+	DefaultBackoffBase   = time.Second
+	DefaultBackoffCap    = 30 * time.Second
+	DefaultHealthEvery   = mqconf.DefaultHealthInterval
+	DefaultHealthTimeout = mqconf.DefaultHealthTimeout
+	DefaultHealthFails   = mqconf.DefaultHealthFailures
 	// DefaultHealthWeight loses every comparison (CARP skew clamps at
 	// 240, VRRP priority at 1), so a healthy peer takes over.
 	DefaultHealthWeight = 255
 	DefaultHealthTopic  = "carpd/health"
-	DefaultProbeEvery   = mosquitto.DefaultProbeInterval
-	DefaultProbeDue     = mosquitto.DefaultProbeDeadline
-	DefaultBrokenAfter  = mosquitto.DefaultBrokenAfter
+	DefaultProbeEvery   = mqconf.DefaultProbeInterval
+	DefaultProbeDue     = mqconf.DefaultProbeDeadline
+	DefaultBrokenAfter  = mqconf.DefaultBrokenAfter
 	DefaultRestartAfter = 3
 )
 
@@ -43,7 +45,7 @@ type Broker struct {
 	Config string
 	// Conf is what carpd read of Config; nil when there is none or it
 	// could not be read (a warning says why).
-	Conf *mosquitto.BrokerConf
+	Conf *mqconf.BrokerConf
 	// Addr is the broker's static address. An invalid Addr (Port set)
 	// means "the router's source address": the daemon fills it in.
 	Addr     netip.AddrPort
@@ -105,7 +107,7 @@ type BrokerProbe struct {
 	// peer (different only when the bridge remaps them).
 	Topic, PeerTopic string
 	// Direction is out, in or both.
-	Direction          mosquitto.Direction
+	Direction          mqconf.Direction
 	Interval, Deadline time.Duration
 	BrokenAfter        int
 	// OnBroken is "report" or "restart" (the local broker, every
@@ -267,7 +269,7 @@ func (p *parser) health(h *BrokerHealth, n *yaml.Node) {
 			h.Weight, _ = p.integer(k, v, 1, 255)
 		case "topic":
 			if t, ok := p.str(k, v); ok {
-				if err := mosquitto.ValidTopic(t); err != nil {
+				if err := mqconf.ValidTopic(t); err != nil {
 					p.errorf(v.Line, "%s: %v", k, err)
 				}
 				h.Topic = t
@@ -299,7 +301,7 @@ func (p *parser) ports(s *brokerSpec, n *yaml.Node) {
 
 func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 	ps := &probeSpec{at: map[string]int{}}
-	pr := &BrokerProbe{Direction: mosquitto.Both, Interval: DefaultProbeEvery, Deadline: DefaultProbeDue,
+	pr := &BrokerProbe{Direction: mqconf.Both, Interval: DefaultProbeEvery, Deadline: DefaultProbeDue,
 		BrokenAfter: DefaultBrokenAfter, OnBroken: "report", RestartAfter: DefaultRestartAfter}
 	b.Probe = pr
 	keys := []string{"peer", "topic", "direction", "interval", "deadline", "broken_after", "on_broken",
@@ -314,7 +316,7 @@ func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 			pr.Topic, _ = p.str(k, v)
 		case "direction":
 			if d, ok := p.enum(k, v, "out", "in", "both"); ok {
-				pr.Direction, _ = mosquitto.ParseDirection(d)
+				pr.Direction, _ = mqconf.ParseDirection(d)
 			}
 		case "interval":
 			pr.Interval, _ = p.durationIn(k, v, 100*time.Millisecond, time.Hour, false)

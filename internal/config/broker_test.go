@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -40,7 +40,7 @@ func TestBrokerValues(t *testing.T) {
 			Weight: DefaultHealthWeight, Topic: DefaultHealthTopic},
 		NAT: "dnat", Ports: []uint16{1883, 8883},
 		Probe: &BrokerProbe{Peer: netip.AddrPortFrom(netip.Addr{}, 1883), Topic: "home/carpd-probe",
-			PeerTopic: "home/carpd-probe", Direction: mosquitto.Both, Interval: time.Second,
+			PeerTopic: "home/carpd-probe", Direction: mqconf.Both, Interval: time.Second,
 			Deadline: 800 * time.Millisecond, BrokenAfter: DefaultBrokenAfter, OnBroken: "restart",
 			RestartAfter: DefaultRestartAfter},
 		HomeAssistant: HomeAssistant{DiscoveryPrefix: DefaultDiscoveryPrefix},

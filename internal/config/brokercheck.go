@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/carpd/carpd/internal/secret"
-	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 )
 
 // buildBroker applies the rules of the broker section that need more than
@@ -52,7 +52,7 @@ func (p *parser) brokerFiles(s *brokerSpec) {
 	if _, ok := s.given("config"); !ok || b.Config == "" {
 		return
 	}
-	conf, err := mosquitto.ReadBrokerConf(b.Config)
+	conf, err := mqconf.ReadBrokerConf(b.Config)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		p.warnf("broker.config: %v; it is not checked (probe topic, persistence, listeners)", err)
@@ -210,7 +210,7 @@ func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 		p.errorf(line("topic"), "broker.probe.topic: the probe topic prefix is required (inside a bridged pattern, e.g. home/carpd-probe)")
 		return
 	}
-	if err := mosquitto.ValidTopic(pr.Topic); err != nil || strings.HasPrefix(pr.Topic, "$") {
+	if err := mqconf.ValidTopic(pr.Topic); err != nil || strings.HasPrefix(pr.Topic, "$") {
 		p.errorf(line("topic"), "broker.probe.topic: %q is not a plain topic (no wildcards, not under $)", pr.Topic)
 		return
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/carpd/carpd/mosquitto"
+	"github.com/carpd/carpd/mosquitto/mqconf"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -95,7 +95,7 @@ func (p *parser) homeAssistant(h *HomeAssistant, n *yaml.Node) {
 
 // plainPrefix checks a topic prefix carpd appends levels to.
 func (p *parser) plainPrefix(key string, v *yaml.Node, s string) bool {
-	err := mosquitto.ValidTopic(s)
+	err := mqconf.ValidTopic(s)
 	switch {
 	case err != nil:
 		p.errorf(v.Line, "%s: %v", key, err)
