@@ -46,7 +46,7 @@ fi
 
 step "go vet"
 go vet ./...
-# The protocol core must stay portable (STYLE.md: pure packages build everywhere).
+# The protocol core must stay portable: docs/design.md §2 says carp touches no socket, clock or gopacket, so it builds everywhere.
 GOOS=darwin go vet ./carp/...
 
 step "staticcheck"
