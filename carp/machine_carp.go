@@ -33,13 +33,13 @@ func compareTiming(base1, skew1, base2, skew2 uint8) int {
 // here; with demotion off the two agree).
 func (m *Machine) carpDown() time.Duration {
 	r := m.cfg.deadRatio()
-	skew := time.Duration(m.adv.AdvSkew) * skewUnit
+	base, skew := m.adv.AdvBase, m.adv.AdvSkew
 	if m.cfg.Down == DownOpenBSD {
 		// OpenBSD ip_carp.c 1.370: 3 × (advbase + advskew/256).
-		return r * (time.Duration(m.adv.AdvBase)*time.Second + skew)
+		return r * Interval(base, skew)
 	}
 	// FreeBSD ip_carp.c and ucarp carp.c: deadratio·advbase + advskew/256.
-	return r*time.Duration(m.adv.AdvBase)*time.Second + skew
+	return r*time.Duration(base)*time.Second + time.Duration(skew)*skewUnit
 }
 
 // receiveCARP applies the receive rules (docs/protocol.md §3.2; OpenBSD
@@ -60,7 +60,17 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 	}
 	d, own := ad.Demote, m.adv.Demote
 	slower := compareTiming(ad.AdvBase, ad.AdvSkew, m.adv.AdvBase, m.adv.AdvSkew) > 0
-	timesOut := Interval(ad.AdvBase, ad.AdvSkew) > m.cfg.deadRatio()*time.Duration(m.adv.AdvBase)*time.Second
+	// The BSDs and ucarp compare the master's interval with deadratio ×
+	// advbase alone, which at advbase 0 is 0: every advert of a master at
+	// 0/26 then "will time out" for a backup at 0/92, which claims, is
+	// preempted, and claims again about three times a second. Comparing
+	// with our real master-down interval keeps the rule's meaning (this
+	// master is slower than we would wait for) at every timing; at
+	// advbase ≥ 1 it differs only for a master interval between deadratio
+	// × advbase and that plus our advskew/256, which the timer would not
+	// have timed out either.
+	down := m.carpDown()
+	timesOut := Interval(ad.AdvBase, ad.AdvSkew) > down
 	fromMaster := ad.Src == m.master
 	switch {
 	case timesOut && !fromMaster:
@@ -81,8 +91,8 @@ func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 	case timesOut:
 		// OpenBSD, FreeBSD, ucarp: "master will time out" when the peer
 		// advertises more slowly than our master-down allows.
-		m.becomeMaster(now, fmt.Sprintf("master %v will time out (interval %v > %d×advbase %d)",
-			ad.Src, Interval(ad.AdvBase, ad.AdvSkew), m.cfg.deadRatio(), m.adv.AdvBase))
+		m.becomeMaster(now, fmt.Sprintf("master %v will time out (interval %v > master-down %v)",
+			ad.Src, Interval(ad.AdvBase, ad.AdvSkew), down))
 	default:
 		m.master = ad.Src
 		m.resetDown(now)

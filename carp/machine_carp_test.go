@@ -36,6 +36,10 @@ func followAdv(c Config, src netip.Addr) Advert {
 	if c.isVRRP() {
 		return vrrpAdv(c.Proto, src, 200, c.Interval)
 	}
+	if c.AdvBase == 0 {
+		// At advbase 1 it would time out for a backup at advbase 0.
+		return carpAdv(src, 0, 10, 0)
+	}
 	return carpAdv(src, 1, 0, 0)
 }
 
@@ -77,6 +81,11 @@ func claim(ad Advert, r string) []Action {
 	return []Action{{Kind: ActSend, Advert: ad, Reason: r}, {Kind: ActState, From: Backup, To: Master, Reason: r}}
 }
 
+// sub configures the sub-second timing advbase 0 with advskew skew.
+func sub(skew uint8) func(*Config) {
+	return func(c *Config) { c.AdvBase, c.AdvSkew = 0, skew }
+}
+
 func TestCARPBackupReceive(t *testing.T) {
 	skew50 := func(c *Config) { c.AdvSkew = 50 }
 	preempt := func(c *Config) { c.AdvSkew, c.Preempt = 50, true }
@@ -104,7 +113,7 @@ func TestCARPBackupReceive(t *testing.T) {
 			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
 		{name: "master will time out", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
 			ad:    carpAdv(peerIP, 4, 0, 0),
-			want:  claim(us, "master 198.18.0.12 will time out (interval 4s > 3×advbase 1)"),
+			want:  claim(us, "master 198.18.0.12 will time out (interval 4s > master-down 3.1953125s)"),
 			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
 		// The HMAC covers neither timing nor source: a bow-out counts only
 		// from the master we follow, else our own timer decides.
@@ -119,6 +128,35 @@ func TestCARPBackupReceive(t *testing.T) {
 			state: Backup, deadline: down - 500*time.Millisecond, from: peerIP},
 		{name: "interval exactly dead ratio × advbase does not time out", cfg: cfgFor(ProtoCARP, skew50),
 			ad: carpAdv(peerIP, 3, 0, 0), state: Backup, deadline: down, from: peerIP},
+		// Below our master-down interval the master does not time out,
+		// even above deadratio × advbase (which the BSDs compare with).
+		{name: "interval under master-down does not time out", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
+			ad: carpAdv(peerIP, 3, 49, 0), state: Backup, deadline: down, from: peerIP},
+		{name: "interval over master-down times out", cfg: cfgFor(ProtoCARP, skew50), follow: peerIP,
+			ad:    carpAdv(peerIP, 3, 51, 0),
+			want:  claim(us, "master 198.18.0.12 will time out (interval 3.19921875s > master-down 3.1953125s)"),
+			state: Master, deadline: time.Second + 50*time.Second/256, from: ownIP},
+		// advbase 0: deadratio × advbase is 0, and every advert of a
+		// faster master used to "time out", a claim about every 300 ms.
+		{name: "advbase 0 faster master restarts timer", cfg: cfgFor(ProtoCARP, sub(92)), follow: peerIP,
+			ad: carpAdv(peerIP, 0, 26, 0), state: Backup, deadline: 92 * skewUnit, from: peerIP},
+		{name: "advbase 0 first advert restarts timer", cfg: cfgFor(ProtoCARP, sub(92)),
+			ad: carpAdv(peerIP, 0, 26, 0), state: Backup, deadline: 92 * skewUnit, from: peerIP},
+		// A master slower than our master-down interval does time out.
+		{name: "advbase 0 slower master times out", cfg: cfgFor(ProtoCARP, sub(26)), follow: peerIP,
+			ad:    carpAdv(peerIP, 0, 92, 0),
+			want:  claim(carpAdv(ownIP, 0, 26, 0), "master 198.18.0.12 will time out (interval 359.375ms > master-down 101.5625ms)"),
+			state: Master, deadline: 26 * skewUnit, from: ownIP},
+		{name: "advbase 0 master at advbase 1 times out", cfg: cfgFor(ProtoCARP, sub(92)), follow: peerIP,
+			ad:    carpAdv(peerIP, 1, 0, 0),
+			want:  claim(carpAdv(ownIP, 0, 92, 0), "master 198.18.0.12 will time out (interval 1s > master-down 359.375ms)"),
+			state: Master, deadline: 92 * skewUnit, from: ownIP},
+		{name: "advbase 0 bow-out", cfg: cfgFor(ProtoCARP, sub(92)), follow: peerIP,
+			ad:    carpAdv(peerIP, 255, 255, 0),
+			want:  claim(carpAdv(ownIP, 0, 92, 0), "bow-out received from 198.18.0.12"),
+			state: Master, deadline: 92 * skewUnit, from: ownIP},
+		{name: "advbase 0 master at 0/0 restarts timer", cfg: cfgFor(ProtoCARP, sub(20)), follow: peerIP,
+			ad: carpAdv(peerIP, 0, 0, 0), state: Backup, deadline: 20 * skewUnit, from: peerIP},
 		{
 			// OpenBSD's rule: 255.996 s is not above 3·100 s, so the bow-out
 			// only restarts the timer of a backup with advbase ≥ 86.
@@ -260,6 +298,13 @@ func TestCARPTimers(t *testing.T) {
 			250 * time.Millisecond, 250 * time.Millisecond},
 		{"openbsd advbase 0", func(c *Config) { c.AdvBase, c.AdvSkew, c.Down = 0, 64, DownOpenBSD },
 			250 * time.Millisecond, 750 * time.Millisecond},
+		// The fastest timing Validate accepts (0/0 is refused).
+		{"advbase 0 advskew 1", sub(1), skewUnit, skewUnit},
+		{"advbase 0 advskew 26", sub(26), 26 * skewUnit, 26 * skewUnit},
+		{"advbase 0 deadratio 5", func(c *Config) { c.AdvBase, c.AdvSkew, c.DeadRatio = 0, 92, 5 },
+			92 * skewUnit, 92 * skewUnit},
+		{"advbase 255 advskew 254", func(c *Config) { c.AdvBase, c.AdvSkew = 255, 254 },
+			255*time.Second + 254*skewUnit, 765*time.Second + 254*skewUnit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
