@@ -86,15 +86,25 @@ func (h *fakeHost) BrokerHealth(failed bool, weight int, why string) {
 	h.rec.call("health failed=%v weight=%d %s", failed, weight, why)
 }
 
-// fakeChild is a broker process that is always ready.
-type fakeChild struct{ rec *recorder }
+// fakeChild is a broker process that is always ready, started when the
+// service was built or at its last restart.
+type fakeChild struct {
+	rec     *recorder
+	mu      sync.Mutex
+	started time.Time
+}
 
 func (c *fakeChild) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (c *fakeChild) State() supervisor.Status {
-	return supervisor.Status{Phase: supervisor.Running, PID: 4242, Ready: true}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return supervisor.Status{Phase: supervisor.Running, PID: 4242, Ready: true, Started: c.started}
 }
 func (c *fakeChild) Restart(context.Context) (supervisor.RestartResult, error) {
 	c.rec.call("restart")
+	c.mu.Lock()
+	c.started = time.Now()
+	c.mu.Unlock()
 	return supervisor.RestartResult{Total: time.Millisecond}, nil
 }
 
@@ -154,7 +164,7 @@ func newTestService(t *testing.T, cfg *config.Broker) (*Service, *fakes) {
 	f := &fakes{rec: rec, table: &fakeTable{rec: rec}}
 	dp := deps{
 		lookPath: func(string) (string, error) { return "/usr/sbin/mosquitto", nil },
-		newChild: func(supervisor.Config) (child, error) { return &fakeChild{rec: rec}, nil },
+		newChild: func(supervisor.Config) (child, error) { return &fakeChild{rec: rec, started: time.Now()}, nil },
 		table:    f.table,
 		flush: func(vip netip.Addr, ports []uint16) (uint, error) {
 			rec.call("flush %v %v", vip, ports)

@@ -102,9 +102,14 @@ type Service struct {
 	wg                sync.WaitGroup
 	childDone         chan struct{}
 
-	mu          sync.Mutex
-	restartedAt time.Time           // start of the last restart asked for
-	unhealthy   map[string]struct{} // reasons: health, crash loop, stopped
+	mu sync.Mutex
+	// restartedAt is the start of the last restart asked for, or of a
+	// promotion that found the broker fresh.
+	restartedAt time.Time
+	// servedAt is when a router of this node was last promoted or left
+	// MASTER: a broker process started after it has served no VIP client.
+	servedAt  time.Time
+	unhealthy map[string]struct{} // reasons: health, crash loop, stopped
 }
 
 // New builds the service of c.Broker for host. A broker address without

@@ -49,7 +49,7 @@ func TestDNATFollowsMastership(t *testing.T) {
 		"remove table", // Start: a table left by a killed carpd
 		"apply [198.18.0.100:1883->198.18.0.1:1883]",
 		"flush 198.18.0.100 [1883]",
-		"restart",
+		// vr1's promotion finds the broker fresh; vr2's finds it serving.
 		"apply [198.18.0.100:1883->198.18.0.1:1883 198.18.0.101:1883->198.18.0.1:1883]",
 		"flush 198.18.0.101 [1883]",
 		"restart",
@@ -85,7 +85,8 @@ func TestFailingStepDoesNotStopOthers(t *testing.T) {
 	if err := s.ApplyDNAT("vr1", vr1); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	want := []string{"remove table", "apply failed", "flush 198.18.0.100 [1883]", "restart",
+	// No restart: the broker has not served as master since it started.
+	want := []string{"remove table", "apply failed", "flush 198.18.0.100 [1883]",
 		"apply [198.18.0.100:1883->198.18.0.1:1883]"}
 	if diff := cmp.Diff(want, f.rec.trace()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
@@ -109,4 +110,71 @@ func TestNATNone(t *testing.T) {
 	if diff := cmp.Diff([]string{"restart"}, f.rec.trace()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
+}
+
+// TestPromotionRestart: with on_promote: restart, a promotion restarts the
+// broker only if it served as master since it started: not a broker
+// started moments ago (a node returning after a reboot, or a backup whose
+// broker started with carpd), nor one restarted on demotion; once for
+// routers promoted together; always without DNAT, where the broker may
+// need the restart to listen on the VIP.
+func TestPromotionRestart(t *testing.T) {
+	restarts := func(f *fakes) int {
+		n := 0
+		for _, c := range f.rec.trace() {
+			if c == "restart" {
+				n++
+			}
+		}
+		return n
+	}
+	check := func(t *testing.T, f *fakes, what string, want int) {
+		t.Helper()
+		if got := restarts(f); got != want {
+			t.Fatalf("%s: %d restarts in all, want %d; calls %v", what, got, want, f.rec.trace())
+		}
+	}
+	t.Run("dnat", func(t *testing.T) {
+		s, f := newTestService(t, testBroker())
+		q := time.Now()
+		for _, r := range []string{"vr1", "vr2"} {
+			if err := s.Promoted(q); err != nil {
+				t.Fatal(r, err)
+			}
+		}
+		check(t, f, "first promotions of a fresh broker", 0)
+		if got := f.rec.records("broker not restarted: started since this node last served as master"); len(got) != 1 {
+			t.Errorf("logged the skip %d times, want once", len(got))
+		}
+		demote(s, "vr1", vr1)
+		demote(s, "vr2", vr2)
+		q = time.Now()
+		for _, r := range []string{"vr1", "vr2"} {
+			if err := s.Promoted(q); err != nil {
+				t.Fatal(r, err)
+			}
+		}
+		check(t, f, "promotions of a broker that served", 1)
+		demote(s, "vr2", vr2)
+		check(t, f, "demotion", 1)
+		promote(s, "vr2", vr2)
+		check(t, f, "promotion while another router serves", 2)
+	})
+	t.Run("dnat, on_demote restart", func(t *testing.T) {
+		cfg := testBroker()
+		cfg.OnDemote = "restart"
+		s, f := newTestService(t, cfg)
+		promote(s, "vr1", vr1)
+		demote(s, "vr1", vr1)
+		check(t, f, "demotion", 1)
+		promote(s, "vr1", vr1)
+		check(t, f, "promotion after the demotion's restart", 1)
+	})
+	t.Run("nat none", func(t *testing.T) {
+		cfg := testBroker()
+		cfg.NAT = "none"
+		s, f := newTestService(t, cfg)
+		promote(s, "vr1", vr1)
+		check(t, f, "promotion without DNAT", 1)
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/carpd/carpd/internal/link"
 )
 
 // step is one named, idempotent part of a transition.
@@ -52,7 +54,7 @@ func (e *executor) demotion() []step {
 
 // awaitClaim keeps the VIPs, DNAT and broker of a MASTER that another
 // node displaced, or that bowed out on shutdown, until the new master's
-// gratuitous ARP (or its answer to the watch's ARP probe) shows that the
+// gratuitous ARP (not its answer to the watch's probe: link.ClaimWatch) shows that the
 // neighbours moved, bounded by the job's claimsUntil. Letting go at once,
 // as keepalived and ucarp do, leaves nobody answering for the VIP until
 // then (the VRRP skew time after a priority 0), and a client reconnecting
@@ -76,6 +78,11 @@ func (e *executor) awaitClaim(j *job) error {
 	start := time.Now()
 	err := j.claims.Await(ctx, vips)
 	attrs := []any{"seen", err == nil, "waited", time.Since(start)}
+	if errors.Is(err, link.ErrHeld) {
+		// It answered our probe but announced nothing while we waited:
+		// its announcement, if any, went out before the watch opened.
+		attrs = append(attrs, "held", true)
+	}
 	if err != nil && ctx.Err() == nil {
 		attrs = append(attrs, "error", err)
 	}

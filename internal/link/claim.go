@@ -63,14 +63,21 @@ func newClaimWatch(ifi *net.Interface, c frameConn) *ClaimWatch {
 }
 
 // Await returns nil once an ARP packet from another hardware address names
-// one of vips (IPv4) as its sender, or ctx's error when ctx ends first.
-// Frames that are not ARP over Ethernet are skipped.
+// one of vips (IPv4) as its sender, other than the answer to its own
+// probe, or ctx's error when ctx ends first. Frames that are not ARP over
+// Ethernet are skipped.
 //
 // It first sends an ARP probe for each VIP (RFC 5227: sender IP 0.0.0.0,
-// so no cache learns from it): a new master that already holds the VIP
-// answers at once, so its gratuitous ARP, if it went out before the watch
-// was opened, is not waited for in vain. Our own kernel never sees the
-// probe.
+// so no cache learns from it). The answer says that a host holds the VIP,
+// not that it has announced it: a preempting master adds the VIP, and so
+// answers, before its gratuitous ARP, which waits for its broker. Letting
+// go on the answer resets the clients while their caches still name us,
+// and they reconnect to us once more. So an answer only marks the VIP as
+// held; Await then waits on for the announcement, and if ctx ends first
+// returns ctx's cause wrapped with ErrHeld, so the caller knows its
+// wait was not in vain: the holder's announcement, if it went out before
+// the watch was opened, cannot be seen any more. Our own kernel never sees
+// the probe.
 func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
 	for _, v := range vips {
 		if !v.Is4() {
@@ -83,6 +90,7 @@ func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
 	}
 	buf := make([]byte, 128)
 	var f ethernet.Frame
+	held := false
 	for ctx.Err() == nil {
 		if err := w.conn.SetReadDeadline(time.Now().Add(claimPoll)); err != nil {
 			return err
@@ -98,11 +106,27 @@ func (w *ClaimWatch) Await(ctx context.Context, vips []netip.Addr) error {
 		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
 			continue
 		}
-		if !slices.Equal(p.SenderHardwareAddr, w.ifi.HardwareAddr) && slices.Contains(vips, p.SenderIP.Unmap()) {
-			return nil
+		if slices.Equal(p.SenderHardwareAddr, w.ifi.HardwareAddr) || !slices.Contains(vips, p.SenderIP.Unmap()) {
+			continue
 		}
+		if probeAnswer(&p, w.ifi.HardwareAddr) {
+			held = true
+			continue
+		}
+		return nil
+	}
+	if held {
+		return fmt.Errorf("%w: %w", ErrHeld, context.Cause(ctx))
 	}
 	return context.Cause(ctx)
+}
+
+// probeAnswer reports whether p answers our probe: RFC 5227 §2.1.1 replies
+// go back to the prober's hardware address with target IP 0.0.0.0, the
+// prober's sender IP (Linux arp_process replies to a probe so).
+func probeAnswer(p *arp.Packet, ours net.HardwareAddr) bool {
+	return p.Operation == arp.OperationReply && p.TargetIP.Unmap() == netip.IPv4Unspecified() &&
+		slices.Equal(p.TargetHardwareAddr, ours)
 }
 
 // Close closes the socket.

@@ -155,3 +155,56 @@ func TestClaimWatchErrors(t *testing.T) {
 		t.Errorf("Await with the probe failing = %v", err)
 	}
 }
+
+// TestClaimWatchProbeAnswer: the answer to our probe (a reply to our MAC
+// with target IP 0.0.0.0) shows the VIP held, not announced: Await waits
+// on for the announcement and returns at it, or at ctx's end with ctx's
+// cause wrapped in ErrHeld. A preempting node answers ARP as soon as it
+// has added the VIP, before its gratuitous ARP; returning on the answer
+// reset the clients while their caches still named us.
+func TestClaimWatchProbeAnswer(t *testing.T) {
+	mac := testIfi.HardwareAddr
+	answer := func(t *testing.T) []byte {
+		return arpFrame(t, arp.OperationReply, otherMAC, vipA, mac, netip.IPv4Unspecified())
+	}
+	t.Run("then announced", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &fakeFrames{in: make(chan []byte, 4)}
+			f.in <- answer(t)
+			go func() {
+				time.Sleep(120 * time.Millisecond)
+				f.in <- arpFrame(t, arp.OperationRequest, otherMAC, vipA, zeroMAC, vipA)
+			}()
+			start := time.Now()
+			if err := newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA}); err != nil {
+				t.Fatalf("Await: %v, want nil at the announcement", err)
+			}
+			if took := time.Since(start); took != 120*time.Millisecond {
+				t.Errorf("Await returned after %v, want 120ms: at the announcement, not the answer", took)
+			}
+		})
+	})
+	t.Run("never announced", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &fakeFrames{in: make(chan []byte, 4)}
+			f.in <- answer(t)
+			timeout := errors.New("no claim")
+			ctx, cancel := context.WithTimeoutCause(t.Context(), 500*time.Millisecond, timeout)
+			defer cancel()
+			err := newClaimWatch(testIfi, f).Await(ctx, []netip.Addr{vipA})
+			if !errors.Is(err, ErrHeld) || !errors.Is(err, timeout) {
+				t.Errorf("Await = %v, want ErrHeld wrapping ctx's cause %v", err, timeout)
+			}
+		})
+	})
+	// Another host's answer to someone else's probe is no answer to ours:
+	// it names the VIP as sender to a third MAC, so it counts as a claim
+	// (the neighbours that see it, if any, learn the holder).
+	t.Run("answer to another prober", func(t *testing.T) {
+		f := &fakeFrames{in: make(chan []byte, 4)}
+		f.in <- arpFrame(t, arp.OperationReply, otherMAC, vipA, net.HardwareAddr{2, 0, 0, 0, 0, 3}, netip.IPv4Unspecified())
+		if err := newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA}); err != nil {
+			t.Errorf("Await = %v, want nil", err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ package link
 // only handles packets and events builds on every platform.
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -56,3 +57,8 @@ type Event struct {
 	Iface string
 	Addr  netip.Prefix
 }
+
+// ErrHeld wraps the end of a claim watch (ClaimWatch.Await) that saw a VIP
+// held by another host, its answer to the watch's probe, but no
+// announcement of it.
+var ErrHeld = errors.New("held by another host, not announced")

@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"net/netip"
 	"testing"
 	"time"
@@ -15,10 +16,12 @@ import (
 // runFailback kills n1 as in node death, waits for n2 to serve, then
 // brings n1 back as after a reboot (link up, no VIP, no nft rules, its
 // broker and daemon started afresh) and measures from that restart: the
-// takeover is n1 answering ARP again (none for CARP, which does not
-// preempt by default), the outage the longest gap of a fresh stream.
+// takeover is n1 answering ARP again, the outage the longest gap of a
+// fresh stream. Both nodes preempt (CARP does not by default; this is the
+// transition a CARP pair with preemption makes when its preferred node
+// returns).
 func runFailback(t *testing.T, sys system) Trial {
-	l, nodes := startPair(t, sys)
+	l, nodes := startPair(t, sys, true)
 	r := Trial{System: sys.name, Timer: sys.timer, Scenario: "failback", TakeoverMS: -1, OutageMS: -1}
 	faults()[0].inject(t, nodes[0])
 	vip := netip.MustParseAddr(benchVIP)
@@ -39,7 +42,7 @@ func runFailback(t *testing.T, sys system) Trial {
 	}
 	n1.LinkUp()
 	start := time.Now()
-	back := sys.start(t, l, n1, true)
+	back := sys.start(t, l, n1, role{master: true, preempt: true})
 	w, err := l.WatchTakeover(vip, n1.MAC, start, 2*sys.bound+time.Second, probeEvery, settleAfter)
 	if err != nil {
 		t.Fatalf("probing ARP: %v", err)
@@ -60,6 +63,10 @@ func runFailback(t *testing.T, sys system) Trial {
 		r.OutageMS = ms(res.Gap)
 	} else {
 		r.Error = "stream did not resume within 15s"
+	}
+	logEvents(t, s, start)
+	if os.Getenv("CARPD_BENCH_DUMP") == "1" {
+		t.Logf("n1 daemon log:\n%s\nn2 daemon log:\n%s", back.daemon.Output(), nodes[1].daemon.Output())
 	}
 	t.Logf("%s %s failback: takeover %.0f ms, outage %.0f ms, sent %d lost %d dups %d, n1 entries %d flaps %d %s",
 		sys.name, sys.timer, r.TakeoverMS, r.OutageMS, r.Sent, r.Lost, r.Dups, r.Entries, r.Flaps, r.Error)

@@ -51,8 +51,8 @@ func markdown(run Run, cs []cell) string {
 		"mosquitto only (carpd restarts it; the classic scripts have no broker supervision, as written here " +
 		"without systemd, so nothing restarts it and the VIP stays); **failback** = after a node death and " +
 		"n2's takeover, n1 comes back as after a reboot (link up, no VIP, no nft rules, broker and daemon " +
-		"started afresh) and the clock starts at its restart; CARP does not preempt by default (carpd, " +
-		"ucarp without -P), so there n1 stays backup and no takeover is expected. " +
+		"started afresh) and the clock starts at its restart; both nodes preempt (CARP: carpd preempt: true, " +
+		"ucarp -P; CARP does not by default, VRRP does), so n1 takes the VIP back. " +
 		"The node-death, handover and broker-crash faults come after a random wait (uniform over one " +
 		"advertisement interval) once the stream flows, so they fall anywhere in the master's advertisement " +
 		"cycle: a takeover after node death then lies between the master-down interval less one interval " +

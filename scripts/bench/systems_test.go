@@ -49,7 +49,14 @@ type system struct {
 	// skewTime is the backup's skew time (VRRP) or advskew/256 × advbase
 	// (CARP): the wait after a bow-out.
 	skewTime time.Duration
-	start    func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) *node
+	start    func(t *testing.T, l *lab.Lab, n *lab.Node, r role) *node
+}
+
+// role is how a node of a pair starts: the preferred one (CARP advskew 0,
+// VRRP priority 150) or not, and for CARP whether it preempts (carpd
+// preempt: true, ucarp -P; VRRP preempts by default everywhere).
+type role struct {
+	master, preempt bool
 }
 
 // Timers of every pair: CARP master advskew 0 and backup advskew 50; VRRP
@@ -125,16 +132,17 @@ func writeFile(t *testing.T, path, text string, mode os.FileMode) {
 	}
 }
 
-func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) *node {
-	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) *node {
+func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab.Lab, *lab.Node, role) *node {
+	return func(t *testing.T, l *lab.Lab, n *lab.Node, r role) *node {
+		master := r.master
 		t.Helper()
 		dir := t.TempDir()
 		conf := mosquittoConf(t, l, n, dir, false)
 		router := fmt.Sprintf("    proto: vrrp3\n    vrid: %d\n    interval: %v\n    priority: %d\n",
 			benchID, interval, pickInt(master, 150, backupPrio))
 		if proto == "carp" {
-			router = fmt.Sprintf("    proto: carp\n    vhid: %d\n    advbase: 1\n    advskew: %d\n    password: s3cret\n",
-				benchID, pickInt(master, 0, backupSkew))
+			router = fmt.Sprintf("    proto: carp\n    vhid: %d\n    advbase: 1\n    advskew: %d\n    password: s3cret\n"+
+				"    preempt: %v\n", benchID, pickInt(master, 0, backupSkew), r.preempt)
 		}
 		yaml := fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
 			"  backoff: {base: 100ms, cap: 400ms}\nrouters:\n  - name: mqtt\n    iface: %s\n%s    vips: [%s]\n",
@@ -220,20 +228,26 @@ func ups(dir string) int {
 	return strings.Count(string(b), "up\n")
 }
 
-func startUcarp(t *testing.T, l *lab.Lab, n *lab.Node, master bool) *node {
+func startUcarp(t *testing.T, l *lab.Lab, n *lab.Node, r role) *node {
 	t.Helper()
+	master := r.master
 	dir := t.TempDir()
 	mosquittoConf(t, l, n, dir, true)
 	classicScripts(t, n, dir, true)
 	// -z runs the down script on SIGTERM; -n skips it at start-up.
-	p := n.Start(t, lookPath(t, "ucarp"), "-i", n.Iface, "-s", n.IP4.Addr().String(), "-v", strconv.Itoa(benchID),
+	args := []string{"-i", n.Iface, "-s", n.IP4.Addr().String(), "-v", strconv.Itoa(benchID),
 		"-p", "s3cret", "-a", benchVIP, "-b", "1", "-k", strconv.Itoa(pickInt(master, 0, backupSkew)),
-		"-u", dir+"/up", "-d", dir+"/down", "-n", "-z")
+		"-u", dir + "/up", "-d", dir + "/down", "-n", "-z"}
+	if r.preempt {
+		args = append(args, "-P")
+	}
+	p := n.Start(t, append([]string{lookPath(t, "ucarp")}, args...)...)
 	return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) }, brokerPID: pidFile(dir)}
 }
 
-func startKeepalived(interval time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) *node {
-	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) *node {
+func startKeepalived(interval time.Duration) func(*testing.T, *lab.Lab, *lab.Node, role) *node {
+	return func(t *testing.T, l *lab.Lab, n *lab.Node, r role) *node {
+		master := r.master
 		t.Helper()
 		dir := t.TempDir()
 		mosquittoConf(t, l, n, dir, true)

@@ -96,17 +96,18 @@ func namespacePIDs(t *testing.T, n *lab.Node) []int {
 }
 
 // startPair builds a lab and starts sys on n1 (preferred) then n2, and
-// returns once n1 answers ARP for the VIP and n2 has stayed backup.
-func startPair(t *testing.T, sys system) (*lab.Lab, [2]*node) {
+// returns once n1 answers ARP for the VIP and n2 has stayed backup. With
+// preempt, CARP nodes preempt (VRRP ones always do).
+func startPair(t *testing.T, sys system, preempt bool) (*lab.Lab, [2]*node) {
 	t.Helper()
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	vip := netip.MustParseAddr(benchVIP)
-	a := sys.start(t, l, l.Nodes[0], true)
+	a := sys.start(t, l, l.Nodes[0], role{master: true, preempt: preempt})
 	lab.Wait(t, 15*time.Second, "n1 answering ARP for the VIP", func() bool {
 		mac, err := l.ARPOwner(vip, 100*time.Millisecond)
 		return err == nil && mac.String() == l.Nodes[0].MAC.String()
 	})
-	b := sys.start(t, l, l.Nodes[1], false)
+	b := sys.start(t, l, l.Nodes[1], role{preempt: preempt})
 	// Long enough for n2 to hear n1's adverts and to have become master
 	// by mistake if it did not; well short of n2's master-down interval.
 	time.Sleep(max(time.Second, sys.interval+500*time.Millisecond))
@@ -147,7 +148,7 @@ func startStream(t *testing.T, l *lab.Lab) *mqttstream.Stream {
 // runTrial runs one fault on a fresh pair of sys; measure, if not nil,
 // first watches the settled pair before the clients connect.
 func runTrial(t *testing.T, sys system, f fault, measure func(*testing.T, [2]*node)) Trial {
-	l, nodes := startPair(t, sys)
+	l, nodes := startPair(t, sys, false)
 	if measure != nil {
 		measure(t, nodes)
 	}
