@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ const (
 	// a run that was cut short.
 	envReportOnly = "CARPD_BENCH_REPORT_ONLY"
 	// envStability is each window of the sub-second pairs (idle, then
-	// loaded), a duration; "0" skips them.
+	// loaded), a duration; "0" or unset skips them.
 	envStability = "CARPD_BENCH_STABILITY"
 	// envOnly "subsecond" measures the sub-second pairs alone and merges
 	// them into the existing results.json.
@@ -70,7 +71,7 @@ func TestBench(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "bench"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stability, err := time.ParseDuration(os.Getenv(envStability))
+	stability, err := time.ParseDuration(cmp.Or(os.Getenv(envStability), "0"))
 	if err != nil || (stability != 0 && (stability < 5*time.Second || stability > 15*time.Minute)) {
 		t.Fatalf("%s=%q: want 0 or a duration of 5s..15m", envStability, os.Getenv(envStability))
 	}
