@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -27,6 +28,12 @@ const (
 	// envReportOnly "1" rewrites the report from results.json alone, for
 	// a run that was cut short.
 	envReportOnly = "CARPD_BENCH_REPORT_ONLY"
+	// envStability is each window of the sub-second pairs (idle, then
+	// loaded), a duration; "0" or unset skips them.
+	envStability = "CARPD_BENCH_STABILITY"
+	// envOnly "subsecond" measures the sub-second pairs alone and merges
+	// them into the existing results.json.
+	envOnly = "CARPD_BENCH_ONLY"
 )
 
 // TestBench measures every system and scenario and writes the report. It
@@ -63,6 +70,43 @@ func TestBench(t *testing.T) {
 	}
 	if err := os.MkdirAll(filepath.Join(out, "bench"), 0o755); err != nil {
 		t.Fatal(err)
+	}
+	stability, err := time.ParseDuration(cmp.Or(os.Getenv(envStability), "0"))
+	if err != nil || (stability != 0 && (stability < 5*time.Second || stability > 15*time.Minute)) {
+		t.Fatalf("%s=%q: want 0 or a duration of 5s..15m", envStability, os.Getenv(envStability))
+	}
+	// The sub-second part has its own metadata: run.sh --only subsecond
+	// merges it into the results of an earlier run.
+	sub := Subsecond{Command: run.Command, Quick: run.Quick, WindowS: stability.Seconds(), Machine: run.Machine}
+	runSub := func() {
+		run.Subsecond = &sub
+		sub.Started = time.Now().UTC().Format(time.RFC3339)
+		subsecond(t, carpd, &sub, stability, save)
+		sub.Finished = time.Now().UTC().Format(time.RFC3339)
+	}
+	switch only := os.Getenv(envOnly); only {
+	case "":
+	case "subsecond":
+		if stability == 0 {
+			t.Fatalf("%s=subsecond with %s=0", envOnly, envStability)
+		}
+		// The other parts keep the figures of the run that made them.
+		if b, err := os.ReadFile(filepath.Join(out, "bench", "results.json")); err == nil {
+			run = Run{}
+			if err := json.Unmarshal(b, &run); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			run.Finished = run.Started
+		}
+		runSub()
+		save()
+		if err := WriteReport(out, run); err != nil {
+			t.Fatal(err)
+		}
+		return
+	default:
+		t.Fatalf("%s=%q: want subsecond or nothing", envOnly, only)
 	}
 	syss := systems(carpd, os.Getenv(envFast) == "1")
 	for _, sys := range syss {
@@ -136,6 +180,9 @@ func TestBench(t *testing.T) {
 			})
 			save()
 		}
+	}
+	if stability > 0 {
+		runSub()
 	}
 	run.Finished = time.Now().UTC().Format(time.RFC3339)
 	save()

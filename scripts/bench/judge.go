@@ -91,6 +91,29 @@ func judgeLoad(run Run) []string {
 	if len(run.Floods) == 0 {
 		out = append(out, "Forged flood with zero spurious transitions: not measured in this run.")
 	}
+	return append(out, judgeSubsecond(run.Subsecond)...)
+}
+
+// judgeSubsecond judges carpd's sub-second pairs (issue 15): no spurious
+// transition idle or loaded, and a takeover within master-down + 20 ms.
+// ucarp's and keepalived's figures are there to compare, without a target.
+func judgeSubsecond(s *Subsecond) []string {
+	if s == nil {
+		return []string{"Sub-second timers without spurious transitions: not measured in this run."}
+	}
+	var out []string
+	for _, r := range s.Stability {
+		if strings.HasPrefix(r.System, "carpd") {
+			out = append(out, fmt.Sprintf("%s %s %s, %s over %.0f s: %d spurious transitions vs 0: %s", r.System,
+				r.Timer, r.Setting, r.Load, r.WindowS, r.Spurious, verdict(r.Spurious == 0)))
+		}
+	}
+	for _, r := range s.Takeovers {
+		if strings.HasPrefix(r.System, "carpd") {
+			out = append(out, fmt.Sprintf("Takeover after node death, %s %s: %.0f ms vs bound %.1f + 20 ms: %s",
+				r.System, r.Timer, r.TakeoverMS, r.BoundMS, verdict(r.TakeoverMS >= 0 && r.TakeoverMS <= r.BoundMS+20)))
+		}
+	}
 	return out
 }
 
@@ -119,6 +142,9 @@ func notMeasured(run Run) string {
 	}
 	if len(run.Floods) == 0 {
 		missing = append(missing, "the forged-advert flood")
+	}
+	if run.Subsecond == nil {
+		missing = append(missing, "the sub-second stability and send jitter")
 	}
 	if len(missing) == 0 {
 		return "Every target was measured."

@@ -65,6 +65,7 @@ func markdown(run Run, cs []cell) string {
 	b.WriteString(reading(cs))
 	steadyTable(&b, run.Steady)
 	loadTables(&b, run)
+	subsecondTables(&b, run.Subsecond)
 	p("## Targets\n\n")
 	for _, line := range judge(run, cs) {
 		p("- %s\n", line)
@@ -272,4 +273,68 @@ func dropString(m map[string]uint64) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// subsecondTables writes the sections "Sub-second stability" and "Send
+// jitter".
+func subsecondTables(b *strings.Builder, s *Subsecond) {
+	if s == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Sub-second stability\n\n")
+	p("Command: `%s`, started %s, finished %s", s.Command, s.Started, orDash(s.Finished))
+	if s.Quick {
+		p(" (**quick**: short windows, indicative only)")
+	}
+	p(".\n\n")
+	if len(s.Machine) > 0 {
+		p("Machine during this part:\n\n")
+		for _, m := range s.Machine {
+			p("- %s\n", m)
+		}
+		p("\n")
+	}
+	p("Pairs without a broker, each in a fresh lab of three nodes: n1 preferred, n2 backup, n3 only burns " +
+		"CPU. carpd runs one router and adds the VIP itself; ucarp's up and down scripts only log the time " +
+		"and add or remove the VIP (for the ARP probes); keepalived adds the VIP itself and its notify " +
+		"scripts only log. Once the pair has settled (2 s after n2 starts), it is watched for one window " +
+		"idle, then for one window with one busy loop (`sh -c 'while :; do :; done'`) per core in n3; the " +
+		"100 ms pairs, there for the send jitter, have windows of at most 60 s. Spurious = entries into " +
+		"MASTER on either node within the window (carpd's `\"msg\":\"transition\"` log records, the scripts' " +
+		"logs for ucarp and keepalived; 0 is the target). Then, with the load gone, the node answering ARP " +
+		"for the VIP dies (switch port down, SIGKILL of everything in its namespace) after a random wait " +
+		"within one interval, and the takeover is from the fault to the survivor's first ARP answer, " +
+		"probed from the client every 10 ms; the bound is the survivor's master-down interval " +
+		"(CARP at advbase 0: advskew/256 s; VRRPv3: RFC 5798 §6.1).\n\n")
+	p("| system | timer | setting | load | busy loops | window s | spurious | n1 entries | n2 entries | " +
+		"n2 MASTER ms |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range s.Stability {
+		p("| %s | %s | %s | %s | %d | %.1f | %d | %d | %d | %.0f |\n", r.System, r.Timer, r.Setting, r.Load, r.Busy,
+			r.WindowS, r.Spurious, r.Entries[0], r.Entries[1], r.BackupMasterMS)
+	}
+	p("\n| system | timer | killed | takeover ms | bound (master-down) ms | bound + 20 ms | flaps | note |\n" +
+		"|---|---|---|---|---|---|---|---|\n")
+	for _, r := range s.Takeovers {
+		took, within := "—", "beyond"
+		if r.TakeoverMS >= 0 {
+			took = fmt.Sprintf("%.0f", r.TakeoverMS)
+		}
+		if r.TakeoverMS >= 0 && r.TakeoverMS <= r.BoundMS+20 {
+			within = "within"
+		}
+		p("| %s | %s | %s | %s | %.1f | %s | %d | %s |\n", r.System, r.Timer, r.Killed, took, r.BoundMS, within,
+			r.Flaps, r.Error)
+	}
+	p("\n## Send jitter\n\n")
+	p("Gaps between n1's adverts as received on n2 during the windows above: tcpdump in n2's namespace, " +
+		"the kernel's receive time of each packet (so the harness's own scheduling does not enter), " +
+		"nearest-rank percentiles.\n\n")
+	p("| system | timer | load | interval ms | window s | adverts | min ms | p50 ms | p99 ms | max ms |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, j := range s.Jitter {
+		p("| %s | %s | %s | %.1f | %.1f | %d | %.1f | %.1f | %.1f | %.1f |\n", j.System, j.Timer, j.Load,
+			j.IntervalMS, j.WindowS, j.Adverts, j.MinMS, j.P50MS, j.P99MS, j.MaxMS)
+	}
+	p("\n")
 }

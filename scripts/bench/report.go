@@ -31,6 +31,68 @@ type Run struct {
 	Results  []Trial  `json:"results"`
 	Scale    []Scale  `json:"scale,omitempty"`
 	Floods   []Flood  `json:"floods,omitempty"`
+	// Subsecond is the sub-second timers' run, which run.sh --only
+	// subsecond can redo alone: it has its own start and command.
+	Subsecond *Subsecond `json:"subsecond,omitempty"`
+}
+
+// Subsecond is the stability, takeover and send jitter of pairs at
+// sub-second timers (CARP advbase 0, VRRPv3 at 50 and 100 ms).
+type Subsecond struct {
+	Started  string   `json:"started"`
+	Finished string   `json:"finished,omitempty"`
+	Command  string   `json:"command"`
+	Quick    bool     `json:"quick"`
+	WindowS  float64  `json:"window_s"`
+	Machine  []string `json:"machine"`
+	// Stability has one row per pair and load (idle, loaded).
+	Stability []Stability   `json:"stability"`
+	Takeovers []SubTakeover `json:"takeovers"`
+	Jitter    []Jitter      `json:"jitter"`
+}
+
+// Stability is what one window of a settled sub-second pair showed.
+type Stability struct {
+	System  string  `json:"system"`
+	Timer   string  `json:"timer"`
+	Setting string  `json:"setting"`
+	Load    string  `json:"load"` // idle or loaded
+	Busy    int     `json:"busy"` // busy loops in another namespace
+	WindowS float64 `json:"window_s"`
+	// Entries are n1's and n2's entries into MASTER within the window,
+	// all spurious: the election was over before it began.
+	Entries  [2]int `json:"entries"`
+	Spurious int    `json:"spurious"`
+	// BackupMasterMS is how long n2 was MASTER within the window.
+	BackupMasterMS float64 `json:"backup_master_ms"`
+}
+
+// SubTakeover is the takeover after the death of a sub-second pair's
+// master (whichever node answered ARP for the VIP then).
+type SubTakeover struct {
+	System string `json:"system"`
+	Timer  string `json:"timer"`
+	Killed string `json:"killed"`
+	// TakeoverMS is from the fault to the survivor's first ARP answer;
+	// negative when none came.
+	TakeoverMS float64 `json:"takeover_ms"`
+	BoundMS    float64 `json:"bound_ms"` // the survivor's master-down interval
+	Flaps      int     `json:"flaps"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// Jitter is the gaps between n1's adverts as received on n2, in a window.
+type Jitter struct {
+	System     string  `json:"system"`
+	Timer      string  `json:"timer"`
+	Load       string  `json:"load"`
+	IntervalMS float64 `json:"interval_ms"` // n1's configured interval
+	WindowS    float64 `json:"window_s"`
+	Adverts    int     `json:"adverts"`
+	MinMS      float64 `json:"min_ms"`
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	MaxMS      float64 `json:"max_ms"`
 }
 
 // Scale is carpd's resource use with many routers on one interface.

@@ -1,0 +1,94 @@
+//go:build linux
+
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseEpoch(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"1764856000.123456":    time.Unix(1764856000, 123456000),
+		"1764856000.123456789": time.Unix(1764856000, 123456789),
+		"1764856000":           time.Unix(1764856000, 0),
+	} {
+		got, err := parseEpoch(in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseEpoch(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "IP", "12.x"} {
+		if _, err := parseEpoch(in); err == nil {
+			t.Errorf("parseEpoch(%q): no error", in)
+		}
+	}
+}
+
+func TestCarpdEvents(t *testing.T) {
+	log := `{"time":"2026-12-04T13:00:00.5Z","level":"INFO","msg":"transition","from":"INIT","to":"BACKUP"}
+{"time":"2026-12-04T13:00:01Z","level":"DEBUG","msg":"transition step","step":"vips","to":"MASTER"}
+{"time":"2026-12-04T13:00:01.25Z","level":"INFO","msg":"transition","from":"BACKUP","to":"MASTER"}
+not json
+{"time":"2026-12-04T13:00:02Z","level":"WARN","msg":"transition done with failures","from":"MASTER","to":"BACKUP"}
+`
+	at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339Nano, s); return tm }
+	want := []subEvent{{at("2026-12-04T13:00:00.5Z"), false}, {at("2026-12-04T13:00:01.25Z"), true},
+		{at("2026-12-04T13:00:02Z"), false}}
+	if diff := cmp.Diff(want, carpdEvents(log), cmp.AllowUnexported(subEvent{})); diff != "" {
+		t.Errorf("carpdEvents (-want +got):\n%s", diff)
+	}
+}
+
+func TestEntriesAndMasterTime(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := func(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.Second))) }
+	// MASTER 1..3 (before and into the window), 5..6, and from 9 on.
+	ev := []subEvent{{s(1), true}, {s(3), false}, {s(5), true}, {s(6), false}, {s(9), true}}
+	for _, tc := range []struct {
+		from, to float64
+		entries  int
+		master   time.Duration
+	}{
+		{0, 10, 3, 4 * time.Second},
+		{2, 10, 2, 3 * time.Second},
+		{3, 9, 1, time.Second},
+		{6.5, 8, 0, 0},
+		{9.5, 12, 0, 2500 * time.Millisecond},
+	} {
+		if got := entries(ev, s(tc.from), s(tc.to)); got != tc.entries {
+			t.Errorf("entries in [%v, %v) = %d, want %d", tc.from, tc.to, got, tc.entries)
+		}
+		if got := masterTime(ev, s(tc.from), s(tc.to)); got != tc.master {
+			t.Errorf("masterTime in [%v, %v) = %v, want %v", tc.from, tc.to, got, tc.master)
+		}
+	}
+}
+
+func TestJitter(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var at []time.Time
+	// 101 adverts 50 ms apart, one of them 30 ms late (so one gap of
+	// 80 ms and the next of 20 ms), and one before the window.
+	at = append(at, t0.Add(-time.Second))
+	for i := range 101 {
+		d := time.Duration(i) * 50 * time.Millisecond
+		if i == 40 {
+			d += 30 * time.Millisecond
+		}
+		at = append(at, t0.Add(d))
+	}
+	got := jitter(at, t0, t0.Add(10*time.Second))
+	want := Jitter{WindowS: 10, Adverts: 101, MinMS: 20, P50MS: 50, P99MS: 50, MaxMS: 80}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("jitter (-want +got):\n%s", diff)
+	}
+	if got := jitter(at[:1], t0, t0.Add(time.Second)); got.Adverts != 0 || got.MaxMS != 0 {
+		t.Errorf("jitter of an empty window = %+v", got)
+	}
+	if r := rank([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99); r != 10 {
+		t.Errorf("p99 of 1..10 = %v, want 10", r)
+	}
+}
