@@ -215,6 +215,22 @@ func TestTick(t *testing.T) {
 	if got := m.Deadline().Sub(next); got != interval {
 		t.Errorf("next advert after %v, want %v", got, interval)
 	}
+	// A late wake-up does not delay the adverts after it: the next one is
+	// due an interval after this one was due.
+	due = m.Deadline()
+	m.Tick(due.Add(3 * time.Millisecond))
+	if got := m.Deadline().Sub(due); got != interval {
+		t.Errorf("after a Tick 3ms late the next advert is due %v after the late one's due time, want %v", got, interval)
+	}
+	// More than an interval late: one advert now, the next an interval on.
+	due = m.Deadline()
+	late := due.Add(2 * interval)
+	if diff := cmp.Diff(want, copyActs(m.Tick(late)), addrCmp); diff != "" {
+		t.Errorf("Tick two intervals late (-want +got):\n%s", diff)
+	}
+	if got := m.Deadline().Sub(late); got != interval {
+		t.Errorf("after a Tick two intervals late the next advert is due %v after it, want %v", got, interval)
+	}
 	var idle Machine
 	if got := idle.Tick(t0); got != nil {
 		t.Errorf("Tick in INIT = %v, want nil", got)
