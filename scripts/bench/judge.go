@@ -94,7 +94,7 @@ func judgeLoad(run Run) []string {
 	return append(out, judgeSubsecond(run.Subsecond)...)
 }
 
-// judgeSubsecond judges carpd's sub-second pairs (issue 15): no spurious
+// judgeSubsecond judges carpd's sub-second pairs: no spurious
 // transition idle or loaded, and a takeover within master-down + 20 ms.
 // ucarp's and keepalived's figures are there to compare, without a target.
 func judgeSubsecond(s *Subsecond) []string {

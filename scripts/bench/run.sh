@@ -14,7 +14,7 @@
 #   scripts/bench/run.sh --no-fast  skip the 100 ms VRRPv3 set
 #   scripts/bench/run.sh --report-only  rewrite the report and plots from docs/bench/results.json
 #                                   (after a run that was cut short)
-#   scripts/bench/run.sh --stability DUR  window of the sub-second pairs (issue 15), idle and again
+#   scripts/bench/run.sh --stability DUR  window of the sub-second pairs, idle and again
 #                                   loaded, per pair: default 10m (the full run then takes about
 #                                   85 min more), 10s with --quick; 5s..15m
 #   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs

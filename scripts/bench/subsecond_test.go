@@ -19,7 +19,7 @@ import (
 	"github.com/carpd/carpd/internal/lab"
 )
 
-// Sub-second timers (issue 15): pairs without a broker at CARP advbase 0
+// Sub-second timers: pairs without a broker at CARP advbase 0
 // and VRRPv3 at 50 and 100 ms, each watched idle and with every core busy,
 // then killed.
 const (
