@@ -5,8 +5,8 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
