@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCheck() *cobra.Command {
+func newCheck(journal bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check -c FILE | check [ucarp-style flags]",
 		Short: "Validate a configuration and print it with every default filled in",
@@ -29,19 +29,20 @@ Flags:
 			if len(args) == 0 {
 				return errors.New("check needs -c FILE or a ucarp-style command line (see carpd check --help)")
 			}
+			stderr := errOut{cmd.ErrOrStderr(), journal}
 			f, err := config.FromArgs(args)
 			if errors.Is(err, config.ErrHelp) {
 				return cmd.Help()
 			}
 			if f != nil {
 				for _, w := range f.Warnings {
-					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+					stderr.print(prioWarning, "warning: "+w)
 				}
 			}
 			var es config.Errors
 			if errors.As(err, &es) {
 				for _, e := range es {
-					fmt.Fprintln(cmd.ErrOrStderr(), e)
+					stderr.print(prioErr, e.Error())
 				}
 				return fmt.Errorf("check: %d error(s)", len(es))
 			}
@@ -49,7 +50,7 @@ Flags:
 				return err
 			}
 			for _, w := range f.Exposure() {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+				stderr.print(prioWarning, "warning: "+w)
 			}
 			return f.WriteNormalized(cmd.OutOrStdout())
 		},

@@ -50,7 +50,7 @@ Metrics:
 Configuration flags:
 `
 
-func newRun() *cobra.Command {
+func newRun(journal bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]",
 		Short: "Run the virtual routers of a config file or of a ucarp command line",
@@ -58,7 +58,7 @@ func newRun() *cobra.Command {
 		// cobra would reject them before.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), errOut{cmd.ErrOrStderr(), journal})
 		},
 	}
 }
@@ -105,8 +105,9 @@ func splitLogFlags(args []string) (logFlags, []string, error) {
 	return lf, rest, nil
 }
 
-// newLogger builds the daemon's logger.
-func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
+// newLogger builds the daemon's logger; on the journal (onJournal) the
+// text format has priorities and no time.
+func newLogger(w io.Writer, journal bool, lf logFlags, debug bool) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	switch lf.level {
 	case "":
@@ -126,6 +127,9 @@ func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch lf.format {
 	case "text":
+		if journal {
+			return slog.New(newJournalHandler(w, opts)), nil
+		}
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -134,7 +138,7 @@ func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
 }
 
 // runDaemon is carpd run.
-func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, stdout io.Writer, stderr errOut) error {
 	lf, rest, err := splitLogFlags(args)
 	if err != nil {
 		return err
@@ -146,7 +150,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if f != nil {
 		for _, w := range f.Warnings {
-			fmt.Fprintln(stderr, "carpd: warning:", w)
+			stderr.print(prioWarning, "carpd: warning: "+w)
 		}
 	}
 	if err != nil {
@@ -155,7 +159,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.Daemonize && os.Getenv(daemonizedEnv) == "" {
 		return daemonize(f.StateDir, stdout)
 	}
-	log, err := newLogger(stderr, lf, f.Debug)
+	log, err := newLogger(stderr.w, stderr.journal, lf, f.Debug)
 	if err != nil {
 		return err
 	}
