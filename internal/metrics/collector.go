@@ -13,7 +13,7 @@ type Source interface {
 }
 
 // states are the values of carpd_router_state's state label.
-var states = [...]string{"INIT", "BACKUP", "MASTER"}
+var states = [...]string{"INIT", "BACKUP", "MASTER", "FAULT"}
 
 // desc describes a family: name, help, type and label names.
 type desc struct {

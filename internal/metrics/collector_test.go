@@ -107,6 +107,7 @@ carpd_router_last_transition_duration_seconds{router="carp7"} 0.004
 # HELP carpd_router_state 1 for the router's current state, 0 for the others.
 # TYPE carpd_router_state gauge
 carpd_router_state{router="carp7",state="BACKUP"} 1
+carpd_router_state{router="carp7",state="FAULT"} 0
 carpd_router_state{router="carp7",state="INIT"} 0
 carpd_router_state{router="carp7",state="MASTER"} 0
 # HELP carpd_router_state_since_timestamp_seconds When the router entered its current state.
@@ -144,8 +145,28 @@ func TestCollectWithoutSections(t *testing.T) {
 			t.Errorf("%s: %d samples without its section", name, n)
 		}
 	}
-	if n := count["carpd_router_state"]; n != 3 {
-		t.Errorf("carpd_router_state: %d samples, want 3", n)
+	if n := count["carpd_router_state"]; n != 4 {
+		t.Errorf("carpd_router_state: %d samples, want 4", n)
+	}
+}
+
+// TestCollectFault shows a router held down by a fault as FAULT, not
+// INIT, as keepalived's operators expect.
+func TestCollectFault(t *testing.T) {
+	r := report()
+	r.Routers[0].State, r.Routers[0].Faults = "FAULT", []string{"link down"}
+	got := map[string]float64{}
+	for _, f := range collect(static(r)) {
+		if f.name != "carpd_router_state" {
+			continue
+		}
+		for _, s := range f.samples {
+			got[s.labels[1].value] = s.value
+		}
+	}
+	want := map[string]float64{"INIT": 0, "BACKUP": 0, "MASTER": 0, "FAULT": 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("carpd_router_state by state (-want +got):\n%s", diff)
 	}
 }
 

@@ -12,7 +12,7 @@
 // Metrics (labels in braces):
 //
 //	carpd_router_info{router,iface,proto,id}                    1
-//	carpd_router_state{router,state}                            1 for the current state (INIT, BACKUP, MASTER), 0 for the others
+//	carpd_router_state{router,state}                            1 for the current state (INIT, BACKUP, MASTER, FAULT), 0 for the others
 //	carpd_router_state_since_timestamp_seconds{router}          when the current state was entered
 //	carpd_router_transitions_total{router}                      state changes
 //	carpd_router_last_transition_duration_seconds{router}       steps of the last finished transition

@@ -17,11 +17,12 @@ type Report struct {
 
 // Router is one virtual router.
 type Router struct {
-	Name  string    `json:"name"`
-	Iface string    `json:"iface"`
-	Proto string    `json:"proto"` // carp, vrrp2, vrrp3
-	ID    uint8     `json:"id"`    // vhid or vrid
-	State string    `json:"state"` // INIT, BACKUP, MASTER
+	Name  string `json:"name"`
+	Iface string `json:"iface"`
+	Proto string `json:"proto"` // carp, vrrp2, vrrp3
+	ID    uint8  `json:"id"`    // vhid or vrid
+	// State is INIT, BACKUP, MASTER, or FAULT for an INIT held by Faults.
+	State string    `json:"state"`
 	Since time.Time `json:"since"`
 	// Reason is why the router entered State.
 	Reason string `json:"reason"`
@@ -34,7 +35,7 @@ type Router struct {
 	// until one arrives.
 	Heard    *Heard   `json:"heard,omitempty"`
 	Demotion Demotion `json:"demotion"`
-	// Faults are why the router stays in INIT (link down, a tracker).
+	// Faults are why the router stays in FAULT (link down, a tracker).
 	Faults   []string `json:"faults,omitempty"`
 	Counters Counters `json:"counters"`
 	// Transitions are the last MaxTransitions transitions, oldest first.

@@ -24,7 +24,7 @@ func u8(v uint8) *uint8 { return &v }
 var now = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // fixture is a Report with every section filled: a CARP master that took
-// over from a peer, a VRRPv3 router held in INIT by a fault, a socket
+// over from a peer, a VRRPv3 router held in FAULT (INIT) by a fault, a socket
 // with drops, and a broker with health, DNAT rules and a probe with one
 // broken direction.
 func fixture() Report {
@@ -57,7 +57,7 @@ func fixture() Report {
 				},
 			},
 			{
-				Name: "mqtt6", Iface: "eth1", Proto: "vrrp3", ID: 51, State: "INIT", Since: now.Add(-400 * time.Millisecond),
+				Name: "mqtt6", Iface: "eth1", Proto: "vrrp3", ID: 51, State: "FAULT", Since: now.Add(-400 * time.Millisecond),
 				Reason: "fault: link down", VIPs: []string{"2001:2::100/128"},
 				Advertised: Advertised{Priority: u8(90), Interval: "1s"},
 				Demotion:   Demotion{Manual: 2, Tracking: 8, Claim: true, Total: 265},
