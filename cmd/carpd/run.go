@@ -168,6 +168,7 @@ func runDaemon(ctx context.Context, args []string, stdout io.Writer, stderr errO
 		return err
 	}
 	o.Net, o.Log, o.StateDir = daemon.NewLinux(), log, f.StateDir
+	o.Version = strings.TrimPrefix(versionString(), "carpd ")
 	o.NewBroker = newBroker(f, strings.TrimPrefix(versionString(), "carpd "))
 	o.ScriptUser = f.ScriptUser
 	d, err := daemon.New(o, f.Routers)
@@ -215,12 +216,34 @@ func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon,
 	}
 }
 
+// reloader is what reload drives; *daemon.Daemon is one.
+type reloader interface {
+	BeginReload()
+	Reload([]config.Router, *config.ScriptUser) error
+	EndReload(error)
+}
+
 // reload re-reads the configuration file (SIGHUP); an invalid one is
-// logged, error by error, and the running configuration stays.
-func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
+// logged at error level, one FILE:LINE: reason per line, and the running
+// configuration stays. The service manager hears RELOADING=1 before and
+// READY=1 after either way (Type=notify-reload), and STATUS= says when
+// the reload failed.
+func reload(d reloader, f *config.File, args []string, log *slog.Logger) {
+	d.BeginReload()
+	err := reloadFile(d, f, args, log)
+	d.EndReload(err)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Error("reload refused; keeping the running configuration", "error", line)
+		}
+	}
+}
+
+// reloadFile is reload's attempt; the error says why nothing or not all
+// of the new file was applied.
+func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) error {
 	if f.Path == "" {
-		log.Warn("SIGHUP: started from a command line, there is no file to reload")
-		return
+		return errors.New("started from a command line, there is no file to reload")
 	}
 	log.Info("SIGHUP: reloading", "file", f.Path)
 	nf, err := config.FromArgs(args)
@@ -230,10 +253,7 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 		}
 	}
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Error("reload refused; keeping the running configuration", "error", line)
-		}
-		return
+		return err
 	}
 	if nf.StateDir != f.StateDir {
 		log.Warn("state directory change needs a restart; keeping the old one", "state_dir", f.StateDir)
@@ -242,12 +262,10 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 		log.Warn("broker section changes need a restart; keeping the running broker")
 	}
 	if err := d.Reload(nf.Routers, nf.ScriptUser); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Error("reload", "error", line)
-		}
-		return
+		return err
 	}
 	log.Info("reloaded", "routers", len(nf.Routers))
+	return nil
 }
 
 // daemonizedEnv marks the background copy started by daemonize.

@@ -30,7 +30,7 @@ func (r *router) status() status.Router {
 		Counters: status.Counters{
 			Sent: r.ctr.sent.Load(), SendErrors: r.ctr.sendErrors.Load(), Received: r.ctr.received.Load(),
 			Dropped: r.ctr.droppedMap(), Announcements: r.ctr.announcements.Load(),
-			Transitions: r.ctr.transitions.Load(),
+			Transitions: r.ctr.transitions.Load(), HookFailures: r.exec.hookFails.counts(),
 		},
 	}
 	rs.Demotion.Total = max(s.manual+s.track, 0)
@@ -159,4 +159,7 @@ func (r *router) setSnap(s carp.State, since time.Time, reason string) {
 	r.smu.Lock()
 	defer r.smu.Unlock()
 	r.snap.state, r.snap.since, r.snap.reason = s, since, reason
+	// The faults too, so a status written before the next publish never
+	// shows a fault's INIT without its faults (stateWord).
+	r.snap.faults = r.faultList()
 }

@@ -22,6 +22,10 @@
 //	carpd_router_adverts_dropped_total{router,reason}           received and dropped, by reason (reasons seen so far)
 //	carpd_router_garp_rounds_total{router}                      gratuitous ARP / unsolicited NA rounds (each covers every VIP)
 //	carpd_router_demotion{router}                               total demotion
+//	carpd_hook_failures_total{router,hook}                      failed hook runs (up, down, notify; hooks that failed so far)
+//	carpd_build_info{version,goversion}                         1
+//	carpd_config_last_reload_successful                         0 while the last reload was refused, else 1
+//	carpd_config_last_reload_success_timestamp_seconds          when the running configuration was loaded (start or reload)
 //	carpd_socket_dropped_total{iface,family,src,group,reason}   packets for no configured router
 //	carpd_broker_ready                                          1 when the supervised broker passed its readiness check
 //	carpd_broker_restarts_total                                 restarts after crashes
