@@ -37,7 +37,10 @@ every master step down once (like ucarp).
 
 Under systemd (Type=notify, scripts/carpd.service) carpd sends READY=1 once
 every router has its first state, WATCHDOG=1 while every router goroutine
-answers (when WatchdogSec is set) and STOPPING=1 on shutdown.
+answers (when WatchdogSec is set), STATUS= with the routers' states when
+they change, RELOADING=1 and READY=1 around a SIGHUP reload
+(Type=notify-reload on systemd >= 253) and STOPPING=1 on shutdown. On
+journald the text log lines carry their syslog priority and no time.
 
 Logging (to standard error):
       --log-format string   text or json (default text)
