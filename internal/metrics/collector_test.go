@@ -213,3 +213,25 @@ func TestServer(t *testing.T) {
 		t.Errorf("Listen accepted an address without a port")
 	}
 }
+
+// TestCollectReload exports 1 after a successful reload (or none), and
+// no reload metrics before the daemon runs (no Config).
+func TestCollectReload(t *testing.T) {
+	value := func(r status.Report, name string) (float64, bool) {
+		for _, f := range collect(static(r)) {
+			if f.name == name {
+				return f.samples[0].value, true
+			}
+		}
+		return 0, false
+	}
+	r := report()
+	r.Config.ReloadError = ""
+	if v, ok := value(r, "carpd_config_last_reload_successful"); !ok || v != 1 {
+		t.Errorf("after a good reload: %v (present %v), want 1", v, ok)
+	}
+	r.Config = nil
+	if _, ok := value(r, "carpd_config_last_reload_successful"); ok {
+		t.Errorf("exported without a running configuration")
+	}
+}

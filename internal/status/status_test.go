@@ -157,6 +157,27 @@ func TestRenderEmpty(t *testing.T) {
 	}
 }
 
+// TestRenderReloadRefused shows a refused reload under the header, every
+// error line, with the age of the configuration still running.
+func TestRenderReloadRefused(t *testing.T) {
+	var buf bytes.Buffer
+	r := Report{PID: 7, Started: now.Add(-time.Hour), Config: &Config{Loaded: now.Add(-20 * time.Minute),
+		ReloadError: "/etc/carpd/carpd.yaml:7: vhid: 0 is out of range 1..255\n/etc/carpd/carpd.yaml:9: vips: none"}}
+	if err := Render(&buf, r, now); err != nil {
+		t.Fatal(err)
+	}
+	want := `carpd pid 7, running for 1h0m0s
+last reload refused; running the configuration loaded 20m0s ago:
+  /etc/carpd/carpd.yaml:7: vhid: 0 is out of range 1..255
+  /etc/carpd/carpd.yaml:9: vips: none
+
+no virtual routers running
+`
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 // TestDuration round-trips the duration encoding and refuses junk.
 func TestDuration(t *testing.T) {
 	for _, d := range []time.Duration{0, 1500 * time.Microsecond, 3 * time.Second, 90 * time.Minute} {
