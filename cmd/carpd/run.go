@@ -233,20 +233,24 @@ type reloader interface {
 // the reload failed.
 func reload(d reloader, f *config.File, args []string, log *slog.Logger) {
 	d.BeginReload()
-	err := reloadFile(d, f, args, log)
+	applied, err := reloadFile(d, f, args, log)
 	d.EndReload(err)
+	msg := "reload refused; keeping the running configuration"
+	if applied {
+		msg = "reload applied with errors"
+	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Error("reload refused; keeping the running configuration", "error", line)
+			log.Error(msg, "error", line)
 		}
 	}
 }
 
-// reloadFile is reload's attempt; the error says why nothing or not all
-// of the new file was applied.
-func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) error {
+// reloadFile is reload's attempt; the error says why nothing (applied
+// false) or not all of the new file was applied.
+func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) (applied bool, err error) {
 	if f.Path == "" {
-		return errors.New("started from a command line, there is no file to reload")
+		return false, errors.New("started from a command line, there is no file to reload")
 	}
 	log.Info("SIGHUP: reloading", "file", f.Path)
 	nf, err := config.FromArgs(args)
@@ -256,7 +260,7 @@ func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) err
 		}
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if nf.StateDir != f.StateDir {
 		log.Warn("state directory change needs a restart; keeping the old one", "state_dir", f.StateDir)
@@ -265,10 +269,10 @@ func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) err
 		log.Warn("broker section changes need a restart; keeping the running broker")
 	}
 	if err := d.Reload(nf.Routers, nf.ScriptUser); err != nil {
-		return err
+		return true, err
 	}
 	log.Info("reloaded", "routers", len(nf.Routers))
-	return nil
+	return false, nil
 }
 
 // daemonizedEnv marks the background copy started by daemonize.
