@@ -118,3 +118,16 @@ func TestCheckExposure(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckQuiet prints no configuration with --quiet, and still fails
+// with the errors on a bad file, as ExecReload= needs.
+func TestCheckQuiet(t *testing.T) {
+	out, _, err := runCheck(t, "--quiet", "-c", filepath.Join(configdata, "minimal.yaml"))
+	if err != nil || out != "" {
+		t.Errorf("good file: stdout %q, error %v; want nothing and success", out, err)
+	}
+	out, errs, err := runCheck(t, "-c", filepath.Join(configdata, "errors.yaml"), "--quiet")
+	if err == nil || out != "" || !strings.Contains(errs, "errors.yaml:6: vhid:") {
+		t.Errorf("bad file: stdout %q, stderr %q, error %v; want the errors and a failure", out, errs, err)
+	}
+}

@@ -101,7 +101,7 @@ func TestInstall(t *testing.T) {
 	}
 	_, unit, _ := strings.Cut(first["etc/systemd/system/carpd.service"], " ")
 	for _, line := range []string{"ExecStart=/opt/carpd/sbin/carpd run -c /etc/opt/carpd/carpd.yaml", "Type=notify",
-		"WatchdogSec="} {
+		"WatchdogSec=", "ExecReload=/opt/carpd/sbin/carpd check --quiet -c /etc/opt/carpd/carpd.yaml\nExecReload=/bin/kill -HUP $MAINPID"} {
 		if !strings.Contains(unit, "\n"+line) {
 			t.Errorf("unit lacks %q", line)
 		}
@@ -148,7 +148,7 @@ func verifyUnit(t *testing.T, unit, staged string) {
 		return
 	}
 	dir := t.TempDir()
-	unit = strings.ReplaceAll(unit, "ExecStart=/opt/carpd/sbin/carpd", "ExecStart="+staged)
+	unit = strings.ReplaceAll(unit, "=/opt/carpd/sbin/carpd ", "="+staged+" ")
 	path := filepath.Join(dir, "carpd.service")
 	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)

@@ -5,27 +5,33 @@
 package main
 
 import (
-	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "carpd:", err)
+	journal := onJournal(os.Getenv, int(os.Stderr.Fd()), syscall.Fstat)
+	if err := newRootFor(journal).Execute(); err != nil {
+		errOut{os.Stderr, journal}.print(prioErr, "carpd: "+err.Error())
 		os.Exit(1)
 	}
 }
 
-func newRoot() *cobra.Command {
+// newRoot is the command tree for standard error outside the journal.
+func newRoot() *cobra.Command { return newRootFor(false) }
+
+// newRootFor is the command tree; journal says standard error is
+// journald's stream (onJournal).
+func newRootFor(journal bool) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "carpd",
 		Short:         "CARP/VRRP speaker that keeps an MQTT broker available behind a floating IP",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRun(), newCheck(), newDemote(), newStatus(time.Now), newInspect(), newVersion())
+	root.AddCommand(newRun(journal), newCheck(journal), newDemote(), newStatus(time.Now), newInspect(), newVersion())
 	return root
 }

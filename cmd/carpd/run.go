@@ -37,7 +37,10 @@ every master step down once (like ucarp).
 
 Under systemd (Type=notify, scripts/carpd.service) carpd sends READY=1 once
 every router has its first state, WATCHDOG=1 while every router goroutine
-answers (when WatchdogSec is set) and STOPPING=1 on shutdown.
+answers (when WatchdogSec is set), STATUS= with the routers' states when
+they change, RELOADING=1 and READY=1 around a SIGHUP reload
+(Type=notify-reload on systemd >= 253) and STOPPING=1 on shutdown. On
+journald the text log lines carry their syslog priority and no time.
 
 Logging (to standard error):
       --log-format string   text or json (default text)
@@ -50,7 +53,7 @@ Metrics:
 Configuration flags:
 `
 
-func newRun() *cobra.Command {
+func newRun(journal bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]",
 		Short: "Run the virtual routers of a config file or of a ucarp command line",
@@ -58,7 +61,7 @@ func newRun() *cobra.Command {
 		// cobra would reject them before.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), errOut{cmd.ErrOrStderr(), journal})
 		},
 	}
 }
@@ -105,8 +108,9 @@ func splitLogFlags(args []string) (logFlags, []string, error) {
 	return lf, rest, nil
 }
 
-// newLogger builds the daemon's logger.
-func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
+// newLogger builds the daemon's logger; on the journal (onJournal) the
+// text format has priorities and no time.
+func newLogger(w io.Writer, journal bool, lf logFlags, debug bool) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	switch lf.level {
 	case "":
@@ -126,6 +130,9 @@ func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch lf.format {
 	case "text":
+		if journal {
+			return slog.New(newJournalHandler(w, opts)), nil
+		}
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -134,7 +141,7 @@ func newLogger(w io.Writer, lf logFlags, debug bool) (*slog.Logger, error) {
 }
 
 // runDaemon is carpd run.
-func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, stdout io.Writer, stderr errOut) error {
 	lf, rest, err := splitLogFlags(args)
 	if err != nil {
 		return err
@@ -146,7 +153,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if f != nil {
 		for _, w := range f.Warnings {
-			fmt.Fprintln(stderr, "carpd: warning:", w)
+			stderr.print(prioWarning, "carpd: warning: "+w)
 		}
 	}
 	if err != nil {
@@ -155,7 +162,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.Daemonize && os.Getenv(daemonizedEnv) == "" {
 		return daemonize(f.StateDir, stdout)
 	}
-	log, err := newLogger(stderr, lf, f.Debug)
+	log, err := newLogger(stderr.w, stderr.journal, lf, f.Debug)
 	if err != nil {
 		return err
 	}
@@ -164,6 +171,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	o.Net, o.Log, o.StateDir = daemon.NewLinux(), log, f.StateDir
+	o.Version = strings.TrimPrefix(versionString(), "carpd ")
 	o.NewBroker = newBroker(f, strings.TrimPrefix(versionString(), "carpd "))
 	o.ScriptUser = f.ScriptUser
 	d, err := daemon.New(o, f.Routers)
@@ -211,12 +219,38 @@ func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon,
 	}
 }
 
+// reloader is what reload drives; *daemon.Daemon is one.
+type reloader interface {
+	BeginReload()
+	Reload([]config.Router, *config.ScriptUser) error
+	EndReload(error)
+}
+
 // reload re-reads the configuration file (SIGHUP); an invalid one is
-// logged, error by error, and the running configuration stays.
-func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
+// logged at error level, one FILE:LINE: reason per line, and the running
+// configuration stays. The service manager hears RELOADING=1 before and
+// READY=1 after either way (Type=notify-reload), and STATUS= says when
+// the reload failed.
+func reload(d reloader, f *config.File, args []string, log *slog.Logger) {
+	d.BeginReload()
+	applied, err := reloadFile(d, f, args, log)
+	d.EndReload(err)
+	msg := "reload refused; keeping the running configuration"
+	if applied {
+		msg = "reload applied with errors"
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Error(msg, "error", line)
+		}
+	}
+}
+
+// reloadFile is reload's attempt; the error says why nothing (applied
+// false) or not all of the new file was applied.
+func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) (applied bool, err error) {
 	if f.Path == "" {
-		log.Warn("SIGHUP: started from a command line, there is no file to reload")
-		return
+		return false, errors.New("started from a command line, there is no file to reload")
 	}
 	log.Info("SIGHUP: reloading", "file", f.Path)
 	nf, err := config.FromArgs(args)
@@ -226,10 +260,7 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 		}
 	}
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Error("reload refused; keeping the running configuration", "error", line)
-		}
-		return
+		return false, err
 	}
 	if nf.StateDir != f.StateDir {
 		log.Warn("state directory change needs a restart; keeping the old one", "state_dir", f.StateDir)
@@ -238,12 +269,10 @@ func reload(d *daemon.Daemon, f *config.File, args []string, log *slog.Logger) {
 		log.Warn("broker section changes need a restart; keeping the running broker")
 	}
 	if err := d.Reload(nf.Routers, nf.ScriptUser); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Error("reload", "error", line)
-		}
-		return
+		return true, err
 	}
 	log.Info("reloaded", "routers", len(nf.Routers))
+	return false, nil
 }
 
 // daemonizedEnv marks the background copy started by daemonize.

@@ -51,6 +51,8 @@ type Options struct {
 	// Watchdog is the service manager's watchdog timeout (systemd
 	// WatchdogSec); 0 means none.
 	Watchdog time.Duration
+	// Version is carpd's version for status and carpd_build_info.
+	Version string
 	// ScriptUser is who hooks and track scripts run as (script_user); nil
 	// runs them as carpd's own user. Reload replaces it.
 	ScriptUser *config.ScriptUser
@@ -66,6 +68,11 @@ type Daemon struct {
 	// by lifeMu once Run started.
 	user    *config.ScriptUser
 	started time.Time
+	// loaded and reloadErr are status.Config; guarded by mu.
+	loaded    time.Time
+	reloadErr string
+	// sentStatus is the last STATUS= line; owned by statusWriter.
+	sentStatus string
 
 	// lifeMu serialises Run's start and stop with Reload.
 	lifeMu sync.Mutex
@@ -150,6 +157,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.hookCancel()
 	d.mu.Lock()
 	d.started = time.Now()
+	d.loaded = d.started
 	d.mu.Unlock()
 	ln, err := control.Listen(dir)
 	if err != nil {
@@ -329,12 +337,15 @@ func (d *Daemon) all() []*router {
 
 // Status returns the state of every router and socket.
 func (d *Daemon) Status() status.Report {
-	st := status.Report{PID: os.Getpid(), Routers: []status.Router{}}
+	st := status.Report{PID: os.Getpid(), Version: d.opts.Version, Routers: []status.Router{}}
 	for _, r := range d.all() {
 		st.Routers = append(st.Routers, r.status())
 	}
 	d.mu.Lock()
 	st.Started = d.started
+	if !d.loaded.IsZero() {
+		st.Config = &status.Config{Loaded: d.loaded, ReloadError: d.reloadErr}
+	}
 	if d.bsvc != nil {
 		st.Broker = d.bsvc.Status()
 	}
@@ -375,11 +386,13 @@ func (d *Daemon) statusWriter(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	failing := false
 	write := func() {
-		err := writeStatus(d.opts.StateDir, d.Status())
+		st := d.Status()
+		err := writeStatus(d.opts.StateDir, st)
 		if err != nil && !failing {
 			d.log.Error("writing status file", "error", err)
 		}
 		failing = err != nil
+		d.notifyStatus(st)
 	}
 	for {
 		select {

@@ -31,7 +31,7 @@ func TestElectAndFailOver(t *testing.T) {
 
 	start := time.Now()
 	a.net.setLink("eth0", false)
-	a.waitState("vr", "INIT", time.Second)
+	a.waitState("vr", "FAULT", time.Second)
 	b.waitState("vr", "MASTER", 3*time.Second)
 	t.Logf("takeover after link down: %v", time.Since(start))
 	waitFor(t, time.Second, "VIP moved to b", func() bool {

@@ -71,6 +71,8 @@ type executor struct {
 	// without a supervised broker.
 	bsvc BrokerSteps
 	rec  *record // transition history for status; nil records nothing
+	// hookFails counts failed hook runs for status.
+	hookFails hookFailures
 
 	mu     sync.Mutex
 	q      []job

@@ -141,6 +141,13 @@ func TestExecutorSteps(t *testing.T) {
 			}
 			e, p := newTestExecutor(t, &spec, fn)
 			runSteps(t, e, p, tr, tt.jobs, tt.want, tt.failed)
+			var fails map[string]uint64
+			if tt.failUp {
+				fails = map[string]uint64{"up": 2} // once per VIP
+			}
+			if diff := cmp.Diff(fails, e.hookFails.counts()); diff != "" {
+				t.Errorf("hook failures (-want +got):\n%s", diff)
+			}
 			if diff := cmp.Diff(tt.claims, p.claims); diff != "" {
 				t.Errorf("claim reports (-want +got):\n%s", diff)
 			}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -154,4 +156,27 @@ func scriptArgv(base []string, r *config.Router, vip string) []string {
 // INSTANCE, the name, the state and the priority.
 func notifyArgv(base []string, name, state string, prio int) []string {
 	return append(append([]string(nil), base...), "INSTANCE", name, state, strconv.Itoa(prio))
+}
+
+// hookFailures counts a router's failed hook runs by hook (up, down,
+// notify) for status and carpd_hook_failures_total.
+type hookFailures struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (h *hookFailures) add(which string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == nil {
+		h.n = map[string]uint64{}
+	}
+	h.n[which]++
+}
+
+// counts returns a copy; nil when no hook failed.
+func (h *hookFailures) counts() map[string]uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.n)
 }

@@ -25,12 +25,12 @@ func (r *router) status() status.Router {
 	sp := r.base
 	rs := status.Router{
 		Name: sp.Name, Iface: sp.Iface, Proto: sp.Machine.Proto.String(), ID: sp.Machine.ID,
-		State: s.state.String(), Since: s.since, Reason: s.reason, VIPs: s.vips, Faults: s.faults,
+		State: stateWord(s.state, s.faults), Since: s.since, Reason: s.reason, VIPs: s.vips, Faults: s.faults,
 		Demotion: status.Demotion{Manual: s.manual, Tracking: s.track, Claim: s.claim},
 		Counters: status.Counters{
 			Sent: r.ctr.sent.Load(), SendErrors: r.ctr.sendErrors.Load(), Received: r.ctr.received.Load(),
 			Dropped: r.ctr.droppedMap(), Announcements: r.ctr.announcements.Load(),
-			Transitions: r.ctr.transitions.Load(),
+			Transitions: r.ctr.transitions.Load(), HookFailures: r.exec.hookFails.counts(),
 		},
 	}
 	rs.Demotion.Total = max(s.manual+s.track, 0)
@@ -43,6 +43,15 @@ func (r *router) status() status.Router {
 	rs.Advertised = advertised(sp.Machine.Proto, s.adv)
 	rs.Heard, rs.Transitions = r.rec.snapshot()
 	return rs
+}
+
+// stateWord is the state status shows: FAULT for an INIT held by a fault,
+// as keepalived names it, since operators read "INIT" as still starting.
+func stateWord(s carp.State, faults []string) string {
+	if s == carp.Init && len(faults) > 0 {
+		return "FAULT"
+	}
+	return s.String()
 }
 
 // advertised shows the preference fields of proto in ad.
@@ -150,4 +159,7 @@ func (r *router) setSnap(s carp.State, since time.Time, reason string) {
 	r.smu.Lock()
 	defer r.smu.Unlock()
 	r.snap.state, r.snap.since, r.snap.reason = s, since, reason
+	// The faults too, so a status written before the next publish never
+	// shows a fault's INIT without its faults (stateWord).
+	r.snap.faults = r.faultList()
 }

@@ -178,6 +178,7 @@ func (e *executor) hook(which string, argv, env []string) error {
 		attrs = append(attrs, "output", strings.TrimRight(string(out), "\n"))
 	}
 	if err != nil {
+		e.hookFails.add(which)
 		return fmt.Errorf("%s hook %s: %w (output %q)", which, argv[0], err, truncate(out, 256))
 	}
 	e.log.Info("hook done", attrs...)

@@ -112,7 +112,7 @@ func TestTrackingDemotes(t *testing.T) {
 	waitFor(t, 2*time.Second, "priority 85", func() bool { return prio() == 85 })
 
 	fn.setLink("eth2", false)
-	n.waitState("vr", "INIT", 2*time.Second)
+	n.waitState("vr", "FAULT", 2*time.Second)
 	if got := n.router("vr").Faults; !slices.Equal(got, []string{"track interface eth2"}) {
 		t.Errorf("faults %v, want the weight-0 tracker", got)
 	}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 
@@ -13,7 +14,7 @@ type Source interface {
 }
 
 // states are the values of carpd_router_state's state label.
-var states = [...]string{"INIT", "BACKUP", "MASTER"}
+var states = [...]string{"INIT", "BACKUP", "MASTER", "FAULT"}
 
 // desc describes a family: name, help, type and label names.
 type desc struct {
@@ -26,7 +27,7 @@ type desc struct {
 type descs struct {
 	info, state, since, transitions, lastTook, sent, sendErrors, received, dropped, garp, demotion,
 	socketDropped, brokerReady, brokerRestarts, brokerReadyTime, natRules, probeOK, probeLatency,
-	probeFailures, probeLastOK desc
+	probeFailures, probeLastOK, buildInfo, reloadOK, reloadTime, hookFailures desc
 }
 
 func newDescs() descs {
@@ -62,6 +63,15 @@ func newDescs() descs {
 		probeFailures: d("carpd_probe_failures", "Failed bridge probes in a row.", gauge, "direction"),
 		probeLastOK: d("carpd_probe_last_success_timestamp_seconds",
 			"When a bridge probe in this direction last arrived.", gauge, "direction"),
+		buildInfo: d("carpd_build_info", "Always 1; the labels are carpd's version and the Go version that built it.",
+			gauge, "version", "goversion"),
+		reloadOK: d("carpd_config_last_reload_successful",
+			"1 unless the last configuration reload was refused (the previous configuration then keeps running).",
+			gauge),
+		reloadTime: d("carpd_config_last_reload_success_timestamp_seconds",
+			"When the running configuration was loaded: at start or by the last successful reload.", gauge),
+		hookFailures: r("carpd_hook_failures_total", "Hook runs that failed (non-zero exit or timeout), by hook.",
+			counter, "hook"),
 	}
 }
 
@@ -107,6 +117,11 @@ func collect(src Source) []family {
 	var b batch
 	d := newDescs()
 	rep := src.Status()
+	b.add(d.buildInfo, 1, rep.Version, runtime.Version())
+	if c := rep.Config; c != nil {
+		b.add(d.reloadOK, boolean(c.ReloadError == ""))
+		b.add(d.reloadTime, float64(c.Loaded.UnixNano())/1e9)
+	}
 	for _, r := range rep.Routers {
 		router(&b, d, r)
 	}
@@ -147,6 +162,9 @@ func router(b *batch, d descs, r status.Router) {
 	b.add(d.garp, float64(k.Announcements), name)
 	for reason, n := range k.Dropped {
 		b.add(d.dropped, float64(n), name, reason)
+	}
+	for hook, n := range k.HookFailures {
+		b.add(d.hookFailures, float64(n), name, hook)
 	}
 	b.add(d.demotion, float64(r.Demotion.Total), name)
 }

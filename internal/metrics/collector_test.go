@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +23,14 @@ var at = time.Unix(1773500000, 0)
 func report() status.Report {
 	skew, base, dem := uint8(100), uint8(1), uint8(0)
 	return status.Report{
-		PID: 1, Started: at,
+		PID: 1, Started: at, Version: "v1.2.3",
+		Config: &status.Config{Loaded: at.Add(time.Hour), ReloadError: "carpd.yaml:7: vips: bad"},
 		Routers: []status.Router{{
 			Name: "carp7", Iface: "eth0", Proto: "carp", ID: 7, State: "BACKUP", Since: at.Add(1500 * time.Millisecond),
 			Advertised: status.Advertised{AdvBase: &base, AdvSkew: &skew, Demote: &dem, Interval: "1.390625s"},
 			Demotion:   status.Demotion{Manual: 2, Total: 2},
 			Counters: status.Counters{Sent: 5, SendErrors: 1, Received: 40, Announcements: 3, Transitions: 4,
-				Dropped: map[string]uint64{"auth": 2, "ttl": 1}},
+				Dropped: map[string]uint64{"auth": 2, "ttl": 1}, HookFailures: map[string]uint64{"up": 3, "notify": 1}},
 			Transitions: []status.Transition{
 				{Done: true, Took: status.Duration(25 * time.Millisecond)},
 				{Done: true, Took: status.Duration(4 * time.Millisecond)},
@@ -62,6 +64,19 @@ carpd_broker_restarts_total 2
 # HELP carpd_broker_time_to_ready_seconds Readiness time of the broker's last start.
 # TYPE carpd_broker_time_to_ready_seconds gauge
 carpd_broker_time_to_ready_seconds 0.25
+# HELP carpd_build_info Always 1; the labels are carpd's version and the Go version that built it.
+# TYPE carpd_build_info gauge
+carpd_build_info{goversion="` + runtime.Version() + `",version="v1.2.3"} 1
+# HELP carpd_config_last_reload_success_timestamp_seconds When the running configuration was loaded: at start or by the last successful reload.
+# TYPE carpd_config_last_reload_success_timestamp_seconds gauge
+carpd_config_last_reload_success_timestamp_seconds 1.7735036e+09
+# HELP carpd_config_last_reload_successful 1 unless the last configuration reload was refused (the previous configuration then keeps running).
+# TYPE carpd_config_last_reload_successful gauge
+carpd_config_last_reload_successful 0
+# HELP carpd_hook_failures_total Hook runs that failed (non-zero exit or timeout), by hook.
+# TYPE carpd_hook_failures_total counter
+carpd_hook_failures_total{hook="notify",router="carp7"} 1
+carpd_hook_failures_total{hook="up",router="carp7"} 3
 # HELP carpd_nat_rules DNAT rules applied.
 # TYPE carpd_nat_rules gauge
 carpd_nat_rules 2
@@ -107,6 +122,7 @@ carpd_router_last_transition_duration_seconds{router="carp7"} 0.004
 # HELP carpd_router_state 1 for the router's current state, 0 for the others.
 # TYPE carpd_router_state gauge
 carpd_router_state{router="carp7",state="BACKUP"} 1
+carpd_router_state{router="carp7",state="FAULT"} 0
 carpd_router_state{router="carp7",state="INIT"} 0
 carpd_router_state{router="carp7",state="MASTER"} 0
 # HELP carpd_router_state_since_timestamp_seconds When the router entered its current state.
@@ -144,8 +160,28 @@ func TestCollectWithoutSections(t *testing.T) {
 			t.Errorf("%s: %d samples without its section", name, n)
 		}
 	}
-	if n := count["carpd_router_state"]; n != 3 {
-		t.Errorf("carpd_router_state: %d samples, want 3", n)
+	if n := count["carpd_router_state"]; n != 4 {
+		t.Errorf("carpd_router_state: %d samples, want 4", n)
+	}
+}
+
+// TestCollectFault shows a router held down by a fault as FAULT, not
+// INIT, as keepalived's operators expect.
+func TestCollectFault(t *testing.T) {
+	r := report()
+	r.Routers[0].State, r.Routers[0].Faults = "FAULT", []string{"link down"}
+	got := map[string]float64{}
+	for _, f := range collect(static(r)) {
+		if f.name != "carpd_router_state" {
+			continue
+		}
+		for _, s := range f.samples {
+			got[s.labels[1].value] = s.value
+		}
+	}
+	want := map[string]float64{"INIT": 0, "BACKUP": 0, "MASTER": 0, "FAULT": 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("carpd_router_state by state (-want +got):\n%s", diff)
 	}
 }
 
@@ -175,5 +211,27 @@ func TestServer(t *testing.T) {
 	}
 	if _, err := Listen("no-port", static(report()), slog.New(slog.DiscardHandler)); err == nil {
 		t.Errorf("Listen accepted an address without a port")
+	}
+}
+
+// TestCollectReload exports 1 after a successful reload (or none), and
+// no reload metrics before the daemon runs (no Config).
+func TestCollectReload(t *testing.T) {
+	value := func(r status.Report, name string) (float64, bool) {
+		for _, f := range collect(static(r)) {
+			if f.name == name {
+				return f.samples[0].value, true
+			}
+		}
+		return 0, false
+	}
+	r := report()
+	r.Config.ReloadError = ""
+	if v, ok := value(r, "carpd_config_last_reload_successful"); !ok || v != 1 {
+		t.Errorf("after a good reload: %v (present %v), want 1", v, ok)
+	}
+	r.Config = nil
+	if _, ok := value(r, "carpd_config_last_reload_successful"); ok {
+		t.Errorf("exported without a running configuration")
 	}
 }

@@ -12,7 +12,7 @@
 // Metrics (labels in braces):
 //
 //	carpd_router_info{router,iface,proto,id}                    1
-//	carpd_router_state{router,state}                            1 for the current state (INIT, BACKUP, MASTER), 0 for the others
+//	carpd_router_state{router,state}                            1 for the current state (INIT, BACKUP, MASTER, FAULT), 0 for the others
 //	carpd_router_state_since_timestamp_seconds{router}          when the current state was entered
 //	carpd_router_transitions_total{router}                      state changes
 //	carpd_router_last_transition_duration_seconds{router}       steps of the last finished transition
@@ -22,6 +22,10 @@
 //	carpd_router_adverts_dropped_total{router,reason}           received and dropped, by reason (reasons seen so far)
 //	carpd_router_garp_rounds_total{router}                      gratuitous ARP / unsolicited NA rounds (each covers every VIP)
 //	carpd_router_demotion{router}                               total demotion
+//	carpd_hook_failures_total{router,hook}                      failed hook runs (up, down, notify; hooks that failed so far)
+//	carpd_build_info{version,goversion}                         1
+//	carpd_config_last_reload_successful                         0 while the last reload was refused, else 1
+//	carpd_config_last_reload_success_timestamp_seconds          when the running configuration was loaded (start or reload)
 //	carpd_socket_dropped_total{iface,family,src,group,reason}   packets for no configured router
 //	carpd_broker_ready                                          1 when the supervised broker passed its readiness check
 //	carpd_broker_restarts_total                                 restarts after crashes

@@ -74,8 +74,10 @@ func wantTypes() map[string]dto.MetricType {
 		"carpd_router_garp_rounds_total": c, "carpd_router_demotion": g, "carpd_socket_dropped_total": c,
 		"carpd_broker_ready": g, "carpd_broker_restarts_total": c, "carpd_broker_time_to_ready_seconds": g,
 		"carpd_nat_rules": g, "carpd_probe_ok": g, "carpd_probe_latency_seconds": g, "carpd_probe_failures": g,
-		"carpd_probe_last_success_timestamp_seconds": g,
-		"go_goroutines": g, "go_threads": g, "go_info": g, "go_memstats_alloc_bytes": g, "go_memstats_sys_bytes": g,
+		"carpd_probe_last_success_timestamp_seconds": g, "carpd_build_info": g,
+		"carpd_config_last_reload_successful": g, "carpd_config_last_reload_success_timestamp_seconds": g,
+		"carpd_hook_failures_total": c,
+		"go_goroutines":             g, "go_threads": g, "go_info": g, "go_memstats_alloc_bytes": g, "go_memstats_sys_bytes": g,
 	}
 	if runtime.GOOS == "linux" {
 		for _, n := range []string{"process_open_fds", "process_max_fds", "process_virtual_memory_bytes",

@@ -87,3 +87,17 @@ func WatchdogInterval(getenv func(string) string, pid int) (time.Duration, error
 	}
 	return time.Duration(n) * time.Microsecond, nil
 }
+
+// Reloading is the message that opens a reload (sd_notify(3)): RELOADING=1
+// with the CLOCK_MONOTONIC time in µs, which systemd ≥ 253 requires of a
+// Type=notify-reload service to match the message to the reload it asked
+// for; older versions ignore MONOTONIC_USEC. READY=1 closes the reload.
+func Reloading(monotonic time.Duration) string {
+	return "RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(monotonic.Microseconds(), 10)
+}
+
+// Status is the message that sets the one-line status `systemctl status`
+// shows; a newline would end the value, so it becomes a space.
+func Status(s string) string {
+	return "STATUS=" + strings.ReplaceAll(s, "\n", " ")
+}

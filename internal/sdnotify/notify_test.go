@@ -119,3 +119,14 @@ func TestWatchdogInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadingAndStatus are the messages of a reload and of a status
+// line as sd_notify(3) spells them.
+func TestReloadingAndStatus(t *testing.T) {
+	if got, want := Reloading(1234567891*time.Microsecond+999), "RELOADING=1\nMONOTONIC_USEC=1234567891"; got != want {
+		t.Errorf("Reloading = %q, want %q", got, want)
+	}
+	if got, want := Status("vr MASTER\nREADY=1"), "STATUS=vr MASTER READY=1"; got != want {
+		t.Errorf("Status = %q, want %q", got, want)
+	}
+}

@@ -10,18 +10,34 @@ const MaxTransitions = 20
 type Report struct {
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
-	Routers []Router  `json:"routers"`
-	Sockets []Socket  `json:"sockets,omitempty"`
-	Broker  *Broker   `json:"broker,omitempty"`
+	// Version is carpd's version; empty when not known.
+	Version string `json:"version,omitempty"`
+	// Config is the running configuration's history; nil before Run.
+	Config  *Config  `json:"config,omitempty"`
+	Routers []Router `json:"routers"`
+	Sockets []Socket `json:"sockets,omitempty"`
+	Broker  *Broker  `json:"broker,omitempty"`
+}
+
+// Config tells when the running configuration was loaded and whether the
+// last reload (SIGHUP) failed.
+type Config struct {
+	// Loaded is when the running configuration was loaded: at start, or
+	// by the last successful reload.
+	Loaded time.Time `json:"loaded"`
+	// ReloadError is why the last reload was refused, with the running
+	// configuration kept; empty when it succeeded or none was tried.
+	ReloadError string `json:"reload_error,omitempty"`
 }
 
 // Router is one virtual router.
 type Router struct {
-	Name  string    `json:"name"`
-	Iface string    `json:"iface"`
-	Proto string    `json:"proto"` // carp, vrrp2, vrrp3
-	ID    uint8     `json:"id"`    // vhid or vrid
-	State string    `json:"state"` // INIT, BACKUP, MASTER
+	Name  string `json:"name"`
+	Iface string `json:"iface"`
+	Proto string `json:"proto"` // carp, vrrp2, vrrp3
+	ID    uint8  `json:"id"`    // vhid or vrid
+	// State is INIT, BACKUP, MASTER, or FAULT for an INIT held by Faults.
+	State string    `json:"state"`
 	Since time.Time `json:"since"`
 	// Reason is why the router entered State.
 	Reason string `json:"reason"`
@@ -34,7 +50,7 @@ type Router struct {
 	// until one arrives.
 	Heard    *Heard   `json:"heard,omitempty"`
 	Demotion Demotion `json:"demotion"`
-	// Faults are why the router stays in INIT (link down, a tracker).
+	// Faults are why the router stays in FAULT (link down, a tracker).
 	Faults   []string `json:"faults,omitempty"`
 	Counters Counters `json:"counters"`
 	// Transitions are the last MaxTransitions transitions, oldest first.
@@ -84,6 +100,9 @@ type Counters struct {
 	// covering every VIP.
 	Announcements uint64 `json:"announcements"`
 	Transitions   uint64 `json:"transitions"`
+	// HookFailures counts failed hook runs (timed out or non-zero exit)
+	// by hook: up, down, notify; hooks that never failed are absent.
+	HookFailures map[string]uint64 `json:"hook_failures,omitempty"`
 }
 
 // Transition is one state change and the steps that carried it out.

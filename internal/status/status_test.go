@@ -24,7 +24,7 @@ func u8(v uint8) *uint8 { return &v }
 var now = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // fixture is a Report with every section filled: a CARP master that took
-// over from a peer, a VRRPv3 router held in INIT by a fault, a socket
+// over from a peer, a VRRPv3 router held in FAULT (INIT) by a fault, a socket
 // with drops, and a broker with health, DNAT rules and a probe with one
 // broken direction.
 func fixture() Report {
@@ -57,7 +57,7 @@ func fixture() Report {
 				},
 			},
 			{
-				Name: "mqtt6", Iface: "eth1", Proto: "vrrp3", ID: 51, State: "INIT", Since: now.Add(-400 * time.Millisecond),
+				Name: "mqtt6", Iface: "eth1", Proto: "vrrp3", ID: 51, State: "FAULT", Since: now.Add(-400 * time.Millisecond),
 				Reason: "fault: link down", VIPs: []string{"2001:2::100/128"},
 				Advertised: Advertised{Priority: u8(90), Interval: "1s"},
 				Demotion:   Demotion{Manual: 2, Tracking: 8, Claim: true, Total: 265},
@@ -152,6 +152,27 @@ func TestRenderEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "carpd pid 7, running for 2s\n\nno virtual routers running\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestRenderReloadRefused shows a refused reload under the header, every
+// error line, with the age of the configuration still running.
+func TestRenderReloadRefused(t *testing.T) {
+	var buf bytes.Buffer
+	r := Report{PID: 7, Started: now.Add(-time.Hour), Config: &Config{Loaded: now.Add(-20 * time.Minute),
+		ReloadError: "/etc/carpd/carpd.yaml:7: vhid: 0 is out of range 1..255\n/etc/carpd/carpd.yaml:9: vips: none"}}
+	if err := Render(&buf, r, now); err != nil {
+		t.Fatal(err)
+	}
+	want := `carpd pid 7, running for 1h0m0s
+last reload refused; running the configuration loaded 20m0s ago:
+  /etc/carpd/carpd.yaml:7: vhid: 0 is out of range 1..255
+  /etc/carpd/carpd.yaml:9: vips: none
+
+no virtual routers running
+`
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

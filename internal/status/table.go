@@ -19,7 +19,14 @@ import (
 // are shown relative to now and in now's location.
 func Render(w io.Writer, r Report, now time.Time) error {
 	p := &printer{w: w, now: now}
-	p.printf("carpd pid %d, running for %s\n\n", r.PID, ago(now, r.Started))
+	p.printf("carpd pid %d, running for %s\n", r.PID, ago(now, r.Started))
+	if c := r.Config; c != nil && c.ReloadError != "" {
+		p.printf("last reload refused; running the configuration loaded %s ago:\n", ago(now, c.Loaded))
+		for _, line := range strings.Split(c.ReloadError, "\n") {
+			p.printf("  %s\n", line)
+		}
+	}
+	p.printf("\n")
 	p.summary(r.Routers)
 	for _, rt := range r.Routers {
 		p.router(rt)

@@ -2,7 +2,7 @@
 // prints one fact of it for scripts/demo.sh, so the demo needs neither jq
 // nor python:
 //
-//	state       the first router's state (INIT, BACKUP, MASTER)
+//	state       the first router's state (INIT, BACKUP, MASTER, FAULT)
 //	broker-pid  the supervised broker's PID (empty if none)
 //	ready       "true" once the broker is ready
 //	promoted    when the first router last became MASTER, what its steps
