@@ -24,8 +24,8 @@ type record struct {
 	// advertisement").
 	heard   carp.Advert
 	heardAt time.Time
-	hist  []status.Transition // oldest first, at most status.MaxTransitions
-	next  uint64              // sequence number of the next transition; hist[i] is next-len(hist)+i
+	hist    []status.Transition // oldest first, at most status.MaxTransitions
+	next    uint64              // sequence number of the next transition; hist[i] is next-len(hist)+i
 }
 
 // newRecord returns an empty record; changed (may be nil) is called after

@@ -97,8 +97,8 @@ func (r *router) deliver(ad carp.Advert) bool {
 // run is the router goroutine.
 func (r *router) run() {
 	defer close(r.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer := newRouterTimer(r.d.net)
+	defer timer.Close()
 	r.boot(time.Now())
 	r.publish()
 	r.rec.markReady()
@@ -108,7 +108,7 @@ func (r *router) run() {
 			timer.Reset(time.Until(dl))
 		}
 		select {
-		case <-timer.C:
+		case <-timer.C():
 			now := time.Now()
 			r.do(now, r.m.Tick(now))
 		case ad := <-r.adverts:
