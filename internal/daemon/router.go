@@ -103,9 +103,12 @@ func (r *router) run() {
 	r.publish()
 	r.rec.markReady()
 	for !r.quit {
-		timer.Stop()
+		// Reset replaces the previous deadline: one timer call per
+		// event.
 		if dl := r.m.Deadline(); !dl.IsZero() {
 			timer.Reset(time.Until(dl))
+		} else {
+			timer.Stop()
 		}
 		select {
 		case <-timer.C():

@@ -4,9 +4,9 @@ import "time"
 
 // routerTimer is the router loop's one timer: the machine's next
 // deadline (the advertisement timer of a MASTER, the master-down timer of
-// a BACKUP). C may deliver a tick that Stop or Reset came too late to
-// withdraw; the loop tolerates it, as the machine's Tick does nothing
-// before its deadline.
+// a BACKUP). Reset replaces the deadline, armed or not. C may deliver a
+// tick that Stop or Reset came too late to withdraw; the loop tolerates
+// it, as the machine's Tick does nothing before its deadline.
 type routerTimer interface {
 	C() <-chan time.Time
 	Reset(d time.Duration)

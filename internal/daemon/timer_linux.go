@@ -89,8 +89,14 @@ func (t *fdTimer) run() {
 
 func (t *fdTimer) C() <-chan time.Time { return t.c }
 
-// Reset arms the timer d from now.
+// Reset drops a pending tick of the previous deadline and arms the timer
+// d from now, replacing that deadline.
 func (t *fdTimer) Reset(d time.Duration) {
+	// Before arming: a due deadline's own tick may come at once.
+	select {
+	case <-t.c:
+	default:
+	}
 	// A zero it_value disarms: a due deadline fires at once instead.
 	t.set(max(d, time.Nanosecond))
 }
