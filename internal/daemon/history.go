@@ -18,10 +18,14 @@ type record struct {
 	readyOnce sync.Once
 	changed   func() // called when a transition finishes (status file rewrite)
 
-	mu    sync.Mutex
-	heard *status.Heard
-	hist  []status.Transition // oldest first, at most status.MaxTransitions
-	next  uint64              // sequence number of the next transition; hist[i] is next-len(hist)+i
+	mu sync.Mutex
+	// The last accepted advert and when, kept as received: status
+	// formats it, not every advert (docs/daemon.md, "Cost of an
+	// advertisement").
+	heard   carp.Advert
+	heardAt time.Time
+	hist    []status.Transition // oldest first, at most status.MaxTransitions
+	next    uint64              // sequence number of the next transition; hist[i] is next-len(hist)+i
 }
 
 // newRecord returns an empty record; changed (may be nil) is called after
@@ -36,10 +40,9 @@ func (rc *record) markReady() { rc.readyOnce.Do(func() { close(rc.ready) }) }
 
 // hear records an accepted advert.
 func (rc *record) hear(now time.Time, ad carp.Advert) {
-	h := &status.Heard{At: now, From: ad.Src.String(), TTL: ad.TTL, Advertised: advertised(ad.Proto, ad)}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.heard = h
+	rc.heard, rc.heardAt = ad, now
 }
 
 // begin adds j's transition, not yet started, and returns its sequence
@@ -99,9 +102,9 @@ func (rc *record) snapshot() (*status.Heard, []status.Transition) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	var h *status.Heard
-	if rc.heard != nil {
-		c := *rc.heard
-		h = &c
+	if !rc.heardAt.IsZero() {
+		ad := rc.heard
+		h = &status.Heard{At: rc.heardAt, From: ad.Src.String(), TTL: ad.TTL, Advertised: advertised(ad.Proto, ad)}
 	}
 	ts := slices.Clone(rc.hist)
 	for i := range ts {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -195,5 +196,24 @@ func TestTransitionLogs(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantSteps, gotSteps); diff != "" {
 		t.Errorf("step lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestHearAllocs checks that recording a heard advert allocates nothing:
+// a backup records every advert, status formats only the last one it
+// shows (docs/daemon.md, "Cost of an advertisement").
+func TestHearAllocs(t *testing.T) {
+	rc := newRecord(nil)
+	ad := carp.Advert{Proto: carp.ProtoVRRP3, ID: 1, Priority: 150, Interval: 100 * time.Millisecond,
+		Src: netip.MustParseAddr("198.18.0.1"), TTL: 255}
+	now := time.Now()
+	allocs := testing.AllocsPerRun(100, func() { rc.hear(now, ad) })
+	t.Logf("%.1f allocations per advert heard", allocs)
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per advert heard, want 0", allocs)
+	}
+	h, _ := rc.snapshot()
+	if h == nil || h.From != "198.18.0.1" || h.TTL != 255 || *h.Advertised.Priority != 150 || h.Advertised.Interval != "100ms" {
+		t.Errorf("snapshot shows %+v", h)
 	}
 }

@@ -97,18 +97,21 @@ func (r *router) deliver(ad carp.Advert) bool {
 // run is the router goroutine.
 func (r *router) run() {
 	defer close(r.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer := newRouterTimer(r.d.net)
+	defer timer.Close()
 	r.boot(time.Now())
 	r.publish()
 	r.rec.markReady()
 	for !r.quit {
-		timer.Stop()
+		// Reset replaces the previous deadline: one timer call per
+		// event.
 		if dl := r.m.Deadline(); !dl.IsZero() {
 			timer.Reset(time.Until(dl))
+		} else {
+			timer.Stop()
 		}
 		select {
-		case <-timer.C:
+		case <-timer.C():
 			now := time.Now()
 			r.do(now, r.m.Tick(now))
 		case ad := <-r.adverts:

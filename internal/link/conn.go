@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -78,6 +79,15 @@ type Conn struct {
 	p4                         conn4 // IPv4 only
 	p6                         conn6 // IPv6 only
 	droppedIface, droppedGroup atomic.Uint64
+
+	// WriteTo's arguments, built once so that a packet sent allocates
+	// nothing (docs/daemon.md, "Cost of an advertisement"); wmu guards
+	// to and its address.
+	wmu  sync.Mutex
+	cm4  ipv4.ControlMessage
+	cm6  ipv6.ControlMessage
+	to   net.IPAddr
+	toIP [net.IPv6len]byte
 }
 
 // conn4 is what a Conn uses of an *ipv4.PacketConn, so that tests can
@@ -122,15 +132,15 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
 	}
 	var c *Conn
-	if family == IPv4 {
-		p := ipv4.NewPacketConn(pc)
-		if err = setup4(p, ifi, opt); err == nil {
-			c, err = newConn4(ifi, opt, p)
+	// x/net sets the options; the packets go through a sysConn.
+	sc, err := newSysConn(pc.(*net.IPConn), family == IPv6)
+	if err == nil && family == IPv4 {
+		if err = setup4(ipv4.NewPacketConn(pc), ifi, opt); err == nil {
+			c, err = newConn4(ifi, opt, sys4{sc})
 		}
-	} else {
-		p := ipv6.NewPacketConn(pc)
-		if err = setup6(p, ifi, opt); err == nil {
-			c, err = newConn6(ifi, opt, p)
+	} else if err == nil {
+		if err = setup6(ipv6.NewPacketConn(pc), ifi, opt); err == nil {
+			c, err = newConn6(ifi, opt, sys6{sc})
 		}
 	}
 	if err != nil {
@@ -167,7 +177,15 @@ func newConn(ifi *net.Interface, family Family, opt Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{family: family, ifi: ifi, src: opt.Src, group: opt.Group, unicast: opt.Unicast}, nil
+	c := &Conn{family: family, ifi: ifi, src: opt.Src, group: opt.Group, unicast: opt.Unicast}
+	c.cm4 = ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: ifi.Index}
+	// A numeric zone: Go resolves a zone name in the calling thread's
+	// namespace, which need not be the socket's.
+	c.cm6 = ipv6.ControlMessage{HopLimit: TTL, Src: c.src.AsSlice(), IfIndex: ifi.Index}
+	if family == IPv6 {
+		c.to.Zone = strconv.Itoa(ifi.Index)
+	}
+	return c, nil
 }
 
 // resolve fills in and checks the source and group addresses and the TOS.
@@ -328,17 +346,21 @@ func (c *Conn) WriteTo(payload []byte, dst netip.Addr) error {
 	if FamilyOf(dst) != c.family {
 		return fmt.Errorf("sending to %s: not an %s address", dst, c.family)
 	}
-	to := &net.IPAddr{IP: dst.AsSlice()}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	to := &c.to
+	if c.p4 != nil {
+		a := dst.As4()
+		to.IP = c.toIP[:copy(c.toIP[:], a[:])]
+	} else {
+		a := dst.As16()
+		to.IP = c.toIP[:copy(c.toIP[:], a[:])]
+	}
 	var err error
 	if c.p4 != nil {
-		cm := &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index}
-		_, err = c.p4.WriteTo(payload, cm, to)
+		_, err = c.p4.WriteTo(payload, &c.cm4, to)
 	} else {
-		// A numeric zone: Go resolves a zone name in the calling
-		// thread's namespace, which need not be the socket's.
-		to.Zone = strconv.Itoa(c.ifi.Index)
-		cm := &ipv6.ControlMessage{HopLimit: TTL, Src: c.src.AsSlice(), IfIndex: c.ifi.Index}
-		_, err = c.p6.WriteTo(payload, cm, to)
+		_, err = c.p6.WriteTo(payload, &c.cm6, to)
 	}
 	if err != nil {
 		return fmt.Errorf("sending to %s on %s: %w", dst, c.ifi.Name, err)

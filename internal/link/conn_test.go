@@ -280,3 +280,44 @@ func TestListenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestConnAllocs checks that a packet sent and received costs no
+// allocation once the Conn is open: at fast timers every advert would
+// otherwise feed the garbage collector (docs/daemon.md, "Cost of an
+// advertisement").
+func TestConnAllocs(t *testing.T) {
+	for _, f := range []Family{IPv4, IPv6} {
+		t.Run(f.String(), func(t *testing.T) {
+			l := lab.New(t, 2)
+			a := listen(t, l.Nodes[0], "eth0", f, Options{})
+			b := listen(t, l.Nodes[1], "eth0", f, Options{})
+			payload := []byte{0x31, 7, 100, 1, 0, 100, 0, 0}
+			buf := make([]byte, 1500)
+			// Each run reads the packet it just sent: the socket
+			// buffer has it by then (veth delivers synchronously), and
+			// a lost one would block, so the first is read with a
+			// timeout.
+			if err := a.WriteTo(payload, a.Group()); err != nil {
+				t.Fatal(err)
+			}
+			read(t, b)
+			// A lost packet would block ReadPacket: closing b ends it.
+			watchdog := time.AfterFunc(10*time.Second, func() { b.Close() })
+			defer watchdog.Stop()
+			var err error
+			allocs := testing.AllocsPerRun(100, func() {
+				if err = a.WriteTo(payload, a.Group()); err != nil {
+					return
+				}
+				_, err = b.ReadPacket(buf)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %.1f allocations per packet sent and received", f, allocs)
+			if allocs != 0 {
+				t.Errorf("%s: %.1f allocations per packet sent and received, want 0", f, allocs)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mdlayher/packet"
@@ -55,6 +56,10 @@ func (f *fakeIP[CM]) ReadFrom(b []byte) (int, *CM, net.Addr, error) {
 func (f *fakeIP[CM]) WriteTo(b []byte, cm *CM, dst net.Addr) (int, error) {
 	if f.writeErr != nil {
 		return 0, f.writeErr
+	}
+	// Conn reuses its destination; keep a copy.
+	if ia, ok := dst.(*net.IPAddr); ok {
+		dst = &net.IPAddr{IP: slices.Clone(ia.IP), Zone: ia.Zone}
 	}
 	f.out = append(f.out, fakeWrite[CM]{Payload: append([]byte(nil), b...), CM: *cm, Dst: dst})
 	return len(b), nil

@@ -1,0 +1,255 @@
+//go:build linux
+
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/lab"
+)
+
+// Environment of TestTimerCost.
+const (
+	// envCostWindows opts in and gives the number of windows measured
+	// per system and timer (1..20); the report is their median.
+	envCostWindows = "CARPD_COST_WINDOWS"
+	// envCostWindow is the length of one window, a duration (default
+	// 30s).
+	envCostWindow = "CARPD_COST_WINDOW"
+	// envCostOnly, when set, keeps the cases whose name contains it
+	// ("carpd", "keepalived", "10ms", ...).
+	envCostOnly = "CARPD_COST_ONLY"
+)
+
+// costCase is one pair measured by TestTimerCost: carpd alone (no broker)
+// or keepalived alone (no notify scripts), one router, master on n1.
+type costCase struct {
+	name  string
+	start func(t *testing.T, n *lab.Node, master bool) costNode
+}
+
+// costNode is one running side of a pair.
+type costNode struct {
+	// pids returns the processes whose CPU and RSS count: carpd, or
+	// keepalived's parent and its VRRP child.
+	pids func() []int
+	// state returns "MASTER", "BACKUP" or "" when unknown yet.
+	state func() string
+}
+
+// TestTimerCost measures the steady-state CPU and RSS of a settled pair
+// of carpd and of keepalived at fast advertisement timers, master and
+// backup separately (docs/daemon.md, "Cost of an advertisement"). It is
+// opt-in: as root,
+//
+//	CARPD_COST_WINDOWS=5 go test -run '^TestTimerCost$' -v -timeout 60m .
+//
+// builds carpd as scripts/install.sh does (CGO_ENABLED=0, -trimpath),
+// unless CARPD_BENCH_CARPD names a binary. CPU is utime+stime from
+// /proc/PID/stat (10 ms ticks) and, finer, the sum_exec_runtime of every
+// thread from /proc/PID/task/*/schedstat; each figure is the median over
+// the windows, which damps other work on a shared machine.
+func TestTimerCost(t *testing.T) {
+	windows, err := strconv.Atoi(os.Getenv(envCostWindows))
+	if os.Getenv(envCostWindows) == "" {
+		t.Skipf("opt-in measurement: set %s (windows per case, 1..20)", envCostWindows)
+	}
+	if err != nil || windows < 1 || windows > 20 {
+		t.Fatalf("%s=%q: want 1..20", envCostWindows, os.Getenv(envCostWindows))
+	}
+	window := 30 * time.Second
+	if s := os.Getenv(envCostWindow); s != "" {
+		if window, err = time.ParseDuration(s); err != nil || window < time.Second || window > 5*time.Minute {
+			t.Fatalf("%s=%q: want a duration of 1s..5m", envCostWindow, s)
+		}
+	}
+	bin := os.Getenv(envCarpd)
+	if bin == "" {
+		bin = buildCarpd(t)
+	}
+	var cases []costCase
+	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
+		cases = append(cases, costCase{"carpd VRRPv3 " + iv.String(), costCarpd(bin, vrrpRouter(iv))})
+	}
+	// advbase 0 advskew 26: CARP's fastest usual setting, 26/256 s.
+	cases = append(cases, costCase{"carpd CARP advbase 0 advskew 26", costCarpd(bin, carpRouter)})
+	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
+		cases = append(cases, costCase{"keepalived VRRPv3 " + iv.String(), costKeepalived(iv)})
+	}
+	only := os.Getenv(envCostOnly)
+	var rows []string
+	for _, c := range cases {
+		if only != "" && !strings.Contains(c.name, only) {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			rows = append(rows, costPair(t, c, windows, window)...)
+		})
+	}
+	t.Logf("%d windows of %v each, medians (min–max):\n| system | node | CPU %% (stat) | CPU %% (schedstat) | RSS MiB |\n|---|---|---|---|---|\n%s",
+		windows, window, strings.Join(rows, "\n"))
+}
+
+// buildCarpd builds cmd/carpd with the flags of scripts/install.sh.
+func buildCarpd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "carpd")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/carpd")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building carpd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// vrrpRouter is the YAML of a VRRPv3 router at interval iv.
+func vrrpRouter(iv time.Duration) func(master bool) string {
+	return func(master bool) string {
+		return fmt.Sprintf("proto: vrrp3, vrid: %d, interval: %v, priority: %d", benchID, iv, pickInt(master, 150, backupPrio))
+	}
+}
+
+// carpRouter is the YAML of a CARP router at advbase 0: advskew 26 on the
+// master, 50 on the backup.
+func carpRouter(master bool) string {
+	return fmt.Sprintf("proto: carp, vhid: %d, advbase: 0, advskew: %d, password: s3cret", benchID, pickInt(master, 26, backupSkew))
+}
+
+func costCarpd(bin string, router func(master bool) string) func(*testing.T, *lab.Node, bool) costNode {
+	return func(t *testing.T, n *lab.Node, master bool) costNode {
+		dir := t.TempDir()
+		writeFile(t, dir+"/carpd.yaml", fmt.Sprintf("routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
+			n.Iface, router(master), benchVIP), 0o600)
+		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
+		c := &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
+		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string {
+			r, err := c.tryReport()
+			if err != nil || len(r.Routers) != 1 {
+				return ""
+			}
+			return r.Routers[0].State
+		}}
+	}
+}
+
+func costKeepalived(iv time.Duration) func(*testing.T, *lab.Node, bool) costNode {
+	return func(t *testing.T, n *lab.Node, master bool) costNode {
+		dir := t.TempDir()
+		conf := fmt.Sprintf(`global_defs {
+  router_id cost-%[1]s
+  vrrp_version 3
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface %[2]s
+  virtual_router_id %[3]d
+  priority %[4]d
+  advert_int %[5]s
+  virtual_ipaddress {
+    %[6]s/32
+  }
+}
+`, n.Name, n.Iface, benchID, pickInt(master, 150, backupPrio), strconv.FormatFloat(iv.Seconds(), 'f', -1, 64), benchVIP)
+		writeFile(t, dir+"/keepalived.conf", conf, 0o644)
+		p := n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
+			"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
+			"--checkers_pid", dir+"/c.pid")
+		return costNode{pids: func() []int {
+			pids := []int{p.PID}
+			for _, pid := range namespacePIDs(t, n) {
+				if pid != p.PID && comm(pid) == "keepalived" {
+					pids = append(pids, pid)
+				}
+			}
+			return pids
+		}, state: func() string {
+			out := p.Output()
+			m, b := strings.LastIndex(out, "Entering MASTER STATE"), strings.LastIndex(out, "Entering BACKUP STATE")
+			switch {
+			case m < 0 && b < 0:
+				return ""
+			case m > b:
+				return "MASTER"
+			}
+			return "BACKUP"
+		}}
+	}
+}
+
+// costPair settles one pair of c and measures it over windows, returning
+// the table rows of master and backup.
+func costPair(t *testing.T, c costCase, windows int, window time.Duration) []string {
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	a := c.start(t, l.Nodes[0], true)
+	lab.Wait(t, 20*time.Second, "n1 MASTER", func() bool { return a.state() == "MASTER" })
+	b := c.start(t, l.Nodes[1], false)
+	lab.Wait(t, 20*time.Second, "n2 BACKUP", func() bool { return b.state() == "BACKUP" })
+	// Start-up work (config parsing, the first GC cycles) is not the
+	// steady state.
+	time.Sleep(3 * time.Second)
+	nodes := [2]costNode{a, b}
+	var pids [2][]int
+	for i, n := range nodes {
+		pids[i] = n.pids()
+	}
+	var stat, sched, rss [2][]float64
+	for w := 0; w < windows; w++ {
+		var before [2]procSample
+		var beforeNS [2]int64
+		for i := range nodes {
+			before[i], beforeNS[i] = sample(t, pids[i]), schedNS(t, pids[i])
+		}
+		start := time.Now()
+		time.Sleep(window)
+		el := time.Since(start).Seconds()
+		for i := range nodes {
+			after, ns := sample(t, pids[i]), schedNS(t, pids[i])
+			stat[i] = append(stat[i], 100*float64(after.ticks-before[i].ticks)/clockTicks/el)
+			sched[i] = append(sched[i], 100*float64(ns-beforeNS[i])/1e9/el)
+			rss[i] = append(rss[i], float64(after.rssKiB)/1024)
+			t.Logf("window %d %s: CPU %.3f %% (stat), %.3f %% (schedstat), RSS %.1f MiB, %d processes", w+1,
+				pick(i == 0, "master", "backup"), stat[i][w], sched[i][w], rss[i][w], len(pids[i]))
+		}
+	}
+	if sa, sb := a.state(), b.state(); sa != "MASTER" || sb != "BACKUP" {
+		t.Errorf("after the windows n1 is %q and n2 %q: the pair did not stay settled", sa, sb)
+	}
+	var rows []string
+	for i := range nodes {
+		st, sc, rs := stats(stat[i]), stats(sched[i]), stats(rss[i])
+		rows = append(rows, fmt.Sprintf("| %s | %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.1f |", c.name,
+			pick(i == 0, "master", "backup"), st.Median, st.Min, st.Max, sc.Median, sc.Min, sc.Max, rs.Median))
+	}
+	return rows
+}
+
+// schedNS sums the CPU time in nanoseconds (first field of schedstat) of
+// every live thread of pids; unlike /proc/PID/stat it is not rounded to
+// clock ticks.
+func schedNS(t *testing.T, pids []int) int64 {
+	t.Helper()
+	var sum int64
+	for _, pid := range pids {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("listing threads of PID %d: %v", pid, err)
+		}
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue // a thread that just ended
+			}
+			v, _ := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+			sum += v
+		}
+	}
+	return sum
+}
