@@ -88,6 +88,14 @@ func TestLabUcarpInterop(t *testing.T) {
 		t.Errorf("ucarp needed %v: carpd's bow-out was not honoured", time.Since(start))
 	}
 
+	// The first carpd still holds its state directory until it has exited
+	// (its await-claim and steps run after the bow-out): a second one
+	// started earlier is refused as "another carpd is running".
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Wait(ctx); err != nil {
+		t.Fatalf("carpd after SIGTERM: %v, want exit 0", err)
+	}
 	a2 := startCarpd(t, n1, a.dir, carpArgs(n1, "12", "0", "s3cret", vip)...)
 	a2.waitState(t, "BACKUP", 5*time.Second)
 	lab.Wait(t, 5*time.Second, "ucarp's adverts accepted", func() bool {
