@@ -59,7 +59,7 @@ func TestBench(t *testing.T) {
 	run := Run{
 		Started: time.Now().UTC().Format(time.RFC3339), Command: os.Getenv(envCommand),
 		Quick: os.Getenv(envQuick) == "1", Trials: trials, WindowS: window.Seconds(), Machine: machine(carpd),
-		Client: clientSettings(),
+		Client: clientSettings(), FailbackPreempt: true,
 	}
 	save := func() {
 		b, err := json.MarshalIndent(run, "", "  ")

@@ -46,21 +46,20 @@ func markdown(run Run, cs []cell) string {
 		p("| %s | %s | %.0f | %.0f |\n", tm.System, tm.Timer, tm.BoundMS, tm.SkewMS)
 	}
 	p("\nMQTT clients (the same for every system): %s.\n\n", run.Client)
-	p("Scenarios: **node death** = n1's switch port down, then SIGKILL of the daemon and of everything " +
-		"else in n1's namespace (broker, scripts); **planned handover** = SIGTERM of n1's daemon; **broker crash** = SIGKILL of n1's " +
-		"mosquitto only (carpd restarts it; the classic scripts have no broker supervision, as written here " +
-		"without systemd, so nothing restarts it and the VIP stays); **failback** = after a node death and " +
-		"n2's takeover, n1 comes back as after a reboot (link up, no VIP, no nft rules, broker and daemon " +
-		"started afresh) and the clock starts at its restart; both nodes preempt (CARP: carpd preempt: true, " +
-		"ucarp -P; CARP does not by default, VRRP does), so n1 takes the VIP back. " +
-		"The node-death, handover and broker-crash faults come after a random wait (uniform over one " +
-		"advertisement interval) once the stream flows, so they fall anywhere in the master's advertisement " +
-		"cycle: a takeover after node death then lies between the master-down interval less one interval " +
-		"and the master-down interval. " +
-		"Takeover = from the fault to the first ARP answer for the VIP from n2's MAC, probed from the " +
-		"client every 10 ms. Outage = the longest gap between two arrivals at the subscriber. " +
-		"Entries = n2's entries into MASTER after the fault (1 is clean); flaps = changes of the MAC " +
-		"answering ARP after n2's first answer (0 is clean).\n\n")
+	p("Scenarios: **node death** = n1's switch port down, then SIGKILL of the daemon and of everything "+
+		"else in n1's namespace (broker, scripts); **planned handover** = SIGTERM of n1's daemon; **broker crash** = SIGKILL of n1's "+
+		"mosquitto only (carpd restarts it; the classic scripts have no broker supervision, as written here "+
+		"without systemd, so nothing restarts it and the VIP stays); **failback** = after a node death and "+
+		"n2's takeover, n1 comes back as after a reboot (link up, no VIP, no nft rules, broker and daemon "+
+		"started afresh) and the clock starts at its restart; %s"+
+		"The node-death, handover and broker-crash faults come after a random wait (uniform over one "+
+		"advertisement interval) once the stream flows, so they fall anywhere in the master's advertisement "+
+		"cycle: a takeover after node death then lies between the master-down interval less one interval "+
+		"and the master-down interval. "+
+		"Takeover = from the fault to the first ARP answer for the VIP from n2's MAC, probed from the "+
+		"client every 10 ms. Outage = the longest gap between two arrivals at the subscriber. "+
+		"Entries = n2's entries into MASTER after the fault (1 is clean); flaps = changes of the MAC "+
+		"answering ARP after n2's first answer (0 is clean).\n\n", failbackPreempt(run))
 	resultsTables(&b, cs)
 	b.WriteString(reading(cs))
 	steadyTable(&b, run.Steady)
@@ -337,4 +336,15 @@ func subsecondTables(b *strings.Builder, s *Subsecond) {
 			j.IntervalMS, j.WindowS, j.Adverts, j.MinMS, j.P50MS, j.P99MS, j.MaxMS)
 	}
 	p("\n")
+}
+
+// failbackPreempt describes the failback trials' preemption as the run
+// recorded it.
+func failbackPreempt(run Run) string {
+	if run.FailbackPreempt {
+		return "both nodes preempt (CARP: carpd preempt: true, ucarp -P; CARP does not by default, VRRP does), " +
+			"so n1 takes the VIP back. "
+	}
+	return "CARP does not preempt by default (carpd, ucarp without -P), so there n1 stays backup and no " +
+		"takeover is expected (this run predates the failback trials with CARP preemption). "
 }

@@ -31,6 +31,10 @@ type Run struct {
 	Results  []Trial  `json:"results"`
 	Scale    []Scale  `json:"scale,omitempty"`
 	Floods   []Flood  `json:"floods,omitempty"`
+	// FailbackPreempt says the failback trials ran CARP with preemption;
+	// runs recorded before it existed did not (their CARP rows show no
+	// takeover).
+	FailbackPreempt bool `json:"failback_preempt,omitempty"`
 	// Subsecond is the sub-second timers' run, which run.sh --only
 	// subsecond can redo alone: it has its own start and command.
 	Subsecond *Subsecond `json:"subsecond,omitempty"`
