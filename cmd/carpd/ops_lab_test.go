@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -115,8 +116,22 @@ func TestLabOps(t *testing.T) {
 	if err := a.Wait(ctx); err != nil {
 		t.Errorf("carpd after SIGTERM: %v, want exit 0", err)
 	}
-	msgs := nl.Messages()
-	if len(msgs) == 0 || msgs[0] != sdnotify.Ready || msgs[len(msgs)-1] != sdnotify.Stopping {
-		t.Errorf("notifications %q: want READY=1 first and STOPPING=1 last", msgs)
+	// STATUS= may come at any time (systemd shows it before READY=1 too);
+	// the lifecycle messages come in order, and no STATUS= after
+	// STOPPING=1.
+	all := nl.Messages()
+	var msgs, states []string
+	for _, m := range all {
+		if s, ok := strings.CutPrefix(m, "STATUS="); ok {
+			states = append(states, s)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) == 0 || msgs[0] != sdnotify.Ready || all[len(all)-1] != sdnotify.Stopping {
+		t.Errorf("notifications %q: want READY=1 first and STOPPING=1 last", all)
+	}
+	if !slices.Contains(states, "vrrp12 MASTER") {
+		t.Errorf("STATUS= lines %q: want one with vrrp12 MASTER", states)
 	}
 }

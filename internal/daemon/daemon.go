@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
@@ -71,6 +72,8 @@ type Daemon struct {
 	// loaded and reloadErr are status.Config; guarded by mu.
 	loaded    time.Time
 	reloadErr string
+	// stopping is set when STOPPING=1 is sent: no STATUS= follows it.
+	stopping atomic.Bool
 	// sentStatus is the last STATUS= line; owned by statusWriter.
 	sentStatus string
 

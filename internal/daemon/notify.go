@@ -49,6 +49,9 @@ func (d *Daemon) startNotify() (stop func()) {
 	return func() {
 		close(quit)
 		<-done
+		// The routers' last states on the way down (INIT, then none) are
+		// not a status worth showing; STOPPING=1 is the last word.
+		d.stopping.Store(true)
 		d.notify(notifyStopping)
 	}
 }
@@ -117,7 +120,7 @@ func (d *Daemon) notify(state string) {
 // burst of changes is coalesced like the status file's rewrites, and a
 // change that leaves the line as it was (counters, RTTs) sends nothing.
 func (d *Daemon) notifyStatus(st status.Report) {
-	if d.opts.Notify == nil {
+	if d.opts.Notify == nil || d.stopping.Load() {
 		return
 	}
 	line := statusLine(st)
