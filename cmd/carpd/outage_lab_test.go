@@ -141,5 +141,10 @@ func restartKilled(t *testing.T, b *brokerNode, vip netip.Addr) {
 	})
 	// n1 preempts (VRRP, higher priority) and installs its rule again.
 	b.carpd.waitState(t, "MASTER", 10*time.Second)
+	// Status says MASTER when the transition is queued; its steps, DNAT
+	// among them, are done when it is logged.
+	lab.Wait(t, 10*time.Second, "n1's promotion done", func() bool {
+		return strings.Contains(readLog(t, b.carpd), `"to":"MASTER","state":"MASTER"`)
+	})
 	wantDNAT(t, b.n, vip, true)
 }
