@@ -143,25 +143,7 @@ func costCarpd(bin string, router func(master bool) string) func(*testing.T, *la
 func costKeepalived(iv time.Duration) func(*testing.T, *lab.Node, bool) costNode {
 	return func(t *testing.T, n *lab.Node, master bool) costNode {
 		dir := t.TempDir()
-		conf := fmt.Sprintf(`global_defs {
-  router_id cost-%[1]s
-  vrrp_version 3
-}
-vrrp_instance VI_1 {
-  state BACKUP
-  interface %[2]s
-  virtual_router_id %[3]d
-  priority %[4]d
-  advert_int %[5]s
-  virtual_ipaddress {
-    %[6]s/32
-  }
-}
-`, n.Name, n.Iface, benchID, pickInt(master, 150, backupPrio), strconv.FormatFloat(iv.Seconds(), 'f', -1, 64), benchVIP)
-		writeFile(t, dir+"/keepalived.conf", conf, 0o644)
-		p := n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
-			"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
-			"--checkers_pid", dir+"/c.pid")
+		p := startKeepalivedProc(t, n, dir, benchID, pickInt(master, 150, backupPrio), iv, benchVIP, false)
 		return costNode{pids: func() []int {
 			pids := []int{p.PID}
 			for _, pid := range namespacePIDs(t, n) {

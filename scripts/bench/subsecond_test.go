@@ -205,32 +205,7 @@ func subKeepalived(interval time.Duration) func(*testing.T, *lab.Node, bool) *su
 		t.Helper()
 		dir := t.TempDir()
 		eventScripts(t, n, dir, false)
-		conf := fmt.Sprintf(`global_defs {
-  router_id sub-%[1]s
-  vrrp_version 3
-  script_user root
-  enable_script_security
-}
-vrrp_instance VI_1 {
-  state BACKUP
-  interface %[2]s
-  virtual_router_id %[3]d
-  priority %[4]d
-  advert_int %[5]s
-  virtual_ipaddress {
-    %[6]s/32
-  }
-  notify_master %[7]s/up
-  notify_backup %[7]s/down
-  notify_fault %[7]s/down
-  notify_stop %[7]s/down
-}
-`, n.Name, n.Iface, subID, pickInt(master, subPrio, backupPrio), strconv.FormatFloat(interval.Seconds(), 'f', -1, 64),
-			subVIP, dir)
-		writeFile(t, dir+"/keepalived.conf", conf, 0o644)
-		p := n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
-			"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
-			"--checkers_pid", dir+"/c.pid")
+		p := startKeepalivedProc(t, n, dir, subID, pickInt(master, subPrio, backupPrio), interval, subVIP, true)
 		return &subNode{n: n, daemon: p, events: scriptEvents(dir)}
 	}
 }

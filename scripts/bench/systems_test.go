@@ -252,8 +252,34 @@ func startKeepalived(interval time.Duration) func(*testing.T, *lab.Lab, *lab.Nod
 		dir := t.TempDir()
 		mosquittoConf(t, l, n, dir, true)
 		classicScripts(t, n, dir, false)
-		conf := fmt.Sprintf(`global_defs {
-  router_id bench-%[1]s
+		p := startKeepalivedProc(t, n, dir, benchID, pickInt(master, 150, backupPrio), interval, benchVIP, true)
+		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) },
+			brokerPID: pidFile(dir)}
+	}
+}
+
+func lookPath(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s is not installed", prog)
+	}
+	return p
+}
+
+// startKeepalivedProc writes dir/keepalived.conf, one VRRPv3 instance
+// that adds vip itself, with dir's up and down scripts as notify scripts
+// when notify is set, and starts keepalived on n in the foreground.
+func startKeepalivedProc(t *testing.T, n *lab.Node, dir string, id, prio int, interval time.Duration, vip string,
+	notify bool) *lab.Proc {
+	t.Helper()
+	scripts := ""
+	if notify {
+		scripts = fmt.Sprintf("  notify_master %[1]s/up\n  notify_backup %[1]s/down\n  notify_fault %[1]s/down\n"+
+			"  notify_stop %[1]s/down\n", dir)
+	}
+	conf := fmt.Sprintf(`global_defs {
+  router_id lab-%[1]s
   vrrp_version 3
   script_user root
   enable_script_security
@@ -267,27 +293,10 @@ vrrp_instance VI_1 {
   virtual_ipaddress {
     %[6]s/32
   }
-  notify_master %[7]s/up
-  notify_backup %[7]s/down
-  notify_fault %[7]s/down
-  notify_stop %[7]s/down
-}
-`, n.Name, n.Iface, benchID, pickInt(master, 150, backupPrio), strconv.FormatFloat(interval.Seconds(), 'f', -1, 64),
-			benchVIP, dir)
-		writeFile(t, dir+"/keepalived.conf", conf, 0o644)
-		p := n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
-			"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
-			"--checkers_pid", dir+"/c.pid")
-		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int { return ups(dir) },
-			brokerPID: pidFile(dir)}
-	}
-}
-
-func lookPath(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		t.Skipf("%s is not installed", prog)
-	}
-	return p
+%[7]s}
+`, n.Name, n.Iface, id, prio, strconv.FormatFloat(interval.Seconds(), 'f', -1, 64), vip, scripts)
+	writeFile(t, dir+"/keepalived.conf", conf, 0o644)
+	return n.Start(t, lookPath(t, "keepalived"), "--vrrp", "--dont-fork", "--log-console", "--log-detail",
+		"--use-file", dir+"/keepalived.conf", "--pid", dir+"/k.pid", "--vrrp_pid", dir+"/v.pid",
+		"--checkers_pid", dir+"/c.pid")
 }
