@@ -134,26 +134,27 @@ func TestPromotionRestart(t *testing.T) {
 			t.Fatalf("%s: %d restarts in all, want %d; calls %v", what, got, want, f.rec.trace())
 		}
 	}
-	t.Run("dnat", func(t *testing.T) {
-		s, f := newTestService(t, testBroker())
+	// together promotes two routers in one batch: both jobs queued before
+	// either step runs.
+	together := func(t *testing.T, s *Service) {
+		t.Helper()
 		q := time.Now()
 		for _, r := range []string{"vr1", "vr2"} {
 			if err := s.Promoted(q); err != nil {
 				t.Fatal(r, err)
 			}
 		}
+	}
+	t.Run("dnat", func(t *testing.T) {
+		s, f := newTestService(t, testBroker())
+		together(t, s)
 		check(t, f, "first promotions of a fresh broker", 0)
 		if got := f.rec.records("broker not restarted: started since this node last served as master"); len(got) != 1 {
 			t.Errorf("logged the skip %d times, want once", len(got))
 		}
 		demote(s, "vr1", vr1)
 		demote(s, "vr2", vr2)
-		q = time.Now()
-		for _, r := range []string{"vr1", "vr2"} {
-			if err := s.Promoted(q); err != nil {
-				t.Fatal(r, err)
-			}
-		}
+		together(t, s)
 		check(t, f, "promotions of a broker that served", 1)
 		demote(s, "vr2", vr2)
 		check(t, f, "demotion", 1)
