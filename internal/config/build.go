@@ -233,7 +233,11 @@ func (p *parser) hookRules(s *spec, r *Router) {
 	for _, k := range []struct {
 		key  string
 		argv *[]string
-	}{{"hooks.up", &r.Hooks.Up}, {"hooks.down", &r.Hooks.Down}, {"hooks.notify", &r.Hooks.Notify}} {
+	}{
+		{"hooks.up", &r.Hooks.Up}, {"hooks.down", &r.Hooks.Down}, {"hooks.notify", &r.Hooks.Notify},
+		{"hooks.master", &r.Hooks.Master}, {"hooks.backup", &r.Hooks.Backup},
+		{"hooks.fault", &r.Hooks.Fault}, {"hooks.stop", &r.Hooks.Stop},
+	} {
 		p.program(s, s.label(k.key), s.lineOf(k.key), k.argv)
 	}
 	for i := range r.TrackScripts {

@@ -124,11 +124,15 @@ type GARP struct {
 // Hooks are the programs run on transitions, as argv (never a shell
 // string). Up and Down get ucarp's arguments appended, once per VIP:
 // <iface> <vip> [xparam]. Notify gets keepalived's: INSTANCE <name>
-// MASTER|BACKUP|FAULT|STOP <priority>.
+// MASTER|BACKUP|FAULT|STOP <priority>. Master, Backup, Fault and Stop are
+// keepalived's notify_master, notify_backup, notify_fault and notify_stop:
+// run as configured, with nothing appended, only on entering their state,
+// and before Notify, as keepalived runs them (vrrp_notify.c).
 type Hooks struct {
-	Up, Down, Notify []string
-	XParam           string
-	Timeout          time.Duration
+	Up, Down, Notify            []string
+	Master, Backup, Fault, Stop []string
+	XParam                      string
+	Timeout                     time.Duration
 }
 
 // TrackInterface follows a link's state. Weight 0 puts the router in FAULT

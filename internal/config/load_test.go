@@ -158,7 +158,7 @@ func TestFullValues(t *testing.T) {
 	for _, r := range f.Routers {
 		lines = append(lines, r.Line)
 	}
-	if diff := cmp.Diff([]int{6, 44, 49, 58, 65}, lines); diff != "" {
+	if diff := cmp.Diff([]int{6, 44, 49, 63, 70}, lines); diff != "" {
 		t.Errorf("router lines (-want +got):\n%s", diff)
 	}
 }

@@ -69,6 +69,10 @@ type outHooks struct {
 	Up      []string `yaml:"up"`
 	Down    []string `yaml:"down"`
 	Notify  []string `yaml:"notify"`
+	Master  []string `yaml:"master"`
+	Backup  []string `yaml:"backup"`
+	Fault   []string `yaml:"fault"`
+	Stop    []string `yaml:"stop"`
 	XParam  string   `yaml:"xparam"`
 	Timeout string   `yaml:"timeout"`
 }
@@ -116,7 +120,8 @@ func normalize(r *Router) outRouter {
 		GARP: outGARP{Repeat: r.GARP.Repeat, Interval: r.GARP.Interval.String(),
 			Refresh: r.GARP.Refresh.String(), Delay: r.GARP.Delay.String()},
 		Hooks: outHooks{Up: orEmpty(r.Hooks.Up), Down: orEmpty(r.Hooks.Down), Notify: orEmpty(r.Hooks.Notify),
-			XParam: r.Hooks.XParam, Timeout: r.Hooks.Timeout.String()},
+			Master: orEmpty(r.Hooks.Master), Backup: orEmpty(r.Hooks.Backup), Fault: orEmpty(r.Hooks.Fault),
+			Stop: orEmpty(r.Hooks.Stop), XParam: r.Hooks.XParam, Timeout: r.Hooks.Timeout.String()},
 		TrackInterfaces: []outTrackIface{}, TrackScripts: []outTrackScrip{},
 	}
 	id := r.ID

@@ -280,7 +280,8 @@ func (p *parser) garp(s *spec, n *yaml.Node) {
 
 func (p *parser) hooks(s *spec, n *yaml.Node) {
 	h := &s.r.Hooks
-	p.fields("hooks", n, []string{"up", "down", "notify", "xparam", "timeout"}, func(name string, k, v *yaml.Node) {
+	keys := []string{"up", "down", "notify", "master", "backup", "fault", "stop", "xparam", "timeout"}
+	p.fields("hooks", n, keys, func(name string, k, v *yaml.Node) {
 		key := "hooks." + name
 		s.at[key] = k.Line
 		switch name {
@@ -290,6 +291,14 @@ func (p *parser) hooks(s *spec, n *yaml.Node) {
 			h.Down, _ = p.argv(key, v)
 		case "notify":
 			h.Notify, _ = p.argv(key, v)
+		case "master":
+			h.Master, _ = p.argv(key, v)
+		case "backup":
+			h.Backup, _ = p.argv(key, v)
+		case "fault":
+			h.Fault, _ = p.argv(key, v)
+		case "stop":
+			h.Stop, _ = p.argv(key, v)
 		case "xparam":
 			h.XParam, _ = p.str(key, v)
 		case "timeout":

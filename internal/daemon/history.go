@@ -53,10 +53,19 @@ func (rc *record) begin(j job) uint64 {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
+	// The machine has no FAULT state (a fault holds it in INIT), but
+	// keepalived's operators read FAULT, as status and the hooks say.
+	from, to := j.from.String(), j.to.String()
+	if j.to == carp.Init && j.notify == "FAULT" {
+		to = "FAULT"
+	}
+	if n := len(rc.hist); n > 0 && j.from == carp.Init && rc.hist[n-1].To == "FAULT" {
+		from = "FAULT"
+	}
 	if len(rc.hist) == status.MaxTransitions {
 		rc.hist = slices.Delete(rc.hist, 0, 1)
 	}
-	rc.hist = append(rc.hist, status.Transition{At: j.queued, From: j.from.String(), To: j.to.String(),
+	rc.hist = append(rc.hist, status.Transition{At: j.queued, From: from, To: to,
 		Notify: j.notify, Reason: j.reason, Steps: []status.Step{}})
 	rc.next++
 	return rc.next - 1

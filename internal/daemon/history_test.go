@@ -157,6 +157,25 @@ func TestRecord(t *testing.T) {
 	}
 }
 
+// TestRecordFault checks that the history names a fault FAULT, going in
+// and coming out, although the machine holds a faulted router in INIT;
+// a stop stays a move to INIT.
+func TestRecordFault(t *testing.T) {
+	rc := newRecord(func() {})
+	rc.begin(job{from: carp.Master, to: carp.Init, notify: "FAULT", reason: "fault: eth0 down"})
+	rc.begin(job{from: carp.Init, to: carp.Backup, notify: "BACKUP", reason: "fault cleared"})
+	rc.begin(job{from: carp.Backup, to: carp.Init, notify: "STOP", reason: "shutdown"})
+	_, ts := rc.snapshot()
+	var got []string
+	for _, x := range ts {
+		got = append(got, x.From+">"+x.To+" "+x.Notify)
+	}
+	want := []string{"MASTER>FAULT FAULT", "FAULT>BACKUP BACKUP", "BACKUP>INIT STOP"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
 // TestTransitionLogs checks the log contract: one info line per
 // transition with from, to, reason and total time, and one debug line per
 // step, in the order status shows the steps.

@@ -158,6 +158,22 @@ func notifyArgv(base []string, name, state string, prio int) []string {
 	return append(append([]string(nil), base...), "INSTANCE", name, state, strconv.Itoa(prio))
 }
 
+// stateHook is the hook run on entering state (a notify word), by its
+// name in the configuration and in carpd_hook_failures_total.
+func stateHook(h *config.Hooks, state string) (string, []string) {
+	switch state {
+	case "MASTER":
+		return "master", h.Master
+	case "BACKUP":
+		return "backup", h.Backup
+	case "FAULT":
+		return "fault", h.Fault
+	case "STOP":
+		return "stop", h.Stop
+	}
+	return "", nil
+}
+
 // hookFailures counts a router's failed hook runs by hook (up, down,
 // notify) for status and carpd_hook_failures_total.
 type hookFailures struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/config"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -231,5 +232,49 @@ func TestHookTimeout(t *testing.T) {
 		if got := hookTimeout(tt.set); got != tt.want {
 			t.Errorf("hookTimeout(%v) = %v, want %v", tt.set, got, tt.want)
 		}
+	}
+}
+
+// TestStateHooksRunOnlyOnTheirState runs a promotion, a demotion, a fault
+// and a stop through the executor with keepalived's notify_master,
+// notify_backup, notify_fault and notify_stop configured, and a generic
+// notify: each state hook runs only on its state, with its own arguments
+// and nothing appended, before the notify hook.
+func TestStateHooksRunOnlyOnTheirState(t *testing.T) {
+	dir := t.TempDir()
+	script := dir + "/dump"
+	body := "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done >> " + dir + "/out\necho \" $CARPD_STATE\" >> " + dir + "/out\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := vrrpRouter("VI_1", 51, 120, "198.18.0.100/32")
+	spec.Hooks = config.Hooks{
+		Notify: []string{script, "notify"},
+		Master: []string{script, "master", "start"}, Backup: []string{script, "backup"},
+		Fault: []string{script, "fault"}, Stop: []string{script, "stop"},
+	}
+	e, _ := newTestExecutor(t, &spec, nil)
+	now := time.Now()
+	for _, j := range []job{
+		{kind: jobPromote, from: carp.Backup, to: carp.Master, notify: "MASTER", prio: 120},
+		{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", prio: 120},
+		{kind: jobDemote, from: carp.Init, to: carp.Init, notify: "FAULT", prio: 0},
+		{kind: jobDemote, from: carp.Init, to: carp.Init, notify: "STOP", prio: 0},
+	} {
+		j.queued = now
+		e.enqueue(j)
+	}
+	e.close()
+	<-e.done
+	b, err := os.ReadFile(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[master][start] MASTER\n[notify][INSTANCE][VI_1][MASTER][120] MASTER\n" +
+		"[backup] BACKUP\n[notify][INSTANCE][VI_1][BACKUP][120] BACKUP\n" +
+		"[fault] FAULT\n[notify][INSTANCE][VI_1][FAULT][0] FAULT\n" +
+		"[stop] STOP\n[notify][INSTANCE][VI_1][STOP][0] STOP\n"
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("what the hooks saw, in order (-want +got):\n%s", diff)
 	}
 }

@@ -160,13 +160,21 @@ func (e *executor) scripts(j *job, which string, base []string) error {
 	return errors.Join(errs...)
 }
 
-// notify runs the notify hook with keepalived's arguments.
+// notify runs the hook of the state entered (hooks.master, …) as
+// configured, then the notify hook with keepalived's arguments: the order
+// and arguments of keepalived's notify_instance_exec (vrrp_notify.c). A
+// failing state hook does not keep notify from running.
 func (e *executor) notify(j *job) error {
-	if len(e.spec.Hooks.Notify) == 0 {
-		return nil
+	env := hookEnv(e.spec, j.notify)
+	var errs []error
+	if which, argv := stateHook(&e.spec.Hooks, j.notify); len(argv) > 0 {
+		errs = append(errs, e.hook(which, slices.Clone(argv), env))
 	}
-	argv := notifyArgv(e.spec.Hooks.Notify, e.spec.Name, j.notify, j.prio)
-	return e.hook("notify", argv, hookEnv(e.spec, j.notify))
+	if len(e.spec.Hooks.Notify) > 0 {
+		argv := notifyArgv(e.spec.Hooks.Notify, e.spec.Name, j.notify, j.prio)
+		errs = append(errs, e.hook("notify", argv, env))
+	}
+	return errors.Join(errs...)
 }
 
 // hook runs one hook and logs its outcome and output.
