@@ -2,8 +2,10 @@ package config
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/carpd/carpd/carp"
 )
@@ -69,10 +71,13 @@ func macClash(a, b *Router) string {
 // systemCheck compares the routers with the interfaces on this machine.
 // A missing interface is a warning (the file may be meant for another
 // host); a VIP that is already an interface address is an error, because
-// releasing it would take the host's own address away.
-func (p *parser) systemCheck(specs []*spec, lookup func(string) ([]netip.Addr, error)) {
+// releasing it would take the host's own address away. A VIP outside
+// every subnet of the interface is a warning: it works for clients that
+// have a route to it, but hosts on the segment send it to their gateway
+// instead of asking for it with ARP or ND.
+func (p *parser) systemCheck(specs []*spec, lookup func(string) ([]netip.Prefix, error)) {
 	type result struct {
-		addrs []netip.Addr
+		addrs []netip.Prefix
 		err   error
 	}
 	cache := map[string]result{}
@@ -90,12 +95,17 @@ func (p *parser) systemCheck(specs []*spec, lookup func(string) ([]netip.Addr, e
 		if res.err != nil {
 			p.warnf("router %s: interface %s: %v; carpd run will refuse to start without it", r.Name, r.Iface, res.err)
 		} else {
+			own := func(a netip.Addr) bool {
+				return slices.ContainsFunc(res.addrs, func(pf netip.Prefix) bool { return pf.Addr() == a })
+			}
 			for i, v := range r.VIPs {
-				if slices.Contains(res.addrs, v.Addr()) {
+				if own(v.Addr()) {
 					p.errorf(s.vipLines[i], "%s: %s is an address of %s itself; a VIP must be an address no host keeps", s.label("vips"), v.Addr(), r.Iface)
+				} else if w := outsideSubnets(v.Addr(), r.Iface, res.addrs); w != "" {
+					p.warnf("%s: %s: %s", p.where(s.vipLines[i], r.Name), s.label("vips"), w)
 				}
 			}
-			if r.SrcIP.IsValid() && !slices.Contains(res.addrs, r.SrcIP) {
+			if r.SrcIP.IsValid() && !own(r.SrcIP) {
 				p.warnf("router %s: srcip %s is not an address of %s", r.Name, r.SrcIP, r.Iface)
 			}
 		}
@@ -107,6 +117,27 @@ func (p *parser) systemCheck(specs []*spec, lookup func(string) ([]netip.Addr, e
 	}
 }
 
+// outsideSubnets says why a VIP in none of the interface's subnets of its
+// family is unreachable from the segment, or "" when it is in one. Link-
+// local subnets are left out for a global VIP: nothing routes to them.
+func outsideSubnets(vip netip.Addr, iface string, addrs []netip.Prefix) string {
+	var subnets []string
+	for _, pf := range addrs {
+		if pf.Addr().Is4() != vip.Is4() || pf.Addr().IsLinkLocalUnicast() != vip.IsLinkLocalUnicast() {
+			continue
+		}
+		if pf.Contains(vip) {
+			return ""
+		}
+		subnets = append(subnets, pf.Masked().String())
+	}
+	fam := map[bool]string{true: "IPv4", false: "IPv6"}[vip.Is4()]
+	if len(subnets) == 0 {
+		return fmt.Sprintf("%s: %s has no %s subnet: clients on that segment will not reach it without a route", vip, iface, fam)
+	}
+	return fmt.Sprintf("%s is in none of %s's subnets (%s): clients on that segment will not reach it without a route",
+		vip, iface, strings.Join(slices.Compact(subnets), ", "))
+}
 func sortErrors(es Errors) {
 	slices.SortStableFunc(es, func(a, b Error) int { return cmp.Compare(a.Line, b.Line) })
 }

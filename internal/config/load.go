@@ -16,11 +16,12 @@ import (
 // Loader reads configurations. The zero Loader looks at the real system.
 type Loader struct {
 	// IfaceAddrs lists the addresses an interface has of its own (carpd's
-	// VIPs excluded). A VIP equal to one of them is an error; an error
-	// from IfaceAddrs (no such interface) is only a warning, so a file
-	// can be checked on another machine; `carpd run` refuses later. nil
-	// uses the system: netlink on Linux, the net package elsewhere.
-	IfaceAddrs func(iface string) ([]netip.Addr, error)
+	// VIPs excluded), each with its prefix length. A VIP equal to one of
+	// them is an error, a VIP in none of their subnets a warning; an
+	// error from IfaceAddrs (no such interface) is only a warning, so a
+	// file can be checked on another machine; `carpd run` refuses later.
+	// nil uses the system: netlink on Linux, the net package elsewhere.
+	IfaceAddrs func(iface string) ([]netip.Prefix, error)
 	// Script resolves and checks the program of a hook or track script,
 	// given as an absolute path or a bare name to look up in SafePath: it
 	// returns the absolute path, or why carpd must not run it. nil is

@@ -22,6 +22,15 @@ func (p *parser) errorf(line int, format string, a ...any) {
 	p.errs = append(p.errs, Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, a...)})
 }
 
+// where prefixes a warning about router name: FILE:LINE in a file, the
+// router's name on a command line, which has no lines.
+func (p *parser) where(line int, name string) string {
+	if p.file == "" || line == 0 {
+		return "router " + name
+	}
+	return fmt.Sprintf("%s:%d", p.file, line)
+}
+
 func (p *parser) warnf(format string, a ...any) {
 	p.warns = append(p.warns, fmt.Sprintf(format, a...))
 }
