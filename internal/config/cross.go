@@ -11,29 +11,22 @@ import (
 )
 
 // crossCheck applies the rules between routers: unique names, one owner
-// per (interface, id) and per VIP.
+// per (interface, id) and per VIP. It sees routers with errors too, with
+// the values that parsed, so one pass reports every error.
 func (p *parser) crossCheck(specs []*spec) {
 	names := map[string]*spec{}
-	type slot struct {
-		iface string
-		id    uint8
-	}
 	ids := map[slot][]*spec{}
 	vips := map[netip.Addr]*spec{}
 	for _, s := range specs {
 		r := &s.r
-		if prev, dup := names[r.Name]; dup {
-			p.errorf(s.lineOf("name"), "%s: %q is already the name of the router at line %d; set distinct names", s.label("name"), r.Name, prev.line)
-		}
-		names[r.Name] = s
-		k := slot{r.Iface, r.ID}
-		for _, prev := range ids[k] {
-			if !idsCoexist(&prev.r, r) {
-				p.errorf(s.lineOf(idKey(r)), "%s %d on %s is already used by router %s at line %d%s",
-					s.label(idKey(r)), r.ID, r.Iface, prev.r.Name, prev.line, macClash(&prev.r, r))
+		if r.Name != "" && !s.failed["name"] {
+			if prev, dup := names[r.Name]; dup {
+				p.errorf(s.lineOf("name"), "%s: %q is already the name of the router at line %d; set distinct names", s.label("name"), r.Name, prev.line)
+			} else {
+				names[r.Name] = s
 			}
 		}
-		ids[k] = append(ids[k], s)
+		p.idCheck(ids, s)
 		for i, v := range r.VIPs {
 			if prev, dup := vips[v.Addr()]; dup && prev != s {
 				p.errorf(s.vipLines[i], "%s: %s is also a VIP of router %s at line %d", s.label("vips"), v.Addr(), prev.r.Name, prev.line)
@@ -41,6 +34,29 @@ func (p *parser) crossCheck(specs []*spec) {
 			vips[v.Addr()] = s
 		}
 	}
+}
+
+type slot struct {
+	iface string
+	id    uint8
+}
+
+// idCheck refuses a second router on one interface with one id, unless
+// they may coexist. A router whose interface, id or protocol did not parse
+// has no slot.
+func (p *parser) idCheck(ids map[slot][]*spec, s *spec) {
+	r := &s.r
+	if r.Iface == "" || r.ID == 0 || s.failed["iface"] || s.failed["proto"] || len(r.VIPs) == 0 {
+		return
+	}
+	k := slot{r.Iface, r.ID}
+	for _, prev := range ids[k] {
+		if !idsCoexist(&prev.r, r) {
+			p.errorf(s.lineOf(idKey(r)), "%s %d on %s is already used by router %s at line %d%s",
+				s.label(idKey(r)), r.ID, r.Iface, prev.r.Name, prev.line, macClash(&prev.r, r))
+		}
+	}
+	ids[k] = append(ids[k], s)
 }
 
 // idsCoexist reports whether two routers may share an interface and id.

@@ -129,6 +129,18 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`5: preempt_delay: 20m0s is out of range 0s..1000s (keepalived preempt_delay)`}},
 		{"bad proto", router("    proto: vrrp\n    vhid: 1\n    vips: [198.18.0.2]\n"),
 			[]string{`3: proto: "vrrp" is not carp, vrrp2 or vrrp3`}},
+		// keepalived's keys after a misspelt proto are not refused as CARP's.
+		{"bad proto no cascade", router("    proto: vrrp\n    vrid: 3\n    priority: 100\n    interval: 1s\n    vips: [198.18.0.2]\n"),
+			[]string{`3: proto: "vrrp" is not carp, vrrp2 or vrrp3`}},
+		{"bad proto no id", router("    proto: vrp3\n    priority: 100\n    vips: [198.18.0.2]\n"),
+			[]string{`2: vhid or vrid is required`, `3: proto: "vrp3" is not carp, vrrp2 or vrrp3`}},
+		{"bad proto still cross-checked", router("    vhid: 1\n    vips: [198.18.0.2]\n  - iface: eth0\n    proto: vrrp\n    vrid: 3\n    vips: [198.18.0.2]\n"),
+			[]string{`6: proto: "vrrp" is not carp, vrrp2 or vrrp3`, `8: vips: 198.18.0.2 is also a VIP of router carp1 at line 2`}},
+		// A router with an error of its own still collides with the others.
+		{"bad key does not hide a duplicate vhid", router("    vhid: 1\n    vips: [198.18.0.2]\n  - name: b\n    iface: eth0\n    vhid: 1\n    advskwe: 10\n    vips: [198.18.0.4]\n"),
+			[]string{`7: vhid 1 on eth0 is already used by router carp1 at line 2`, `8: router: unknown key "advskwe" (did you mean advskew?)`}},
+		{"bad value does not hide a duplicate name", router("    name: a\n    vhid: 1\n    vips: [198.18.0.2]\n  - name: a\n    iface: eth0\n    vhid: 2\n    advskew: 300\n    vips: [198.18.0.4]\n"),
+			[]string{`6: name: "a" is already the name of the router at line 2; set distinct names`, `9: advskew: 300 is out of range 0..255`}},
 		{"missing everything", "routers:\n  - name: x\n",
 			[]string{`2: vhid is required`, `2: iface is required`, `2: vips: at least one virtual address is required`}},
 		{"bad iface", "routers:\n  - iface: eth0:1\n    vhid: 1\n    vips: [198.18.0.2]\n",

@@ -73,12 +73,14 @@ func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
 	var built []*spec
 	for _, s := range specs {
 		r, ok := p.build(s)
+		// A router with an error still takes part in the checks between
+		// routers with what it has, so that one pass reports every error.
+		s.r = r
 		if ok {
-			s.r = r
 			built = append(built, s)
 		}
 	}
-	p.crossCheck(built)
+	p.crossCheck(specs)
 	p.systemCheck(built, lookup)
 	var broker *Broker
 	if p.brokerSpec != nil {
