@@ -161,9 +161,19 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`6: track_script.argv: the program to run is required`}},
 		{"track script names collide", router("    vhid: 1\n    vips: [198.18.0.2]\n    track_script:\n      - argv: [/bin/a]\n      - argv: [/sbin/a]\n"),
 			[]string{`7: track_script: name "a" already used at line 6; set distinct names`}},
-		// yaml.v3 places an unclosed flow list at the line of its parent.
+		// yaml.v3 says line 2 (the parent mapping); the list opens on line 3.
 		{"syntax error", "routers:\n  - iface: eth0\n    vhid: [1\n",
-			[]string{`2: YAML syntax: did not find expected ',' or ']'`}},
+			[]string{`3: YAML syntax: did not find expected ',' or ']'`}},
+		// yaml.v3 says line 1 (the sequence, counted from 0).
+		{"bad indentation", router("    vhid: 1\n    vips: [198.18.0.2]\n   preempt: true\n"),
+			[]string{`5: YAML syntax: did not find expected '-' indicator`}},
+		// Prefixes ending inside the flow list fail differently and are passed over.
+		{"error after a multi-line list", router("    vhid: 1\n    vips: [198.18.0.2,\n      198.18.0.4]\n    preempt: true\n  preempt: false\n"),
+			[]string{`7: YAML syntax: did not find expected '-' indicator`}},
+		// yaml.v3 gives no line at all.
+		{"control character", router("    vhid: 1\n    vips: [198.18.0.2]\n    name: \"a\x01\"\n"),
+			[]string{`5: YAML syntax: control characters are not allowed`}},
+		{"comments only", "# nothing yet\n", []string{`1: the file is empty: it needs routers:`}},
 		{"tab indentation", "routers:\n\t- iface: eth0\n",
 			[]string{`2: YAML syntax: found character that cannot start any token`}},
 		{"empty file", "", []string{`0: the file is empty: it needs routers:`}},
