@@ -58,3 +58,59 @@ func writeConf(t *testing.T, text string) (string, string) {
 	}
 	return path, path
 }
+
+// TestStockMosquitto runs the broker checks on a fake tree: Debian's
+// mosquitto.conf with its pid file in /run/mosquitto, mosquitto.service
+// enabled and running, as after apt-get install mosquitto.
+func TestStockMosquitto(t *testing.T) {
+	root := t.TempDir()
+	mk := func(path, text string) {
+		t.Helper()
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte("pid_file /run/mosquitto/mosquitto.pid\npersistence true\nlistener 1883\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := "broker:\n  command: [/bin/true]\n  config: " + conf + "\n" + router("    vhid: 1\n    vips: [198.18.0.2]\n")
+	l := testLoader
+	l.Root = root
+	words := []string{"mosquitto.service", "pid_file"}
+
+	// A bare system: /run/mosquitto is missing, nothing enabled or running.
+	want := []string{`FILE:3: broker.config: ` + conf + ` has pid_file /run/mosquitto/mosquitto.pid but /run/mosquitto does not exist: ` +
+		`mosquitto will exit ("Unable to write pid file"); create it at every boot (systemd-tmpfiles: d /run/mosquitto 0755 mosquitto root -, ` +
+		`or RuntimeDirectory= in carpd's unit) or remove pid_file`}
+	if diff := cmp.Diff(want, warnings(t, l, text, words...)); diff != "" {
+		t.Errorf("bare system: warnings (-want +got):\n%s", diff)
+	}
+
+	// The package installed and started: the directory exists, the unit
+	// is enabled and its mosquitto runs in its cgroup.
+	mk("etc/systemd/system/multi-user.target.wants/mosquitto.service", "")
+	mk("run/mosquitto/mosquitto.pid", "4242\n")
+	mk("proc/4242/cgroup", "0::/system.slice/mosquitto.service\n")
+	want = []string{
+		`broker: mosquitto.service is enabled (/etc/systemd/system/multi-user.target.wants): at boot it starts a second mosquitto ` +
+			`that holds port 1883 and fights carpd's broker; run systemctl disable --now mosquitto`,
+		`broker: mosquitto.service is running (pid 4242): it holds port 1883 and fights carpd's broker; run systemctl disable --now mosquitto`,
+	}
+	if diff := cmp.Diff(want, warnings(t, l, text, words...)); diff != "" {
+		t.Errorf("package running: warnings (-want +got):\n%s", diff)
+	}
+
+	// carpd's own broker writes the same pid file from carpd's cgroup.
+	if err := os.Remove(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/mosquitto.service")); err != nil {
+		t.Fatal(err)
+	}
+	mk("proc/4242/cgroup", "0::/system.slice/carpd.service\n")
+	if got := warnings(t, l, text, words...); len(got) != 0 {
+		t.Errorf("carpd's own broker: warnings %q, want none", got)
+	}
+}

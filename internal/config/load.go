@@ -28,6 +28,10 @@ type Loader struct {
 	// returns the absolute path, or why carpd must not run it. nil is
 	// SystemScript.
 	Script func(name string) (string, error)
+	// Root is where the system's files are looked up for the broker's
+	// checks: the pid file's directory, systemd's enablement links, the
+	// pid files of a running mosquitto and /proc. "" is "/".
+	Root string
 }
 
 // Load reads and validates a YAML file with the system Loader.
@@ -70,6 +74,10 @@ func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
 	p.script = l.Script
 	if p.script == nil {
 		p.script = SystemScript
+	}
+	p.root = l.Root
+	if p.root == "" {
+		p.root = "/"
 	}
 	var built []*spec
 	for _, s := range specs {

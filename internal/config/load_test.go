@@ -48,7 +48,8 @@ func fakeScript(name string) (string, error) {
 	return "", fmt.Errorf("%s: relative path passed to Script", name)
 }
 
-var testLoader = Loader{IfaceAddrs: fakeAddrs, Script: fakeScript}
+// testLoader looks at no file of the system: Root does not exist.
+var testLoader = Loader{IfaceAddrs: fakeAddrs, Script: fakeScript, Root: "testdata/no-root"}
 
 // loadText writes text to c.yaml in a private directory (mode 0600, so no
 // permission warning) and loads it. It returns the errors as "LINE: msg".

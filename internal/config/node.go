@@ -17,6 +17,7 @@ type parser struct {
 	warns      []string
 	brokerSpec *brokerSpec // the broker section, if any
 	script     func(name string) (string, error)
+	root       string // Loader.Root
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {
