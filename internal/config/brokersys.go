@@ -31,8 +31,8 @@ func (p *parser) brokerSystem(s *brokerSpec) {
 		dir := filepath.Dir(b.Conf.PidFile)
 		if _, err := os.Stat(p.sys(dir)); errors.Is(err, fs.ErrNotExist) {
 			p.warnf("%s: broker.config: %s has pid_file %s but %s does not exist: mosquitto will exit "+
-				"(\"Unable to write pid file\"); create it at every boot (systemd-tmpfiles: d %s 0755 mosquitto root -, "+
-				"or RuntimeDirectory= in carpd's unit) or remove pid_file",
+				"(\"Unable to write pid file\"); create it owned by mosquitto at every boot "+
+				"(tmpfiles.d: d %s 0755 mosquitto root -) or remove pid_file",
 				p.where(s.lineOf("config"), ""), b.Config, b.Conf.PidFile, dir, dir)
 		}
 	}
