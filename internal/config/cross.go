@@ -20,9 +20,14 @@ func (p *parser) crossCheck(specs []*spec) {
 	for _, s := range specs {
 		r := &s.r
 		if r.Name != "" && !s.failed["name"] {
-			if prev, dup := names[r.Name]; dup {
+			prev, dup := names[r.Name]
+			_, named := s.given("name")
+			switch {
+			case dup && !named && hasSlot(s) && hasSlot(prev) && sameSlot(&prev.r, r):
+				// The derived name repeats the id, whose clash idCheck reports.
+			case dup:
 				p.errorf(s.lineOf("name"), "%s: %q is already the name of the router at line %d; set distinct names", s.label("name"), r.Name, prev.line)
-			} else {
+			default:
 				names[r.Name] = s
 			}
 		}
@@ -46,7 +51,7 @@ type slot struct {
 // has no slot.
 func (p *parser) idCheck(ids map[slot][]*spec, s *spec) {
 	r := &s.r
-	if r.Iface == "" || r.ID == 0 || s.failed["iface"] || s.failed["proto"] || len(r.VIPs) == 0 {
+	if !hasSlot(s) {
 		return
 	}
 	k := slot{r.Iface, r.ID}
@@ -57,6 +62,17 @@ func (p *parser) idCheck(ids map[slot][]*spec, s *spec) {
 		}
 	}
 	ids[k] = append(ids[k], s)
+}
+
+// hasSlot reports whether a router's interface, id and protocol parsed.
+func hasSlot(s *spec) bool {
+	r := &s.r
+	return r.Iface != "" && r.ID != 0 && !s.failed["iface"] && !s.failed["proto"] && len(r.VIPs) > 0
+}
+
+// sameSlot reports whether two routers clash on their interface and id.
+func sameSlot(a, b *Router) bool {
+	return a.Iface == b.Iface && a.ID == b.ID && len(a.VIPs) > 0 && len(b.VIPs) > 0 && !idsCoexist(a, b)
 }
 
 // idsCoexist reports whether two routers may share an interface and id.

@@ -139,6 +139,10 @@ func TestLoadErrors(t *testing.T) {
 		// A router with an error of its own still collides with the others.
 		{"bad key does not hide a duplicate vhid", router("    vhid: 1\n    vips: [198.18.0.2]\n  - name: b\n    iface: eth0\n    vhid: 1\n    advskwe: 10\n    vips: [198.18.0.4]\n"),
 			[]string{`7: vhid 1 on eth0 is already used by router carp1 at line 2`, `8: router: unknown key "advskwe" (did you mean advskew?)`}},
+		{"derived name clash reported once", router("    vhid: 1\n    vips: [198.18.0.2]\n  - iface: eth0\n    vhid: 1\n    vips: [198.18.0.4]\n"),
+			[]string{`6: vhid 1 on eth0 is already used by router carp1 at line 2`}},
+		{"derived name clash on two interfaces", router("    vhid: 1\n    vips: [198.18.0.2]\n  - iface: eth1\n    vhid: 1\n    vips: [198.18.1.4]\n"),
+			[]string{`5: name: "carp1" is already the name of the router at line 2; set distinct names`}},
 		{"bad value does not hide a duplicate name", router("    name: a\n    vhid: 1\n    vips: [198.18.0.2]\n  - name: a\n    iface: eth0\n    vhid: 2\n    advskew: 300\n    vips: [198.18.0.4]\n"),
 			[]string{`6: name: "a" is already the name of the router at line 2; set distinct names`, `9: advskew: 300 is out of range 0..255`}},
 		{"missing everything", "routers:\n  - name: x\n",
