@@ -157,9 +157,11 @@ func inspectFile(in *inspect.Inspector, path string, emit func(inspect.Record) e
 			break
 		}
 		if err != nil {
-			// A truncated last record is common when tcpdump is killed; keep what was read.
-			fmt.Fprintf(errw, "carpd inspect: %s: stopping after %d packets: %v\n", path, in.Packets(), err)
-			break
+			// A truncated last record is common when tcpdump is killed:
+			// what was read is printed, and the exit status says the
+			// capture is not all there, so a script does not take the
+			// output for the whole capture.
+			return fmt.Errorf("%s: damaged capture, stopped after %d packets: %w", path, in.Packets(), err)
 		}
 		if rec, ok := in.Frame(p.Time, p.LinkType, p.Data); ok {
 			if err := emit(rec); err != nil {

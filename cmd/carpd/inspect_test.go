@@ -147,3 +147,27 @@ func TestInspectBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectTruncated: a capture cut in its last record prints every
+// packet before the cut, then fails.
+func TestInspectTruncated(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testdata, "ucarp.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cut.pcap")
+	if err := os.WriteFile(path, data[:len(data)-10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	whole, _, err := runInspect(t, filepath.Join(testdata, "ucarp.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runInspect(t, path)
+	if err == nil || !strings.Contains(err.Error(), "damaged capture") {
+		t.Errorf("truncated capture: err %v, want damaged capture", err)
+	}
+	if out == "" || !strings.HasPrefix(whole, out) || len(out) >= len(whole) {
+		t.Errorf("truncated capture printed %d bytes, want a non-empty proper prefix of the whole capture's %d", len(out), len(whole))
+	}
+}

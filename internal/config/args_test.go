@@ -239,7 +239,7 @@ func TestFromArgsDaemonize(t *testing.T) {
 		{[]string{"-B", "-i", "eth0", "-v", "1", "-a", "198.18.0.10"}, true},
 		{[]string{"-i", "eth0", "-v", "1", "-a", "198.18.0.10", "--daemonize"}, true},
 	} {
-		f, err := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}.FromArgs(tc.args)
+		f, err := Loader{IfaceAddrs: func(string) ([]netip.Prefix, error) { return nil, nil }}.FromArgs(tc.args)
 		if err != nil {
 			t.Fatalf("FromArgs(%q): %v", tc.args, err)
 		}

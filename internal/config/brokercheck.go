@@ -32,6 +32,7 @@ func (p *parser) buildBroker(s *brokerSpec, routers []*spec) *Broker {
 	}
 	p.brokerProbe(s, routers)
 	p.brokerWarnings(s, routers)
+	p.brokerSystem(s)
 	if len(p.errs) != before {
 		return nil
 	}

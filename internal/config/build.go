@@ -25,6 +25,14 @@ const (
 func (p *parser) build(s *spec) (Router, bool) {
 	before := len(p.errs)
 	r := s.r
+	if s.failed["proto"] {
+		// The protocol is unknown: every rule that depends on it would
+		// only repeat the mistake, against keys that may well be right.
+		p.checkIdentity(s, &r)
+		p.addresses(s, &r)
+		p.hookRules(s, &r)
+		return r, false
+	}
 	vrrp := r.Proto != carp.ProtoCARP
 	p.checkKeysFor(s, vrrp)
 	p.checkIdentity(s, &r)
@@ -100,7 +108,12 @@ func (p *parser) checkIdentity(s *spec, r *Router) {
 	if r.Proto != carp.ProtoCARP {
 		idKey = "vrid"
 	}
-	if !s.present(idKey) {
+	switch {
+	case s.failed["proto"]:
+		if !s.present("vhid") && !s.present("vrid") {
+			p.errorf(s.line, "%s or %s is required", s.label("vhid"), s.label("vrid"))
+		}
+	case !s.present(idKey):
 		p.errorf(s.line, "%s is required", s.label(idKey))
 	}
 	r.ID = uint8(s.id)
@@ -113,7 +126,9 @@ func (p *parser) checkIdentity(s *spec, r *Router) {
 	}
 	if _, ok := s.given("name"); !ok {
 		if r.ID != 0 {
-			r.Name = fmt.Sprintf("%s%d", map[bool]string{true: "carp", false: "vrrp"}[r.Proto == carp.ProtoCARP], r.ID)
+			// With an unknown proto the id key written says which it was.
+			isCARP := r.Proto == carp.ProtoCARP && !s.failed["proto"] || s.failed["proto"] && s.present("vhid")
+			r.Name = fmt.Sprintf("%s%d", map[bool]string{true: "carp", false: "vrrp"}[isCARP], r.ID)
 		}
 	} else if err := checkName(r.Name); err != nil {
 		p.errorf(s.lineOf("name"), "%s: %v", s.label("name"), err)

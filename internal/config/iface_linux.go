@@ -11,4 +11,4 @@ import (
 // systemAddrs lists the addresses of iface that carpd did not add, so
 // `carpd check` on a running MASTER does not mistake its VIPs for the
 // interface's own addresses.
-func systemAddrs(iface string) ([]netip.Addr, error) { return link.InterfaceAddrs(iface) }
+func systemAddrs(iface string) ([]netip.Prefix, error) { return link.InterfaceAddrs(iface) }

@@ -13,7 +13,7 @@ func TestSystemAddrs(t *testing.T) {
 	if err != nil {
 		t.Skipf("no loopback interface here: %v", err)
 	}
-	if !slices.Contains(addrs, netip.MustParseAddr("127.0.0.1")) {
+	if !slices.Contains(addrs, netip.MustParsePrefix("127.0.0.1/8")) {
 		t.Errorf("lo addresses %v lack 127.0.0.1", addrs)
 	}
 	if _, err := systemAddrs("carpd-nonexist"); err == nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -16,16 +17,21 @@ import (
 // Loader reads configurations. The zero Loader looks at the real system.
 type Loader struct {
 	// IfaceAddrs lists the addresses an interface has of its own (carpd's
-	// VIPs excluded). A VIP equal to one of them is an error; an error
-	// from IfaceAddrs (no such interface) is only a warning, so a file
-	// can be checked on another machine; `carpd run` refuses later. nil
-	// uses the system: netlink on Linux, the net package elsewhere.
-	IfaceAddrs func(iface string) ([]netip.Addr, error)
+	// VIPs excluded), each with its prefix length. A VIP equal to one of
+	// them is an error, a VIP in none of their subnets a warning; an
+	// error from IfaceAddrs (no such interface) is only a warning, so a
+	// file can be checked on another machine; `carpd run` refuses later.
+	// nil uses the system: netlink on Linux, the net package elsewhere.
+	IfaceAddrs func(iface string) ([]netip.Prefix, error)
 	// Script resolves and checks the program of a hook or track script,
 	// given as an absolute path or a bare name to look up in SafePath: it
 	// returns the absolute path, or why carpd must not run it. nil is
 	// SystemScript.
 	Script func(name string) (string, error)
+	// Root is where the system's files are looked up for the broker's
+	// checks: the pid file's directory, systemd's enablement links, the
+	// pid files of a running mosquitto and /proc. "" is "/".
+	Root string
 }
 
 // Load reads and validates a YAML file with the system Loader.
@@ -69,15 +75,21 @@ func (l Loader) finish(p *parser, f *File, specs []*spec) (*File, error) {
 	if p.script == nil {
 		p.script = SystemScript
 	}
+	p.root = l.Root
+	if p.root == "" {
+		p.root = "/"
+	}
 	var built []*spec
 	for _, s := range specs {
 		r, ok := p.build(s)
+		// A router with an error still takes part in the checks between
+		// routers with what it has, so that one pass reports every error.
+		s.r = r
 		if ok {
-			s.r = r
 			built = append(built, s)
 		}
 	}
-	p.crossCheck(built)
+	p.crossCheck(specs)
 	p.systemCheck(built, lookup)
 	var broker *Broker
 	if p.brokerSpec != nil {
@@ -107,16 +119,18 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorf(0, "the file is empty: it needs routers:")
+			// Comments alone are empty too; point at the file's first line
+			// when it has one.
+			p.errorf(min(1, len(data)), "the file is empty: it needs routers:")
 			return nil, false
 		}
-		p.syntax(err)
+		p.syntax(data, err)
 		return nil, false
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			p.syntax(err)
+			p.syntax(data, err)
 		} else {
 			p.errorf(extra.Line, "a second YAML document; carpd reads one")
 		}
@@ -175,11 +189,62 @@ func (p *parser) document(data []byte, f *File, dir string) ([]*spec, bool) {
 	return specs, hasPassword
 }
 
-func (p *parser) syntax(err error) {
+// syntax reports a YAML syntax error at the line it is on. yaml.v3 names
+// the line where the enclosing block or flow collection starts, counted
+// from 0 for parser errors and from 1 for scanner errors, or no line at
+// all (bad UTF-8, control characters); the problem is on the first line
+// whose inclusion makes the text fail with the same message, since the
+// parser reads the input in order. Prefixes that fail otherwise (a flow
+// list cut in the middle) are passed over.
+func (p *parser) syntax(data []byte, err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	yline := 0
 	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		p.errorf(line, "YAML syntax: %s", m[2])
-		return
+		yline, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	p.errorf(0, "YAML syntax: %v", err)
+	line := problemLine(data, msg)
+	if line == 0 {
+		line = max(yline, 1)
+	}
+	p.errorf(line, "YAML syntax: %s", msg)
+}
+
+// maxScanLines bounds problemLine, which parses the file once per line.
+const maxScanLines = 5000
+
+// problemLine returns the first line n such that lines 1..n fail to parse
+// with msg, or 0.
+func problemLine(data []byte, msg string) int {
+	end := 0
+	for n := 1; end < len(data) && n <= maxScanLines; n++ {
+		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(data)
+		}
+		if m := decodeAll(data[:end]); m == msg {
+			return n
+		}
+	}
+	return 0
+}
+
+// decodeAll parses every document of data and returns the text of the
+// first error without its "yaml: line N: " prefix, or "".
+func decodeAll(data []byte) string {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		switch {
+		case errors.Is(err, io.EOF):
+			return ""
+		case err != nil:
+			if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+				return m[2]
+			}
+			return strings.TrimPrefix(err.Error(), "yaml: ")
+		}
+	}
 }

@@ -20,14 +20,15 @@ import (
 var update = flag.Bool("update", false, "rewrite the .golden files")
 
 // fakeAddrs stands in for the interfaces of a test machine: eth0 holds
-// 198.18.0.3 and fe80::3, eth1 198.18.1.3, eth2 nothing; the rest do not
-// exist.
-func fakeAddrs(iface string) ([]netip.Addr, error) {
+// 198.18.0.3/24, 2001:2::3/64 and fe80::3/64, eth1 198.18.1.3/24, eth2
+// nothing; the rest do not exist.
+func fakeAddrs(iface string) ([]netip.Prefix, error) {
 	switch iface {
 	case "eth0":
-		return []netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("fe80::3")}, nil
+		return []netip.Prefix{netip.MustParsePrefix("198.18.0.3/24"), netip.MustParsePrefix("2001:2::3/64"),
+			netip.MustParsePrefix("fe80::3/64")}, nil
 	case "eth1":
-		return []netip.Addr{netip.MustParseAddr("198.18.1.3")}, nil
+		return []netip.Prefix{netip.MustParsePrefix("198.18.1.3/24")}, nil
 	case "eth2":
 		return nil, nil
 	}
@@ -47,7 +48,8 @@ func fakeScript(name string) (string, error) {
 	return "", fmt.Errorf("%s: relative path passed to Script", name)
 }
 
-var testLoader = Loader{IfaceAddrs: fakeAddrs, Script: fakeScript}
+// testLoader looks at no file of the system: Root does not exist.
+var testLoader = Loader{IfaceAddrs: fakeAddrs, Script: fakeScript, Root: "testdata/no-root"}
 
 // loadText writes text to c.yaml in a private directory (mode 0600, so no
 // permission warning) and loads it. It returns the errors as "LINE: msg".

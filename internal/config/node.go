@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,10 +17,20 @@ type parser struct {
 	warns      []string
 	brokerSpec *brokerSpec // the broker section, if any
 	script     func(name string) (string, error)
+	root       string // Loader.Root
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {
 	p.errs = append(p.errs, Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, a...)})
+}
+
+// where prefixes a warning about router name: FILE:LINE in a file, the
+// router's name on a command line, which has no lines.
+func (p *parser) where(line int, name string) string {
+	if p.file == "" || line == 0 {
+		return "router " + name
+	}
+	return fmt.Sprintf("%s:%d", p.file, line)
 }
 
 func (p *parser) warnf(format string, a ...any) {
@@ -102,8 +113,8 @@ func (p *parser) boolean(key string, n *yaml.Node) (bool, bool) {
 	if !ok {
 		return false, false
 	}
-	if resolve(n).ShortTag() != "!!bool" {
-		p.errorf(n.Line, "%s: expected true or false, got %s", key, kind(resolve(n)))
+	if r := resolve(n); r.ShortTag() != "!!bool" {
+		p.errorf(n.Line, "%s: %s", key, notBool(r))
 		return false, false
 	}
 	var b bool
@@ -112,6 +123,28 @@ func (p *parser) boolean(key string, n *yaml.Node) (bool, bool) {
 		return false, false
 	}
 	return b, true
+}
+
+// notBool explains a scalar that is not a YAML 1.2 boolean. yaml.v3
+// resolves yes/no/on/off (YAML 1.1 booleans) as strings, and would turn
+// them into a bool only when decoding into a Go bool; carpd reads the
+// node's tag, so that a file means the same to every YAML 1.2 reader.
+func notBool(n *yaml.Node) string {
+	if n.ShortTag() == "!!str" {
+		switch v := n.Value; strings.ToLower(v) {
+		case "yes", "y", "on":
+			if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 {
+				return v + " is a string in YAML 1.2; write true"
+			}
+		case "no", "n", "off":
+			if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 {
+				return v + " is a string in YAML 1.2; write false"
+			}
+		case "true", "false":
+			return "quoted " + v + " is a string; write " + strings.ToLower(v) + " without quotes"
+		}
+	}
+	return "expected true or false, got " + kind(n)
 }
 
 // duration takes a Go duration string; a bare 0 is allowed because "off"
@@ -205,7 +238,7 @@ func (p *parser) fields(what string, n *yaml.Node, known []string, fn func(key s
 		}
 		seen[k.Value] = k.Line
 		if !contains(known, k.Value) {
-			p.errorf(k.Line, "%s: unknown key %q%s", what, k.Value, hint(k.Value))
+			p.errorf(k.Line, "%s: unknown key %q%s", what, k.Value, hint(what, k.Value, known))
 			continue
 		}
 		fn(k.Value, k, v)
@@ -222,29 +255,94 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// hint maps the keys people bring from keepalived and ucarp to ours.
-func hint(key string) string {
-	ours := map[string]string{
-		"interface": "iface", "virtual_router_id": "vrid", "advert_int": "interval",
-		"auth_pass": "password", "pass": "password", "unicast_peer": "peers",
-		"unicast_src_ip": "srcip", "virtual_ipaddress": "vips", "vip": "vips", "addr": "vips",
-		"nopreempt": "preempt: false", "garp_master_delay": "garp: {delay}",
-		"garp_master_repeat": "garp: {repeat}", "garp_master_refresh": "garp: {refresh}",
-		"notify":        "hooks: {notify}",
-		"notify_master": "hooks: {master}", "notify_backup": "hooks: {backup}",
-		"notify_fault": "hooks: {fault}", "notify_stop": "hooks: {stop}", "upscript": "hooks: {up}", "downscript": "hooks: {down}",
-		"xparam": "hooks: {xparam}", "vrrp_version": "proto: vrrp2|vrrp3",
-		"track_interfaces": "track_interface", "track_scripts": "track_script", "router": "routers",
-		"ignoreifstate": "ignore_ifstate",
+// hint suggests the key meant: first the keys people bring from
+// keepalived and ucarp (router and top level), or the spelling of another
+// section (broker.probe.addr is peer: broker.addr is the local broker's),
+// then the one known key of the section within a small edit distance.
+func hint(what, key string, known []string) string {
+	var ours map[string]string
+	switch what {
+	case "router", "top level":
+		ours = map[string]string{
+			"interface": "iface", "virtual_router_id": "vrid", "advert_int": "interval",
+			"auth_pass": "password", "pass": "password", "unicast_peer": "peers",
+			"unicast_src_ip": "srcip", "virtual_ipaddress": "vips", "vip": "vips", "addr": "vips",
+			"nopreempt": "preempt: false", "garp_master_delay": "garp: {delay}",
+			"garp_master_repeat": "garp: {repeat}", "garp_master_refresh": "garp: {refresh}",
+			"notify": "hooks: {notify}", "notify_master": "hooks: {master}",
+			"notify_backup": "hooks: {backup}", "notify_fault": "hooks: {fault}", "notify_stop": "hooks: {stop}",
+			"upscript": "hooks: {up}", "downscript": "hooks: {down}",
+			"xparam": "hooks: {xparam}", "vrrp_version": "proto: vrrp2|vrrp3",
+			"track_interfaces": "track_interface", "track_scripts": "track_script", "router": "routers",
+			"ignoreifstate": "ignore_ifstate",
+		}
+		switch key {
+		case "state":
+			return " (every router starts as BACKUP; use priority or advskew)"
+		case "shutdown":
+			return " (down hooks always run on shutdown)"
+		}
+	case "broker.probe":
+		ours = map[string]string{"addr": "peer", "address": "peer", "host": "peer", "broker": "peer"}
+	case "broker":
+		ours = map[string]string{"address": "addr", "host": "addr", "port": "addr (ADDR:PORT)", "conf": "config",
+			"config_file": "config", "user": "username", "pass": "password"}
 	}
 	if h, ok := ours[key]; ok {
 		return " (did you mean " + h + "?)"
 	}
-	switch key {
-	case "state":
-		return " (every router starts as BACKUP; use priority or advskew)"
-	case "shutdown":
-		return " (down hooks always run on shutdown)"
+	if k := nearest(key, known); k != "" {
+		return " (did you mean " + k + "?)"
 	}
 	return ""
+}
+
+// nearest returns the one key of known closest to key, if it is close
+// enough to be a typo: one edit for keys up to 4 bytes, two beyond, a
+// swap of neighbours counting as one. A tie returns "": two guesses help
+// less than none.
+func nearest(key string, known []string) string {
+	limit := 1
+	if len(key) > 4 {
+		limit = 2
+	}
+	best, bestD, tie := "", limit+1, false
+	for _, k := range known {
+		switch d := editDistance(strings.ToLower(key), k); {
+		case d < bestD:
+			best, bestD, tie = k, d, false
+		case d == bestD:
+			tie = true
+		}
+	}
+	if tie || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of adjacent bytes.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }

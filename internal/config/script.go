@@ -79,7 +79,12 @@ func CheckScript(path string, owners ...uint32) error {
 		}
 		next := filepath.Join(cur, c)
 		fi, err := os.Lstat(next)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && next == filepath.Clean(path):
+			return fmt.Errorf("%s does not exist", path)
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: %s does not exist", path, next)
+		case err != nil:
 			return fmt.Errorf("checking %s: %w", path, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {

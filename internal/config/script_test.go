@@ -105,7 +105,8 @@ func TestCheckScript(t *testing.T) {
 		}, ""},
 		{"not executable", func(d string) string { return script(t, d+"/up", 0o644, 0, 0) }, "is not executable"},
 		{"directory", func(d string) string { return mkdir(t, d+"/dir", 0o755, 0, 0) }, "is not a regular file"},
-		{"missing", func(d string) string { return d + "/none" }, "no such file"},
+		{"missing", func(d string) string { return d + "/none" }, "/none does not exist"},
+		{"missing directory", func(d string) string { return d + "/nodir/up" }, "/nodir does not exist"},
 		{"symlink loop", func(d string) string { return symlink(t, d+"/link", d+"/link") }, "too many levels"},
 	}
 	for i, tt := range tests {
@@ -176,8 +177,15 @@ func TestLoadScripts(t *testing.T) {
 		t.Errorf("up, notify (-want +got):\n%s", diff)
 	}
 
+	_, errs = load("    hooks:\n      up: [./none]\n      down: [/etc/passwd]\n")
+	want := []string{"6: hooks.up: refusing to run it: " + dir + "/none does not exist",
+		"7: hooks.down: refusing to run it: /etc/passwd is not executable (mode 0644)"}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+
 	_, errs = load("    track_script:\n      - argv: [open/check]\n")
-	want := []string{"6: track_script check: refusing to run it: " + open + " is writable by group or others (mode 0777): chmod go-w " + open}
+	want = []string{"6: track_script check: refusing to run it: " + open + " is writable by group or others (mode 0777): chmod go-w " + open}
 	if diff := cmp.Diff(want, errs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}

@@ -59,7 +59,7 @@ func (in *Inspector) decodeCARP(p ipPacket, r *Record) {
 	r.ID = h.VHID
 	r.Version, r.Type = ptr(h.Version), ptr(h.Type)
 	r.AdvBase, r.AdvSkew, r.AuthLen, r.Demote = ptr(h.AdvBase), ptr(h.AdvSkew), ptr(h.AuthLen), ptr(h.Demote)
-	r.Counter = ptr(h.Counter)
+	r.Counter = counter(h.Counter)
 	if !in.passSet {
 		return
 	}

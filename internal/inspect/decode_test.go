@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/carpd/carpd/carp"
@@ -19,6 +20,9 @@ import (
 )
 
 const testdata = "../../carp/testdata"
+
+// hexCounter is the form of the CARP counter in --json (docs/troubleshooting.md).
+var hexCounter = regexp.MustCompile(`^0x[0-9a-f]{16}$`)
 
 // records decodes every frame of a capture and returns the records of the
 // protocol 112 ones as the JSON objects --json prints.
@@ -128,6 +132,9 @@ func TestInspectUcarpHMAC(t *testing.T) {
 				if _, ok := r[k]; !ok {
 					t.Errorf("record lacks %q: %v", k, r)
 				}
+			}
+			if c, ok := r["counter"].(string); !ok || !hexCounter.MatchString(c) {
+				t.Errorf("counter %#v, want a string 0x and 16 hex digits", r["counter"])
 			}
 		}
 	}

@@ -23,13 +23,16 @@ type Record struct {
 	Error      string `json:"error,omitempty"`
 
 	// CARP
-	Version *uint8   `json:"version,omitempty"`
-	Type    *uint8   `json:"type,omitempty"`
-	AdvBase *uint8   `json:"advbase,omitempty"`
-	AdvSkew *uint8   `json:"advskew,omitempty"`
-	AuthLen *uint8   `json:"authlen,omitempty"`
-	Demote  *uint8   `json:"demote,omitempty"`
-	Counter *uint64  `json:"counter,omitempty"`
+	Version *uint8 `json:"version,omitempty"`
+	Type    *uint8 `json:"type,omitempty"`
+	AdvBase *uint8 `json:"advbase,omitempty"`
+	AdvSkew *uint8 `json:"advskew,omitempty"`
+	AuthLen *uint8 `json:"authlen,omitempty"`
+	Demote  *uint8 `json:"demote,omitempty"`
+	// Counter is the CARP replay counter as "0x" and 16 hex digits: a
+	// JSON number holds 53 bits exactly in most readers (jq, JavaScript),
+	// and the counter is 64 random bits.
+	Counter string   `json:"counter,omitempty"`
 	VIPs    []string `json:"vips,omitempty"` // CARP: the addresses the HMAC matched
 
 	// VRRP
@@ -42,6 +45,9 @@ type Record struct {
 
 func ptr[T any](v T) *T { return &v }
 
+// counter formats a CARP counter as Record.Counter holds it.
+func counter(c uint64) string { return fmt.Sprintf("0x%016x", c) }
+
 // Text is the one-line human form.
 func (r Record) Text() string {
 	var b strings.Builder
@@ -51,8 +57,8 @@ func (r Record) Text() string {
 		return b.String()
 	}
 	if r.Proto == "carp" {
-		fmt.Fprintf(&b, " vhid %d advbase %d advskew %d demote %d counter %#016x",
-			r.ID, *r.AdvBase, *r.AdvSkew, *r.Demote, *r.Counter)
+		fmt.Fprintf(&b, " vhid %d advbase %d advskew %d demote %d counter %s",
+			r.ID, *r.AdvBase, *r.AdvSkew, *r.Demote, r.Counter)
 	} else {
 		fmt.Fprintf(&b, " vrid %d prio %d int %d.%02ds addrs %s",
 			r.ID, *r.Priority, *r.IntervalCS/100, *r.IntervalCS%100, strings.Join(r.Addrs, ","))

@@ -275,13 +275,14 @@ func nlFamily(f Family) int {
 	return netlink.FAMILY_V4
 }
 
-// InterfaceAddrs lists the addresses of ifname that carpd did not add, in
-// the calling thread's namespace: `carpd check` compares VIPs against them
-// and must not mistake a running master's VIPs for the interface's own.
+// InterfaceAddrs lists the addresses of ifname that carpd did not add, with
+// their prefix lengths, in the calling thread's namespace: `carpd check`
+// compares VIPs against them and their subnets, and must not mistake a
+// running master's VIPs for the interface's own.
 // A VIP is recognised the way Add leaves it: an IPv4 label from Label, or
 // IPv6 with IFA_F_NODAD and preferred lifetime 0 (which the kernel reports
 // as IFA_F_DEPRECATED).
-func InterfaceAddrs(ifname string) ([]netip.Addr, error) {
+func InterfaceAddrs(ifname string) ([]netip.Prefix, error) {
 	l, err := netlink.LinkByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("looking up %s: %w", ifname, err)
@@ -290,14 +291,24 @@ func InterfaceAddrs(ifname string) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses of %s: %w", ifname, err)
 	}
-	var out []netip.Addr
+	var out []netip.Prefix
 	for _, na := range list {
 		ip := ipAddr(na.IP)
 		const v6VIP = unix.IFA_F_NODAD | unix.IFA_F_DEPRECATED
 		if !ip.IsValid() || isVIPLabel(na.Label) || ip.Is6() && na.Flags&v6VIP == v6VIP {
 			continue
 		}
-		out = append(out, ip)
+		bits := ip.BitLen()
+		if na.IPNet != nil {
+			ones, total := na.Mask.Size()
+			if total == 128 && ip.Is4() {
+				ones -= 96
+			}
+			if total != 0 && ones >= 0 {
+				bits = ones
+			}
+		}
+		out = append(out, netip.PrefixFrom(ip, bits))
 	}
 	return out, nil
 }

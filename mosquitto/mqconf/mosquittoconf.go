@@ -31,6 +31,9 @@ type BrokerConf struct {
 	PersistenceLocation string
 	// Bridges are the "connection" blocks in file order.
 	Bridges []Bridge
+	// PidFile is "pid_file", "" if unset. mosquitto 2.0 writes it even
+	// in the foreground and exits when it cannot.
+	PidFile string
 }
 
 // Listener is a "listener" line (or the old "port"/"bind_address" pair)
@@ -153,6 +156,10 @@ func (p *confParser) line(f []string, dir string, depth int) error {
 		b, err := parseBool(key, args)
 		p.conf.Persistence = b
 		return err
+	case "pid_file":
+		if len(args) == 1 {
+			p.conf.PidFile = args[0]
+		}
 	case "persistence_location":
 		if len(args) == 1 {
 			p.conf.PersistenceLocation = args[0]

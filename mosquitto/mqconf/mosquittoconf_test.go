@@ -21,6 +21,7 @@ func TestReadBrokerConf(t *testing.T) {
 			},
 			Persistence:         true,
 			PersistenceLocation: "/var/lib/mosquitto/",
+			PidFile:             "/run/mosquitto/mosquitto.pid",
 			Bridges: []Bridge{{
 				Name:           "peer",
 				Addresses:      []string{"192.0.2.12:1883"},
