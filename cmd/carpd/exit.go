@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -71,7 +70,11 @@ func exitCode(cmd *cobra.Command, err error) int {
 // withExitCodes documents the exit statuses in root's help and makes
 // every flag parsing error, in any command, a usage error.
 func withExitCodes(root *cobra.Command) {
-	root.Long = strings.TrimSpace(root.Short + ".\n\n" + root.Long + "\n\n" + exitCodesHelp)
+	long := root.Long
+	if long == "" {
+		long = root.Short + "."
+	}
+	root.Long = long + "\n\n" + exitCodesHelp
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 }
 
