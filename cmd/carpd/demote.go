@@ -28,7 +28,7 @@ advertised advskew (at most to 240) or, with demote mode "byte", the
 demote byte; for VRRP it lowers the priority (at least to 1; an address
 owner with priority 255 is never demoted). A MASTER re-advertises at once,
 so a less demoted peer with preemption takes over.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("n") && reset {
 				n = 0

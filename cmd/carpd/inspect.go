@@ -47,7 +47,7 @@ which are not in the packet: give them with --vip, or inspect searches the
 source's /24 and the addresses seen in the capture and names the match.
 
 With --json, standard output holds exactly one JSON object per packet.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.passf != "" {
 				pw, err := config.ReadPassfile(f.passf)

@@ -151,8 +151,8 @@ func TestStartupErrorsOnJournal(t *testing.T) {
 		cmd.Env = append(os.Environ(), labMainEnv+"=1", "JOURNAL_STREAM="+stream)
 		cmd.Stderr = f
 		var ee *exec.ExitError
-		if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("carpd run -c errors.yaml: %v, want exit status 1", err)
+		if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Fatalf("carpd run -c errors.yaml: %v, want exit status 2", err)
 		}
 		out, err := os.ReadFile(f.Name())
 		if err != nil {

@@ -14,10 +14,11 @@ import (
 
 func main() {
 	journal := onJournal(os.Getenv, int(os.Stderr.Fd()), syscall.Fstat)
-	if err := newRootFor(journal).Execute(); err != nil {
+	code, err := execute(newRootFor(journal))
+	if err != nil {
 		errOut{os.Stderr, journal}.print(prioErr, "carpd: "+err.Error())
-		os.Exit(1)
 	}
+	os.Exit(code)
 }
 
 // newRoot is the command tree for standard error outside the journal.
@@ -32,6 +33,7 @@ func newRootFor(journal bool) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	withExitCodes(root)
 	root.AddCommand(newRun(journal), newCheck(journal), newDemote(), newStatus(time.Now), newInspect(), newVersion())
 	return root
 }

@@ -36,8 +36,8 @@ func TestReload(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-c", path}
-	f, err := config.FromArgs(args)
+	load := func() (*config.File, error) { return config.FromArgs([]string{"-c", path}) }
+	f, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestReload(t *testing.T) {
 	}
 
 	d := &fakeReloader{}
-	reload(d, f, args, log)
+	reload(d, f, load, log)
 	if got := strings.Join(d.calls, ","); got != "begin,reload,end" || d.ended != nil {
 		t.Errorf("good file: calls %s, ended with %v; want begin,reload,end and nil", got, d.ended)
 	}
@@ -58,7 +58,7 @@ func TestReload(t *testing.T) {
 	}
 	d, logs = &fakeReloader{}, bytes.Buffer{}
 	log, _ = newLogger(&logs, true, logFlags{format: "text"}, false)
-	reload(d, f, args, log)
+	reload(d, f, load, log)
 	if got := strings.Join(d.calls, ","); got != "begin,end" || d.ended == nil {
 		t.Errorf("broken file: calls %s, ended with %v; want begin,end and an error", got, d.ended)
 	}
@@ -79,7 +79,7 @@ func TestReload(t *testing.T) {
 	}
 
 	d = &fakeReloader{}
-	reload(d, &config.File{}, []string{"-i", "eth0"}, log)
+	reload(d, &config.File{}, func() (*config.File, error) { return config.FromArgs([]string{"-i", "eth0"}) }, log)
 	if got := strings.Join(d.calls, ","); got != "begin,end" || d.ended == nil {
 		t.Errorf("command line: calls %s, ended with %v; want begin,end and an error", got, d.ended)
 	}

@@ -22,14 +22,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
-const runUsage = `Usage:
-  carpd run -c FILE [--state-dir DIR] [-D] [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]
-  carpd run UCARP-FLAGS [--proto carp|vrrp2|vrrp3] ... [--log-format ...] [--log-level ...] [--metrics-listen ...]
+// runMain is what `carpd run` does once cobra has parsed its flags; tests
+// replace it to see what a command line parses to.
+var runMain = runDaemon
 
-Runs the virtual routers of FILE, or the one router a ucarp command line
-describes, until SIGTERM or SIGINT; then every master bows out (CARP
-advbase/advskew 255, VRRP priority 0), the VIPs are removed, down hooks
-and notify STOP run, and carpd exits 0.
+func newRun(journal bool) *cobra.Command {
+	var rf *runFlags
+	cmd := &cobra.Command{
+		Use:   "run (-c FILE | UCARP-FLAGS) [flags]",
+		Short: "Run the virtual routers of a config file or of a ucarp command line",
+		Long: `Run runs the virtual routers of FILE (-c), or the one router a ucarp
+command line describes, until SIGTERM or SIGINT; then every master bows
+out (CARP advbase/advskew 255, VRRP priority 0), the VIPs are removed, down
+hooks and notify STOP run, and carpd exits 0. With -c, only --state-dir,
+-D, -f, -z and -B may come with it. ucarp's short flags cluster (-Pz) and
+take their values attached (-v29); ucarp's numbers (-v, -b, -k, -r) may be
+written as C reads them: 0x1d, 035 or 29.
 
 Signals: SIGHUP reloads FILE (an invalid file is refused and the running
 configuration kept); SIGUSR1 logs the state of every router; SIGUSR2 makes
@@ -40,72 +48,15 @@ every router has its first state, WATCHDOG=1 while every router goroutine
 answers (when WatchdogSec is set), STATUS= with the routers' states when
 they change, RELOADING=1 and READY=1 around a SIGHUP reload
 (Type=notify-reload on systemd >= 253) and STOPPING=1 on shutdown. On
-journald the text log lines carry their syslog priority and no time.
-
-Logging (to standard error):
-      --log-format string   text or json (default text)
-      --log-level string    debug, info, warn or error (default info; -D means debug)
-
-Metrics:
-      --metrics-listen string   serve Prometheus metrics on http://ADDR/metrics
-                                (host:port; overrides metrics_listen; default off)
-
-Configuration flags:
-`
-
-func newRun(journal bool) *cobra.Command {
-	return &cobra.Command{
-		Use:   "run (-c FILE | UCARP-FLAGS) [--log-format text|json] [--log-level LEVEL] [--metrics-listen ADDR]",
-		Short: "Run the virtual routers of a config file or of a ucarp command line",
-		// ucarp's flags are parsed by internal/config, with its messages;
-		// cobra would reject them before.
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDaemon(cmd.Context(), args, cmd.OutOrStdout(), errOut{cmd.ErrOrStderr(), journal})
+journald the text log lines carry their syslog priority and no time.`,
+		Example: `  carpd run -c /etc/carpd/carpd.yaml
+  carpd run -i eth0.29 -s 198.18.0.3 -v 29 -o /etc/ucarp/pass -a 198.18.0.2 -u up.sh -d down.sh -Pz`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMain(cmd.Context(), rf, cmd.OutOrStdout(), errOut{cmd.ErrOrStderr(), journal})
 		},
 	}
-}
-
-// logFlags are run's own flags, taken out before the configuration flags.
-type logFlags struct {
-	format, level string
-	metrics       string // --metrics-listen
-}
-
-// splitLogFlags removes run's own flags, --log-format, --log-level and
-// --metrics-listen (with "=" or a separate value), from args.
-func splitLogFlags(args []string) (logFlags, []string, error) {
-	lf := logFlags{format: "text"}
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(a, "=")
-		var dst *string
-		switch name {
-		case "--log-format":
-			dst = &lf.format
-		case "--log-level":
-			dst = &lf.level
-		case "--metrics-listen":
-			dst = &lf.metrics
-		default:
-			rest = append(rest, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return lf, nil, fmt.Errorf("%s needs a value", name)
-			}
-			i++
-			val = args[i]
-		}
-		*dst = val
-	}
-	return lf, rest, nil
+	rf = addRunFlags(cmd)
+	return cmd
 }
 
 // newLogger builds the daemon's logger; on the journal (onJournal) the
@@ -141,23 +92,21 @@ func newLogger(w io.Writer, journal bool, lf logFlags, debug bool) (*slog.Logger
 }
 
 // runDaemon is carpd run.
-func runDaemon(ctx context.Context, args []string, stdout io.Writer, stderr errOut) error {
-	lf, rest, err := splitLogFlags(args)
-	if err != nil {
-		return err
+func runDaemon(ctx context.Context, rf *runFlags, stdout io.Writer, stderr errOut) error {
+	lf := rf.log
+	// A bad --log-format or --log-level is a usage error, found before the
+	// configuration is read.
+	if _, err := newLogger(io.Discard, false, lf, false); err != nil {
+		return usageError(err)
 	}
-	f, err := config.FromArgs(rest)
-	if errors.Is(err, config.ErrHelp) {
-		fmt.Fprint(stdout, runUsage+config.ArgsUsage())
-		return nil
-	}
+	f, err := config.FromFlags(rf.cfg)
 	if f != nil {
 		for _, w := range f.Warnings {
 			stderr.print(prioWarning, "carpd: warning: "+w)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("configuration refused:\n%w", err)
+		return usageError(fmt.Errorf("configuration refused:\n%w", err))
 	}
 	if f.Daemonize && os.Getenv(daemonizedEnv) == "" {
 		return daemonize(f.StateDir, stdout)
@@ -194,13 +143,14 @@ func runDaemon(ctx context.Context, args []string, stdout io.Writer, stderr errO
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
-	go handleSignals(ctx, sigs, d, f, rest, log)
+	load := func() (*config.File, error) { return config.FromFlags(rf.cfg) }
+	go handleSignals(ctx, sigs, d, f, load, log)
 	return d.Run(ctx)
 }
 
 // handleSignals serves SIGHUP, SIGUSR1 and SIGUSR2 until ctx ends.
-func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon, f *config.File, args []string,
-	log *slog.Logger) {
+func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon, f *config.File,
+	load func() (*config.File, error), log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -208,7 +158,7 @@ func handleSignals(ctx context.Context, sigs <-chan os.Signal, d *daemon.Daemon,
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGHUP:
-				reload(d, f, args, log)
+				reload(d, f, load, log)
 			case syscall.SIGUSR1:
 				d.LogStatus()
 			case syscall.SIGUSR2:
@@ -230,10 +180,11 @@ type reloader interface {
 // logged at error level, one FILE:LINE: reason per line, and the running
 // configuration stays. The service manager hears RELOADING=1 before and
 // READY=1 after either way (Type=notify-reload), and STATUS= says when
-// the reload failed.
-func reload(d reloader, f *config.File, args []string, log *slog.Logger) {
+// the reload failed. load reads the configuration again from the command
+// line carpd started with.
+func reload(d reloader, f *config.File, load func() (*config.File, error), log *slog.Logger) {
 	d.BeginReload()
-	applied, err := reloadFile(d, f, args, log)
+	applied, err := reloadFile(d, f, load, log)
 	d.EndReload(err)
 	msg := "reload refused; keeping the running configuration"
 	if applied {
@@ -248,12 +199,12 @@ func reload(d reloader, f *config.File, args []string, log *slog.Logger) {
 
 // reloadFile is reload's attempt; the error says why nothing (applied
 // false) or not all of the new file was applied.
-func reloadFile(d reloader, f *config.File, args []string, log *slog.Logger) (applied bool, err error) {
+func reloadFile(d reloader, f *config.File, load func() (*config.File, error), log *slog.Logger) (applied bool, err error) {
 	if f.Path == "" {
 		return false, errors.New("started from a command line, there is no file to reload")
 	}
 	log.Info("SIGHUP: reloading", "file", f.Path)
-	nf, err := config.FromArgs(args)
+	nf, err := load()
 	if nf != nil {
 		for _, w := range nf.Warnings {
 			log.Warn("configuration warning", "warning", w)

@@ -36,20 +36,3 @@ func TestServiceOptions(t *testing.T) {
 		}
 	}
 }
-
-// TestSplitRunFlags takes run's own flags out of a ucarp command line.
-func TestSplitRunFlags(t *testing.T) {
-	lf, rest, err := splitLogFlags([]string{"-i", "eth0", "--metrics-listen", ":9112", "--log-format=json", "-v", "7"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(logFlags{format: "json", metrics: ":9112"}, lf, cmp.AllowUnexported(logFlags{})); diff != "" {
-		t.Errorf("flags (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"-i", "eth0", "-v", "7"}, rest); diff != "" {
-		t.Errorf("rest (-want +got):\n%s", diff)
-	}
-	if _, _, err := splitLogFlags([]string{"--metrics-listen"}); err == nil {
-		t.Errorf("--metrics-listen without a value accepted")
-	}
-}

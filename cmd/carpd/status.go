@@ -32,7 +32,7 @@ heard, packet counters with drops by reason, and the recent transitions
 with their step timings; plus the broker, NAT and bridge probe when
 configured. --json prints the same as JSON (the shape of status.json,
 documented in docs/status.md).`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := call(cmd.Context(), stateDir, control.Request{Op: "status"})
 			if err != nil {
@@ -71,8 +71,8 @@ func explain(err error, path string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("carpd is not running with this state directory (no one answers on %s; see --state-dir): %w",
-			path, err)
+		return &exitError{exitNotRunning, fmt.Errorf(
+			"carpd is not running with this state directory (no one answers on %s; see --state-dir): %w", path, err)}
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("permission denied on %s: the control socket is root-only, run this as root: %w", path, err)
 	}

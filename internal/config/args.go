@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +15,10 @@ import (
 // ErrHelp is returned by FromArgs for -h/--help; print ArgsUsage.
 var ErrHelp = errors.New("help requested")
 
+// DefaultConfigFile is the file `carpd check` reads when given neither
+// -c nor a ucarp command line, and the one scripts/carpd.service names.
+const DefaultConfigFile = "/etc/carpd/carpd.yaml"
+
 // args holds the command line as typed. Numbers stay strings so they are
 // checked by the same code, with the same messages, as the YAML keys.
 type args struct {
@@ -21,50 +27,91 @@ type args struct {
 	proto, priority, interval, stateDir, name                     string
 	addrs, peers                                                  []string
 	preempt, nopreempt, neutral, shutdown, ignoreIfState, nomcast bool
-	daemonize, debug, vipByScripts, help                          bool
+	daemonize, debug, vipByScripts                                bool
 }
 
-func newFlagSet(a *args) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("carpd run", pflag.ContinueOnError)
-	fs.SortFlags = false
-	fs.StringVarP(&a.config, "config", "c", "", "read the configuration from this YAML file instead of flags")
-	fs.StringVarP(&a.iface, "interface", "i", "", "interface to speak on (required)")
-	fs.StringVarP(&a.srcip, "srcip", "s", "", "source address of advertisements (default: the interface's primary address)")
-	fs.StringVarP(&a.vhid, "vhid", "v", "", "virtual router id 1..255 (CARP vhid, VRRP vrid; required)")
-	fs.StringVarP(&a.pass, "pass", "p", "", "password: CARP HMAC key ≤ 19 bytes, VRRPv2 PASS ≤ 8 (visible in ps: prefer -o)")
-	fs.StringVarP(&a.passfile, "passfile", "o", "", "read the password from the first line of this file")
+// Flags is a configuration command line bound to the pflag.FlagSet that
+// parses it (AddFlags); FromFlags turns it into a File.
+type Flags struct {
+	a     args
+	fs    *pflag.FlagSet
+	names map[string]bool // the flags AddFlags registered, among the set's others
+}
+
+// AddFlags registers the configuration flags, ucarp's and carpd's own, on
+// fs, so that cobra parses them for `carpd run` and `carpd check` (and
+// completes them) along with the commands' other flags. The caller parses
+// fs; FromFlags then reads the result.
+func AddFlags(fs *pflag.FlagSet) *Flags {
+	fl := &Flags{fs: fs, names: map[string]bool{}}
+	before := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) { before[f.Name] = true })
+	addFlags(fs, &fl.a)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !before[f.Name] {
+			fl.names[f.Name] = true
+		}
+	})
+	// ucarp's getopt table names the group option "mcastip" (ucarp
+	// src/ucarp_p.h); its --help says --mcast, which glibc's getopt_long
+	// accepts only as an abbreviation of mcastip.
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(f *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "mcastip" {
+			return "mcast"
+		}
+		return prev(f, name)
+	})
+	return fl
+}
+
+func addFlags(fs *pflag.FlagSet, a *args) {
+	fs.StringVarP(&a.config, "config", "c", "", "read the configuration from this YAML `FILE` instead of flags")
+	fs.StringVarP(&a.iface, "interface", "i", "", "`IFACE` to speak on (required)")
+	fs.StringVarP(&a.srcip, "srcip", "s", "", "source `ADDR` of advertisements (default: the interface's primary address)")
+	fs.StringVarP(&a.vhid, "vhid", "v", "", "virtual router id `N` 1..255 (CARP vhid, VRRP vrid; required)")
+	fs.StringVarP(&a.pass, "pass", "p", "", "password `PASS`: CARP HMAC key ≤ 19 bytes, VRRPv2 ≤ 8 (visible in ps: prefer -o)")
+	fs.StringVarP(&a.passfile, "passfile", "o", "", "read the password from the first line of `FILE`")
 	fs.BoolVarP(&a.preempt, "preempt", "P", false, "take over from a less preferred master (VRRP: the default)")
 	fs.BoolVarP(&a.neutral, "neutral", "n", false, "do not run the down script when starting as backup")
-	fs.StringArrayVarP(&a.addrs, "addr", "a", nil, "virtual address, ADDR or ADDR/PREFIX (required; repeatable)")
-	fs.StringVarP(&a.advbase, "advbase", "b", "", "CARP: advertisement base interval in seconds, 0..255 (default 1); VRRP: the interval in seconds")
-	fs.StringVarP(&a.advskew, "advskew", "k", "", "CARP: advertisement skew 0..254 (default 0)")
-	fs.StringVarP(&a.upscript, "upscript", "u", "", "run on becoming master: SCRIPT IFACE VIP [XPARAM]")
-	fs.StringVarP(&a.downscript, "downscript", "d", "", "run on leaving master: SCRIPT IFACE VIP [XPARAM]")
-	fs.StringVarP(&a.deadratio, "deadratio", "r", "", "CARP: master-down ratio 1..255 (default 3)")
+	fs.StringArrayVarP(&a.addrs, "addr", "a", nil, "virtual address, `ADDR[/PREFIX]` (required; repeatable)")
+	fs.StringVarP(&a.advbase, "advbase", "b", "", "CARP: advertisement base interval in seconds, `N` 0..255 (default 1); VRRP: the interval in seconds")
+	fs.StringVarP(&a.advskew, "advskew", "k", "", "CARP: advertisement skew `N` 0..254 (default 0)")
+	fs.StringVarP(&a.upscript, "upscript", "u", "", "run `SCRIPT` IFACE VIP [XPARAM] on becoming master")
+	fs.StringVarP(&a.downscript, "downscript", "d", "", "run `SCRIPT` IFACE VIP [XPARAM] on leaving master")
+	fs.StringVarP(&a.deadratio, "deadratio", "r", "", "CARP: master-down ratio `N` 1..255 (default 3)")
 	fs.BoolVarP(&a.shutdown, "shutdown", "z", false, "accepted for ucarp; always on: down scripts run on SIGTERM")
 	fs.BoolVarP(&a.ignoreIfState, "ignoreifstate", "S", false, "keep advertising when the interface is down")
-	fs.BoolVarP(&a.nomcast, "nomcast", "M", false, "not supported (ucarp broadcast advertisements)")
-	fs.StringVarP(&a.xparam, "xparam", "x", "", "extra argument for the up and down scripts")
+	fs.BoolVarP(&a.nomcast, "nomcast", "M", false, "not supported (ucarp broadcast advertisements): use --peer")
+	fs.StringVarP(&a.xparam, "xparam", "x", "", "extra argument `XPARAM` for the up and down scripts")
 	fs.BoolVarP(&a.daemonize, "daemonize", "B", false, "detach and run in the background (ucarp -B); logs go to STATE_DIR/carpd.log")
-	fs.StringVarP(&a.facility, "facility", "f", "", "accepted for ucarp; carpd logs to standard error")
+	fs.StringVarP(&a.facility, "facility", "f", "", "syslog `FACILITY`: accepted for ucarp; carpd logs to standard error")
 	fs.BoolVarP(&a.debug, "debug", "D", false, "debug logging")
-	fs.StringVar(&a.mcast, "mcast", "", "multicast group (default 224.0.0.18, ff02::12)")
-	fs.StringVar(&a.proto, "proto", "carp", "protocol: carp, vrrp2 or vrrp3")
-	fs.StringVar(&a.priority, "priority", "", "VRRP: priority 1..255 (default 100)")
-	fs.StringVar(&a.interval, "interval", "", "VRRP: advertisement interval, e.g. 1s, 100ms (vrrp3) (default 1s)")
+	fs.StringVarP(&a.mcast, "mcast", "m", "", "multicast `GROUP` (default 224.0.0.18, ff02::12; also ucarp's --mcastip)")
+	fs.StringVar(&a.proto, "proto", "carp", "protocol `PROTO`: carp, vrrp2 or vrrp3")
+	fs.StringVar(&a.priority, "priority", "", "VRRP: priority `N` 1..255 (default 100)")
+	fs.StringVar(&a.interval, "interval", "", "VRRP: advertisement interval `DURATION`, e.g. 1s, 100ms (vrrp3) (default 1s)")
 	fs.BoolVar(&a.nopreempt, "nopreempt", false, "VRRP: do not preempt a less preferred master")
 	fs.BoolVar(&a.vipByScripts, "vip-by-scripts", false, "leave adding and removing the VIPs to the scripts")
-	fs.StringArrayVar(&a.peers, "peer", nil, "unicast peer address instead of multicast (repeatable)")
-	fs.StringVar(&a.stateDir, "state-dir", DefaultStateDir, "directory for pid, state and socket files")
-	fs.StringVar(&a.name, "name", "", "router name for notify and logs (default carpVHID / vrrpVRID)")
-	fs.BoolVarP(&a.help, "help", "h", false, "show this help")
-	return fs
+	fs.StringArrayVar(&a.peers, "peer", nil, "unicast peer `ADDR` instead of multicast (repeatable)")
+	fs.StringVar(&a.stateDir, "state-dir", DefaultStateDir, "state `DIR` for pid, state and socket files")
+	fs.StringVar(&a.name, "name", "", "router `NAME` for notify and logs (default carpVHID / vrrpVRID)")
+}
+
+// newFlagSet is FromArgs's own set: the configuration flags and -h.
+func newFlagSet(help *bool) (*pflag.FlagSet, *Flags) {
+	fs := pflag.NewFlagSet("carpd run", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fl := AddFlags(fs)
+	fs.BoolVarP(help, "help", "h", false, "show this help")
+	return fs, fl
 }
 
 // ArgsUsage describes the flags FromArgs accepts.
 func ArgsUsage() string {
-	var a args
-	return newFlagSet(&a).FlagUsages()
+	var help bool
+	fs, _ := newFlagSet(&help)
+	return fs.FlagUsages()
 }
 
 // flagLabels names keys the way the command line spells them.
@@ -91,26 +138,62 @@ func flagLabels() map[string]string {
 // On error the File is nil when the flags did not parse, and otherwise
 // good only for its Warnings.
 func (l Loader) FromArgs(argv []string) (*File, error) {
-	var a args
-	fs := newFlagSet(&a)
+	var help bool
+	fs, fl := newFlagSet(&help)
 	fs.SetOutput(discard{})
 	if err := fs.Parse(argv); err != nil {
 		return nil, Errors{{Msg: err.Error()}}
 	}
-	if a.help {
+	if help {
 		return nil, ErrHelp
 	}
+	return l.FromFlags(fl)
+}
+
+// FromFlags builds the configuration from flags parsed since AddFlags
+// with the system Loader.
+func FromFlags(fl *Flags) (*File, error) { return Loader{}.FromFlags(fl) }
+
+// FromFlags builds the configuration from flags parsed since AddFlags,
+// with FromArgs's meanings and messages. It may be called again, as a
+// reload does: with -c it reads the file anew.
+func (l Loader) FromFlags(fl *Flags) (*File, error) {
+	fs, a := fl.fs, &fl.a
 	p := &parser{}
-	p.refuse(fs, &a)
+	p.refuse(fs, a)
 	if a.stateDir != "" && !filepath.IsAbs(a.stateDir) {
 		p.errorf(0, "--state-dir: %q is not an absolute path", a.stateDir)
 	}
 	if a.config != "" {
-		return l.fromFile(p, fs, &a)
+		return l.fromFile(p, fl)
 	}
 	f := &File{StateDir: filepath.Clean(a.stateDir), Debug: a.debug, Daemonize: a.daemonize}
-	s := p.specFromArgs(fs, &a)
+	s := p.specFromArgs(fs, a)
 	return l.finish(p, f, []*spec{s})
+}
+
+// withFile lists the flags that may come with -c: they are not router
+// settings.
+var withFile = map[string]bool{
+	"config": true, "state-dir": true, "debug": true, "facility": true, "shutdown": true, "nomcast": true,
+	"daemonize": true,
+}
+
+// DefaultConfig makes FromFlags read path when the command line gave
+// neither -c nor a router setting, as `carpd check` alone does.
+func (fl *Flags) DefaultConfig(path string) {
+	if fl.a.config != "" {
+		return
+	}
+	router := false
+	fl.fs.Visit(func(f *pflag.Flag) {
+		if fl.names[f.Name] && !withFile[f.Name] {
+			router = true
+		}
+	})
+	if !router && len(fl.fs.Args()) == 0 {
+		fl.a.config = path
+	}
 }
 
 // refuse reports what carpd will not do, rather than ignoring it.
@@ -128,17 +211,17 @@ func (p *parser) refuse(fs *pflag.FlagSet, a *args) {
 
 // fromFile handles -c: only the flags that are not router settings may
 // come with it.
-func (l Loader) fromFile(p *parser, fs *pflag.FlagSet, a *args) (*File, error) {
-	fs.Visit(func(fl *pflag.Flag) {
-		switch fl.Name {
-		case "config", "state-dir", "debug", "facility", "shutdown", "nomcast", "daemonize":
-		default:
-			name := "--" + fl.Name
-			if fl.Shorthand != "" {
-				name = "-" + fl.Shorthand + "/" + name
-			}
-			p.errorf(0, "%s cannot be combined with -c: put router settings in the file", name)
+func (l Loader) fromFile(p *parser, fl *Flags) (*File, error) {
+	fs, a := fl.fs, &fl.a
+	fs.Visit(func(f *pflag.Flag) {
+		if !fl.names[f.Name] || withFile[f.Name] {
+			return
 		}
+		name := "--" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + "/" + name
+		}
+		p.errorf(0, "%s cannot be combined with -c: put router settings in the file", name)
 	})
 	f, err := l.Load(a.config)
 	if fs.Changed("state-dir") {
@@ -159,13 +242,56 @@ type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
+// ucarpNumbers are the numeric flags ucarp has; it reads each with
+// strtoul(optarg, NULL, 0) (ucarp src/ucarp.c: -v, -b, -k, -r), so they
+// take C's notations. carpd's own --priority is decimal, like the YAML.
+var ucarpNumbers = map[string]bool{"vhid": true, "advbase": true, "advskew": true, "deadratio": true}
+
+// parseCInt reads s as C's strtoul(s, NULL, 0): leading white space, an
+// optional sign, then 0x or 0X for hex, a leading 0 for octal, decimal
+// otherwise; so 0x1d, 035 and 29 are all 29. Unlike strtoul, which
+// ucarp calls with no end pointer, it refuses trailing characters ("29x")
+// and values out of lo..hi where ucarp would cut them to an unsigned
+// char, with parseInt's messages. Go's base-0 prefixes 0b and 0o and its
+// digit separators are not C's, so ParseUint is given an explicit base.
+func parseCInt(s string, lo, hi int) (int, error) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg, t = t[0] == '-', t[1:]
+	}
+	base := 10
+	switch {
+	case len(t) > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'):
+		base, t = 16, t[2:]
+	case len(t) > 1 && t[0] == '0':
+		base, t = 8, t[1:]
+	}
+	n, err := strconv.ParseUint(t, base, 63)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%s is out of range %d..%d", strings.TrimSpace(s), lo, hi)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", s)
+	}
+	v := int64(n)
+	if neg {
+		v = -v
+	}
+	return inRange(v, lo, hi)
+}
+
 // setInt parses a numeric flag into *dst, recording the key as given.
 func (p *parser) setInt(s *spec, fs *pflag.FlagSet, flag, key, val string, lo, hi int, dst *int) {
 	if !fs.Changed(flag) {
 		return
 	}
 	s.at[key] = 0
-	n, err := parseInt(val, lo, hi)
+	parse := parseInt
+	if ucarpNumbers[flag] {
+		parse = parseCInt
+	}
+	n, err := parse(val, lo, hi)
 	if err != nil {
 		p.errorf(0, "%s: %v", s.label(key), err)
 		s.failed[key] = true

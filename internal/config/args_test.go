@@ -140,7 +140,7 @@ func TestFromArgsErrors(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown short flag", append([]string{"-m", "x"}, base...), []string{"unknown shorthand flag: 'm' in -m"}},
+		{"unknown short flag", append([]string{"-y", "x"}, base...), []string{"unknown shorthand flag: 'y' in -y"}},
 		{"unknown long flag", append([]string{"--foo"}, base...), []string{"unknown flag: --foo"}},
 		{"nomcast", append([]string{"-M"}, base...),
 			[]string{"-M/--nomcast (broadcast advertisements) is not supported: use unicast peers (--peer ADDR, once per peer) or --mcast GROUP"}},
@@ -245,6 +245,74 @@ func TestFromArgsDaemonize(t *testing.T) {
 		}
 		if f.Daemonize != tc.want {
 			t.Errorf("FromArgs(%q).Daemonize = %v, want %v", tc.args, f.Daemonize, tc.want)
+		}
+	}
+}
+
+// TestFromArgsCNumbers: ucarp reads -v, -b, -k and -r with strtoul(s,
+// NULL, 0) (ucarp src/ucarp.c), so hex and octal work there and here;
+// carpd refuses what strtoul would silently cut or wrap.
+func TestFromArgsCNumbers(t *testing.T) {
+	l := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}
+	base := []string{"-i", "eth0", "-a", "198.18.0.10"}
+	for _, tc := range []struct {
+		args                []string
+		vhid, base, skew, r int
+	}{
+		{[]string{"-v", "0x1d", "-b", "0X2", "-k", "0144", "-r", "07"}, 29, 2, 100, 7},
+		{[]string{"-v", "035", "-b", "0", "-k", "100", "-r", "+3"}, 29, 0, 100, 3},
+		{[]string{"-v29", "-b0", "-k100", "-r010"}, 29, 0, 100, 8},
+		{[]string{"--vhid=0x1D", "--advbase= 1"}, 29, 1, 0, 3},
+	} {
+		f, err := l.FromArgs(append(tc.args, base...))
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		m := f.Routers[0].Machine
+		got := []int{int(f.Routers[0].ID), int(m.AdvBase), int(m.AdvSkew), int(m.DeadRatio)}
+		if diff := cmp.Diff([]int{tc.vhid, tc.base, tc.skew, tc.r}, got); diff != "" {
+			t.Errorf("%q: vhid, advbase, advskew, deadratio (-want +got):\n%s", tc.args, diff)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", "29x"}, `-v/--vhid: "29x" is not an integer`},
+		{[]string{"-v", "08"}, `-v/--vhid: "08" is not an integer`},
+		{[]string{"-v", "0b11"}, `-v/--vhid: "0b11" is not an integer`},
+		{[]string{"-v", "1_0"}, `-v/--vhid: "1_0" is not an integer`},
+		{[]string{"-v", "-1"}, `-v/--vhid: -1 is out of range 1..255`},
+		{[]string{"-v", "0x100"}, `-v/--vhid: 256 is out of range 1..255`},
+		{[]string{"-v", "1", "-k", "0x1ffffffffffffffff"}, `-k/--advskew: 0x1ffffffffffffffff is out of range 0..255`},
+		{[]string{"-v", "1", "-b", "0x"}, `-b/--advbase: "0x" is not an integer`},
+	} {
+		_, err := l.FromArgs(append(tc.args, base...))
+		var es Errors
+		if !errors.As(err, &es) || len(es) != 1 || es[0].Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.args, err, tc.want)
+		}
+	}
+	// --priority is carpd's own, and decimal like the YAML.
+	_, err := l.FromArgs(append([]string{"--proto", "vrrp2", "-v", "1", "--priority", "0x10"}, base...))
+	if err == nil || !strings.Contains(err.Error(), `--priority: "0x10" is not an integer`) {
+		t.Errorf("--priority 0x10: %v, want it refused as decimal", err)
+	}
+}
+
+// TestFromArgsMcastAliases: ucarp's long option is --mcastip (src/ucarp_p.h)
+// and its help says -m; both mean --mcast.
+func TestFromArgsMcastAliases(t *testing.T) {
+	l := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}
+	for _, flag := range [][]string{{"--mcastip", "239.1.2.3"}, {"--mcastip=239.1.2.3"}, {"-m", "239.1.2.3"}, {"-m239.1.2.3"}, {"--mcast", "239.1.2.3"}} {
+		f, err := l.FromArgs(append([]string{"-i", "eth0", "-v", "1", "-a", "198.18.0.10"}, flag...))
+		if err != nil {
+			t.Errorf("%q: %v", flag, err)
+			continue
+		}
+		if g := f.Routers[0].Group; g != netip.MustParseAddr("239.1.2.3") {
+			t.Errorf("%q: group %v, want 239.1.2.3", flag, g)
 		}
 	}
 }
