@@ -253,7 +253,7 @@ func TestFromArgsDaemonize(t *testing.T) {
 // NULL, 0) (ucarp src/ucarp.c), so hex and octal work there and here;
 // carpd refuses what strtoul would silently cut or wrap.
 func TestFromArgsCNumbers(t *testing.T) {
-	l := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}
+	l := Loader{IfaceAddrs: func(string) ([]netip.Prefix, error) { return nil, nil }}
 	base := []string{"-i", "eth0", "-a", "198.18.0.10"}
 	for _, tc := range []struct {
 		args                []string
@@ -304,7 +304,7 @@ func TestFromArgsCNumbers(t *testing.T) {
 // TestFromArgsMcastAliases: ucarp's long option is --mcastip (src/ucarp_p.h)
 // and its help says -m; both mean --mcast.
 func TestFromArgsMcastAliases(t *testing.T) {
-	l := Loader{IfaceAddrs: func(string) ([]netip.Addr, error) { return nil, nil }}
+	l := Loader{IfaceAddrs: func(string) ([]netip.Prefix, error) { return nil, nil }}
 	for _, flag := range [][]string{{"--mcastip", "239.1.2.3"}, {"--mcastip=239.1.2.3"}, {"-m", "239.1.2.3"}, {"-m239.1.2.3"}, {"--mcast", "239.1.2.3"}} {
 		f, err := l.FromArgs(append([]string{"-i", "eth0", "-v", "1", "-a", "198.18.0.10"}, flag...))
 		if err != nil {
