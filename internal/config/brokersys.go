@@ -32,7 +32,8 @@ func (p *parser) brokerSystem(s *brokerSpec) {
 		if _, err := os.Stat(p.sys(dir)); errors.Is(err, fs.ErrNotExist) {
 			p.warnf("%s: broker.config: %s has pid_file %s but %s does not exist: mosquitto will exit "+
 				"(\"Unable to write pid file\"); create it owned by mosquitto at every boot "+
-				"(tmpfiles.d: d %s 0755 mosquitto root -) or remove pid_file",
+				"(the carpd package's tmpfiles.d entry does: systemd-tmpfiles --create carpd.conf; "+
+				"or a line d %s 0740 mosquitto root -) or remove pid_file",
 				p.where(s.lineOf("config"), ""), b.Config, b.Conf.PidFile, dir, dir)
 		}
 	}

@@ -86,7 +86,8 @@ func TestStockMosquitto(t *testing.T) {
 	// A bare system: /run/mosquitto is missing, nothing enabled or running.
 	want := []string{`FILE:3: broker.config: ` + conf + ` has pid_file /run/mosquitto/mosquitto.pid but /run/mosquitto does not exist: ` +
 		`mosquitto will exit ("Unable to write pid file"); create it owned by mosquitto at every boot ` +
-		`(tmpfiles.d: d /run/mosquitto 0755 mosquitto root -) or remove pid_file`}
+		`(the carpd package's tmpfiles.d entry does: systemd-tmpfiles --create carpd.conf; ` +
+		`or a line d /run/mosquitto 0740 mosquitto root -) or remove pid_file`}
 	if diff := cmp.Diff(want, warnings(t, l, text, words...)); diff != "" {
 		t.Errorf("bare system: warnings (-want +got):\n%s", diff)
 	}
