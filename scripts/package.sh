@@ -150,8 +150,9 @@ printf '/etc/carpd/carpd.yaml.example\n' >"$pkg/DEBIAN/conffiles"
 chmod 0644 "$pkg/DEBIAN/conffiles" "$pkg/DEBIAN/md5sums"
 
 # Installed-Size as dpkg-gencontrol counts it: each file's size in KiB
-# rounded up, one KiB for every directory and other entry.
-size=$(cd "$pkg" && find . -path ./DEBIAN -prune -o ! -name . -printf '%y %s\n' |
+# rounded up, one KiB for every directory (the top one too) and other
+# entry; DEBIAN is not installed.
+size=$(cd "$pkg" && find . -path ./DEBIAN -prune -o -printf '%y %s\n' |
 	awk '$1 == "f" { k += int(($2 + 1023) / 1024); next } { k += 1 } END { print k }')
 cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: carpd
