@@ -68,9 +68,10 @@ func tree(t *testing.T, root string) map[string]string {
 }
 
 // TestInstall stages an installation with DESTDIR twice: the second run
-// changes nothing and says so, an existing carpd.yaml is left alone, the
-// paths follow PREFIX and SYSCONFDIR, the installed binary runs and
-// accepts the example configuration, and systemd accepts the unit.
+// changes nothing and says so, an existing carpd.yaml and the mode of an
+// existing configuration directory are left alone, the paths follow
+// PREFIX and SYSCONFDIR, the installed binary runs and accepts the
+// example configuration, and systemd accepts the unit.
 func TestInstall(t *testing.T) {
 	tmp := t.TempDir()
 	bin := buildCarpd(t, tmp)
@@ -111,6 +112,16 @@ func TestInstall(t *testing.T) {
 	if err := os.WriteFile(mine, []byte("mine\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The first run made the directory 0755; the operator tightens it,
+	// and the second run must leave that alone.
+	confDir := filepath.Join(dest, "etc/opt/carpd")
+	if mode := first["etc/opt/carpd"]; mode != "drwxr-xr-x" {
+		t.Errorf("new configuration directory: %s, want drwxr-xr-x", mode)
+	}
+	if err := os.Chmod(confDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	first["etc/opt/carpd"] = "drwxr-x---"
 	out, err = runInstall(t, env...)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, out)
