@@ -66,8 +66,9 @@ case $arch in
 amd64 | arm64) ;;
 *) die "--arch $arch: amd64 or arm64" ;;
 esac
-[ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ] &&
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
 	say "warning: the checkout has uncommitted changes; $v names HEAD"
+fi
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" show -s --format=%ct HEAD)}
 export SOURCE_DATE_EPOCH
 
