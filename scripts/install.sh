@@ -66,8 +66,12 @@ put "$tmp/carpd" "$DESTDIR$sbin" 0755
 sed "s#/usr/local/sbin/carpd#$sbin#g; s#/etc/carpd/#$SYSCONFDIR/carpd/#g" \
 	"$root/scripts/carpd.service" >"$tmp/carpd.service"
 put "$tmp/carpd.service" "$DESTDIR$UNITDIR/carpd.service" 0644
-mkdir -p "$DESTDIR$SYSCONFDIR/carpd"
-chmod 0755 "$DESTDIR$SYSCONFDIR/carpd"
+# Only a directory made here gets a mode: one that exists keeps the
+# operator's (0750 or 0700 for the password files beside carpd.yaml).
+if [ ! -d "$DESTDIR$SYSCONFDIR/carpd" ]; then
+	mkdir -p "$DESTDIR$SYSCONFDIR/carpd"
+	chmod 0755 "$DESTDIR$SYSCONFDIR/carpd"
+fi
 put "$root/scripts/carpd.yaml.example" "$DESTDIR$SYSCONFDIR/carpd/carpd.yaml.example" 0644
 
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then

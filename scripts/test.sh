@@ -14,6 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the lab tests drive: real peers (ucarp, keepalived),
 # tcpdump for captures, iproute2 for namespaces, gcc for the race detector.
+# TestPackage needs dpkg-deb and dpkg, which every Debian system has.
 need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v ucarp >/dev/null 2>&1 || need_pkgs+=(ucarp)
@@ -22,6 +23,8 @@ command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
 command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
 command -v mosquitto >/dev/null 2>&1 || need_pkgs+=(mosquitto)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc)
+# TestPackage renders the package's man pages with man -l --warnings.
+command -v man >/dev/null 2>&1 || need_pkgs+=(man-db)
 if ((${#need_pkgs[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "missing packages ${need_pkgs[*]}: run as root to install them" >&2
@@ -46,11 +49,14 @@ fi
 
 step "go vet"
 go vet ./...
+# The man page generator exists only in scripts/package.sh's genman build.
+go vet -tags genman ./cmd/carpd
 # The protocol core must stay portable: docs/design.md §2 says carp touches no socket, clock or gopacket, so it builds everywhere.
 GOOS=darwin go vet ./carp/...
 
 step "staticcheck"
 go tool staticcheck ./...
+go tool staticcheck -tags genman ./cmd/carpd
 
 step "go test -race"
 # The race detector needs cgo; never run the tests with CGO_ENABLED=0.

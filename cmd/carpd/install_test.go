@@ -68,9 +68,10 @@ func tree(t *testing.T, root string) map[string]string {
 }
 
 // TestInstall stages an installation with DESTDIR twice: the second run
-// changes nothing and says so, an existing carpd.yaml is left alone, the
-// paths follow PREFIX and SYSCONFDIR, the installed binary runs and
-// accepts the example configuration, and systemd accepts the unit.
+// changes nothing and says so, an existing carpd.yaml and the mode of an
+// existing configuration directory are left alone, the paths follow
+// PREFIX and SYSCONFDIR, the installed binary runs and accepts the
+// example configuration, and systemd accepts the unit.
 func TestInstall(t *testing.T) {
 	tmp := t.TempDir()
 	bin := buildCarpd(t, tmp)
@@ -111,6 +112,16 @@ func TestInstall(t *testing.T) {
 	if err := os.WriteFile(mine, []byte("mine\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The first run made the directory 0755; the operator tightens it,
+	// and the second run must leave that alone.
+	confDir := filepath.Join(dest, "etc/opt/carpd")
+	if mode := first["etc/opt/carpd"]; mode != "drwxr-xr-x" {
+		t.Errorf("new configuration directory: %s, want drwxr-xr-x", mode)
+	}
+	if err := os.Chmod(confDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	first["etc/opt/carpd"] = "drwxr-x---"
 	out, err = runInstall(t, env...)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, out)
@@ -135,12 +146,13 @@ func TestInstall(t *testing.T) {
 	if out, err := exec.Command(staged, "check", "-c", example).CombinedOutput(); err != nil {
 		t.Errorf("carpd check of the example: %v\n%s", err, out)
 	}
-	verifyUnit(t, unit, staged)
+	verifyUnit(t, unit, "/opt/carpd/sbin/carpd", staged)
 }
 
-// verifyUnit runs systemd-analyze verify on unit with ExecStart pointing
-// at the staged binary.
-func verifyUnit(t *testing.T, unit, staged string) {
+// verifyUnit runs systemd-analyze verify on unit with ExecStart and
+// ExecReload pointing at the staged binary instead of bin, the path the
+// unit names, which does not exist on this machine.
+func verifyUnit(t *testing.T, unit, bin, staged string) {
 	t.Helper()
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
@@ -148,7 +160,7 @@ func verifyUnit(t *testing.T, unit, staged string) {
 		return
 	}
 	dir := t.TempDir()
-	unit = strings.ReplaceAll(unit, "=/opt/carpd/sbin/carpd ", "="+staged+" ")
+	unit = strings.ReplaceAll(unit, "="+bin+" ", "="+staged+" ")
 	path := filepath.Join(dir, "carpd.service")
 	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
@@ -156,7 +168,9 @@ func verifyUnit(t *testing.T, unit, staged string) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(analyze, "verify", path)
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+	err = cmd.Run()
+	t.Logf("systemd-analyze verify %s: %v, output %q", path, err, stderr.String())
+	if err != nil || stderr.Len() > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, stderr.String())
 	}
 	// The sandbox's score, in tenths of `systemd-analyze security`'s

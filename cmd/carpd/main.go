@@ -6,6 +6,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,9 @@ func main() {
 	os.Exit(code)
 }
 
+// extraCommands are commands only some builds have (genman.go).
+var extraCommands []func() *cobra.Command
+
 // newRoot is the command tree for standard error outside the journal.
 func newRoot() *cobra.Command { return newRootFor(false) }
 
@@ -32,8 +36,15 @@ func newRootFor(journal bool) *cobra.Command {
 		Short:         "CARP/VRRP speaker that keeps an MQTT broker available behind a floating IP",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version: cobra's own flag and line. Not SetVersionTemplate:
+		// any cobra template links text/template's reflection, which
+		// stops the linker from dropping unused methods (+4.5 MB binary).
+		Version: strings.TrimPrefix(versionString(), "carpd "),
 	}
 	withExitCodes(root)
 	root.AddCommand(newRun(journal), newCheck(journal), newDemote(), newStatus(time.Now), newInspect(), newVersion())
+	for c := range extraCommands {
+		root.AddCommand(extraCommands[c]())
+	}
 	return root
 }
