@@ -2,13 +2,12 @@
 
 package nat
 
-// This is the only file that uses the conntrack and sock_diag APIs of
-// vishvananda/netlink.
+// This is the only file that uses the conntrack API of vishvananda/netlink;
+// sockdiag.go builds the socket destroy requests.
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -105,10 +104,6 @@ func conntrackHandle(fd int) (*netlink.Handle, error) {
 	return h, nil
 }
 
-// ErrResetIPv6 is returned by ResetClients for an IPv6 VIP: the socket
-// destroy request of vishvananda/netlink v1.3.1 takes IPv4 sockets only.
-var ErrResetIPv6 = errors.New("resetting clients: IPv6 sockets are not supported")
-
 // ResetClients aborts the local TCP sockets that serve flows whose original
 // destination is vip and one of ports and whose reply comes from to, the
 // DNAT target: the broker's end of every client connection that came in
@@ -123,7 +118,9 @@ var ErrResetIPv6 = errors.New("resetting clients: IPv6 sockets are not supported
 // nftables the NAT hooks are registered only while some nat chain is, so
 // once carpd's table is gone established flows are no longer translated
 // and the reset would leave with the static address, which the client
-// ignores. Then remove the DNAT rules and FlushConntrack. Sockets that vanished meanwhile are not errors. It needs
+// ignores. Then remove the DNAT rules and FlushConntrack. Sockets that
+// vanished meanwhile are not errors. vip and to are of one family: IPv4
+// or IPv6 (the ip6 DNAT table, sockets of AF_INET6). It needs
 // CONFIG_INET_DIAG_DESTROY; without it the error says so and nothing else
 // changes. Of opts only WithNetNS applies.
 func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option) (reset uint, err error) {
@@ -131,8 +128,12 @@ func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option)
 	if !vip.IsValid() || !to.IsValid() {
 		return 0, fmt.Errorf("resetting clients: invalid address %v or %v", vip, to)
 	}
+	if vip.Is6() != to.Is6() {
+		return 0, fmt.Errorf("resetting clients: %v and %v are of different families", vip, to)
+	}
+	family := netlink.InetFamily(unix.AF_INET)
 	if vip.Is6() {
-		return 0, ErrResetIPv6
+		family = unix.AF_INET6
 	}
 	ns := New(opts...).netns
 	ct, err := conntrackHandle(ns)
@@ -142,7 +143,7 @@ func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option)
 	defer ct.Close()
 	var flows []*netlink.ConntrackFlow
 	for range dumpAttempts {
-		flows, err = ct.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		flows, err = ct.ConntrackTableList(netlink.ConntrackTable, family)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			break
 		}
@@ -150,7 +151,7 @@ func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option)
 	if err != nil {
 		return 0, fmt.Errorf("resetting clients of %s: listing conntrack: %w", vip, err)
 	}
-	diag, err := diagHandle(ns)
+	diag, err := openDiag(ns)
 	if err != nil {
 		return 0, err
 	}
@@ -161,7 +162,7 @@ func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option)
 		if !ok {
 			continue
 		}
-		switch err := diag.SocketDestroy(local, remote); {
+		switch err := diag.destroy(local, remote); {
 		case err == nil:
 			reset++
 		case errors.Is(err, unix.ENOENT):
@@ -179,40 +180,23 @@ func ResetClients(vip netip.Addr, ports []uint16, to netip.Addr, opts ...Option)
 // servedVia reports whether f is a TCP flow to vip on one of ports that
 // DNAT sent to to, and if so the local (broker) and remote (client) ends
 // of the socket serving it, from the reply direction.
-func servedVia(f *netlink.ConntrackFlow, vip netip.Addr, ports []uint16, to netip.Addr) (local, remote *net.TCPAddr, ok bool) {
+func servedVia(f *netlink.ConntrackFlow, vip netip.Addr, ports []uint16, to netip.Addr) (local, remote netip.AddrPort, ok bool) {
 	// Only established flows have a socket worth resetting; a flow that
 	// saw a reset or FIN lingers in the table without one.
 	if tcp, ok := f.ProtoInfo.(*netlink.ProtoInfoTCP); f.Forward.Protocol != unix.IPPROTO_TCP || !ok ||
 		tcp.State != tcpConntrackEstablished {
-		return nil, nil, false
+		return local, remote, false
 	}
 	dst, _ := netip.AddrFromSlice(f.Forward.DstIP)
 	src, _ := netip.AddrFromSlice(f.Reverse.SrcIP)
 	if dst.Unmap() != vip || src.Unmap() != to || !slices.Contains(ports, f.Forward.DstPort) {
-		return nil, nil, false
+		return local, remote, false
 	}
-	local = &net.TCPAddr{IP: f.Reverse.SrcIP, Port: int(f.Reverse.SrcPort)}
-	remote = &net.TCPAddr{IP: f.Reverse.DstIP, Port: int(f.Reverse.DstPort)}
-	return local, remote, true
+	client, _ := netip.AddrFromSlice(f.Reverse.DstIP)
+	local = netip.AddrPortFrom(to, f.Reverse.SrcPort)
+	remote = netip.AddrPortFrom(client.Unmap(), f.Reverse.DstPort)
+	return local, remote, remote.Addr().Is6() == to.Is6()
 }
 
 // tcpConntrackEstablished is the kernel's TCP_CONNTRACK_ESTABLISHED.
 const tcpConntrackEstablished = 3
-
-// diagHandle opens a sock_diag netlink socket in the namespace fd refers
-// to, or in the caller's namespace when fd is 0.
-func diagHandle(fd int) (*netlink.Handle, error) {
-	var (
-		h   *netlink.Handle
-		err error
-	)
-	if fd == 0 {
-		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
-	} else {
-		h, err = netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_INET_DIAG)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening sock_diag netlink socket: %w", err)
-	}
-	return h, nil
-}

@@ -51,6 +51,20 @@ type brokerSetup struct {
 	// homeAssistant enables broker.home_assistant with the node's name
 	// (n1, n2) as node id.
 	homeAssistant bool
+	// ipv6 makes the router IPv6-only: VIP 2001:2::VRID, the brokers'
+	// static addresses and probe peers the nodes' IPv6 addresses (the
+	// bridge between the brokers still runs over IPv4).
+	ipv6 bool
+	// bin is the carpd binary to run; empty: this test binary.
+	bin string
+}
+
+// static is the broker's static address on n: the DNAT target.
+func (s brokerSetup) static(n *lab.Node) netip.Addr {
+	if s.ipv6 {
+		return n.IP6.Addr()
+	}
+	return n.IP4.Addr()
 }
 
 // needBrokerLab skips without mosquitto (Debian package mosquitto) or nft.
@@ -70,17 +84,32 @@ func needBrokerLab(t *testing.T) {
 func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*brokerNode) {
 	t.Helper()
 	needBrokerLab(t)
-	l := lab.New(t, 2, lab.WithoutIPv6())
+	var opts []lab.Option
 	vip := netip.AddrFrom4([4]byte{198, 18, 0, byte(s.vrid)})
+	if s.ipv6 {
+		vip = netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 15: byte(s.vrid)})
+	} else {
+		opts = append(opts, lab.WithoutIPv6())
+	}
+	l := lab.New(t, 2, opts...)
+	bin := s.bin
+	if bin == "" {
+		bin = os.Args[0]
+	}
 	var nodes [2]*brokerNode
 	for i, n := range l.Nodes {
-		b := &brokerNode{n: n, dir: t.TempDir(), static: netip.AddrPortFrom(n.IP4.Addr(), 1883)}
+		b := &brokerNode{n: n, dir: t.TempDir(), static: netip.AddrPortFrom(s.static(n), 1883)}
 		peer := l.Nodes[1-i]
 		var bridge []string
+		if s.ipv6 {
+			// mosquitto 2.0.11 reads a bridge address as HOST:PORT
+			// split at the first colon, so the bridge stays on IPv4.
+			bridge = append(bridge, fmt.Sprintf("listener 1883 %s", n.IP4.Addr()))
+		}
 		if i == 0 {
-			bridge = []string{"connection peer", "address " + peer.IP4.Addr().String() + ":1883",
+			bridge = append(bridge, "connection peer", "address "+peer.IP4.Addr().String()+":1883",
 				"remote_clientid bridge-n1", "try_private true", "cleansession true", "keepalive_interval 5",
-				`topic home/# both 2 "" ""`}
+				`topic home/# both 2 "" ""`)
 		}
 		b.conf = writeMosquittoConf(t, b.dir, b.static, bridge...)
 		b.yaml = filepath.Join(b.dir, "carpd.yaml")
@@ -90,9 +119,9 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 	// n2 first, so that its broker is up when n1's bridge first dials
 	// (mosquitto 2.0.11 retries a failed bridge only after several
 	// seconds); n1 then preempts.
-	nodes[1].carpd = startCarpd(t, nodes[1].n, "", "-c", nodes[1].yaml)
+	nodes[1].carpd = startCarpdBin(t, bin, nodes[1].n, "", "-c", nodes[1].yaml)
 	nodes[1].waitBroker(t, "ready", 10*time.Second, func(bs *daemon.BrokerStatus) bool { return bs.Ready })
-	nodes[0].carpd = startCarpd(t, nodes[0].n, "", "-c", nodes[0].yaml)
+	nodes[0].carpd = startCarpdBin(t, bin, nodes[0].n, "", "-c", nodes[0].yaml)
 	nodes[0].carpd.waitState(t, "MASTER", 10*time.Second)
 	// The state changes first; the promotion's steps (DNAT, broker
 	// restart) end with the transition's log line.
@@ -140,7 +169,7 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 	if failures == 0 {
 		failures = 3
 	}
-	peerLine := ", peer: " + peer.IP4.Addr().String()
+	peerLine := ", peer: '" + s.static(peer).String() + "'"
 	hassLine := ""
 	if s.homeAssistant {
 		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"
@@ -160,7 +189,7 @@ routers:
     vrid: %d
     interval: %v
     priority: %d
-    vips: [%s]
+    vips: ['%s']
     garp: {repeat: 3, interval: 100ms, delay: 0}
 `, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, s.vrid, brokerAdvert, prio, vip)
 }
@@ -219,9 +248,14 @@ func dnatRules(t *testing.T, n *lab.Node) []string {
 // chains of its table.
 func wantDNAT(t *testing.T, n *lab.Node, vip netip.Addr, present bool) {
 	t.Helper()
+	static, family := n.IP4.Addr(), "ip"
+	if vip.Is6() {
+		static, family = n.IP6.Addr(), "ip6"
+	}
+	to := netip.AddrPortFrom(static, 1883).String()
 	want := []string{}
 	if present {
-		want = []string{vip.String() + ":1883->" + n.IP4.Addr().String() + ":1883"}
+		want = []string{netip.AddrPortFrom(vip, 1883).String() + "->" + to}
 	}
 	if got := dnatRules(t, n); !slices.Equal(got, want) {
 		t.Errorf("%s DNAT rules %q, want %q", n.Name, got, want)
@@ -231,13 +265,13 @@ func wantDNAT(t *testing.T, n *lab.Node, vip netip.Addr, present bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := n.Run(ctx, "nft", "list", "table", "ip", "carpd")
+	out, err := n.Run(ctx, "nft", "list", "table", family, "carpd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, chain := range []string{"prerouting", "output"} {
 		if !strings.Contains(string(out), "chain "+chain) ||
-			strings.Count(string(out), "dnat to "+n.IP4.Addr().String()+":1883") != 2 {
+			strings.Count(string(out), "dnat to "+to) != 2 {
 			t.Errorf("%s: nft shows no DNAT in chain %s:\n%s", n.Name, chain, out)
 		}
 	}

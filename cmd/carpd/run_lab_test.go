@@ -50,10 +50,17 @@ func stateDir(t *testing.T) string {
 // when given, so a restart finds the old state directory.
 func startCarpd(t *testing.T, n *lab.Node, dir string, args ...string) *carpdProc {
 	t.Helper()
+	return startCarpdBin(t, os.Args[0], n, dir, args...)
+}
+
+// startCarpdBin is startCarpd running the carpd binary bin instead of this
+// test binary: another build, to compare with.
+func startCarpdBin(t *testing.T, bin string, n *lab.Node, dir string, args ...string) *carpdProc {
+	t.Helper()
 	if dir == "" {
 		dir = stateDir(t)
 	}
-	argv := append([]string{"env", labMainEnv + "=1", os.Args[0], "run", "--state-dir", dir,
+	argv := append([]string{"env", labMainEnv + "=1", bin, "run", "--state-dir", dir,
 		"--log-format", "json", "--log-level", "debug"}, args...)
 	return &carpdProc{Proc: n.Start(t, argv...), dir: dir, node: n}
 }

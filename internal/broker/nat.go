@@ -138,14 +138,14 @@ func (m *natMgr) flush(vips []netip.Prefix) error {
 // resetClients resets the broker's sockets of client connections that
 // came in through the VIPs (nat.ResetClients): an idle subscriber of the
 // old master otherwise waits for its next retransmission or keepalive,
-// since the conntrack flush leaves its packets unanswered. IPv6 VIPs are
-// skipped (the library destroys IPv4 sockets only); their clients find
-// out as before.
+// since the conntrack flush leaves its packets unanswered. VIPs of the
+// other family than the static address have no DNAT (rules), so no
+// client came in through them.
 func (m *natMgr) resetClients(vips []netip.Prefix) error {
 	var errs []error
 	total := uint(0)
 	for _, p := range vips {
-		if p.Addr().Unmap().Is4() != m.to.Is4() || p.Addr().Is6() {
+		if p.Addr().Unmap().Is4() != m.to.Is4() {
 			continue
 		}
 		n, err := m.resetFn(p.Addr(), m.ports, m.to)

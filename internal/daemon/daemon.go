@@ -225,6 +225,7 @@ func (d *Daemon) startAll() error {
 		opened = append(opened, sock)
 	}
 	d.reconcile(d.specs)
+	d.removeUnlisted(d.specs)
 	for _, s := range d.specs {
 		if err := d.startRouter(s); err != nil {
 			return err

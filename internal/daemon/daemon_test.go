@@ -134,25 +134,34 @@ func TestShutdownHoldAlone(t *testing.T) {
 }
 
 // TestDemotionAwaitsClaim checks that a MASTER displaced by a preempting
-// node keeps its VIP until that node's gratuitous ARP (await-claim), and
-// that the wait ends on it rather than on the timer.
+// node keeps its VIP until that node's gratuitous ARP or unsolicited NA
+// (await-claim), and that the wait ends on it rather than on the timer:
+// for an IPv6 VIP as for an IPv4 one.
 func TestDemotionAwaitsClaim(t *testing.T) {
 	t.Parallel()
-	seg := &segment{}
-	a := newNode(t, seg, "198.18.0.1", vrrpRouter("vr", 7, 100, "198.18.0.100/32")).start()
-	a.waitState("vr", "MASTER", 6*time.Second)
-	b := newNode(t, seg, "198.18.0.2", vrrpRouter("vr", 7, 200, "198.18.0.100/32")).start()
-	b.waitState("vr", "MASTER", 6*time.Second)
-	a.waitState("vr", "BACKUP", time.Second)
-	waitFor(t, time.Second, "a letting go of the VIP", func() bool { return len(a.net.addrsOf("eth0")) == 0 })
-	recs := a.logs.records("new master's claim")
-	if len(recs) != 1 || recs[0]["seen"] != true {
-		t.Fatalf("await-claim records %v, want one that saw the claim", recs)
-	}
-	waited, _ := recs[0]["waited"].(float64)
-	t.Logf("a waited %v for b's gratuitous ARP", time.Duration(waited))
-	if hold := testInterval + 100*time.Millisecond; time.Duration(waited) >= hold {
-		t.Errorf("a waited %v, the whole hold %v: the claim did not end the wait", time.Duration(waited), hold)
+	for _, tt := range []struct{ name, a, b, vip string }{
+		{"IPv4", "198.18.0.1", "198.18.0.2", "198.18.0.100/32"},
+		{"IPv6", "fe80::1", "fe80::2", "2001:2::100/128"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			seg := &segment{}
+			a := newNode(t, seg, tt.a, vrrpRouter("vr", 7, 100, tt.vip)).start()
+			a.waitState("vr", "MASTER", 6*time.Second)
+			b := newNode(t, seg, tt.b, vrrpRouter("vr", 7, 200, tt.vip)).start()
+			b.waitState("vr", "MASTER", 6*time.Second)
+			a.waitState("vr", "BACKUP", time.Second)
+			waitFor(t, time.Second, "a letting go of the VIP", func() bool { return len(a.net.addrsOf("eth0")) == 0 })
+			recs := a.logs.records("new master's claim")
+			if len(recs) != 1 || recs[0]["seen"] != true {
+				t.Fatalf("await-claim records %v, want one that saw the claim", recs)
+			}
+			waited, _ := recs[0]["waited"].(float64)
+			t.Logf("a waited %v for b's announcement", time.Duration(waited))
+			if hold := testInterval + 100*time.Millisecond; time.Duration(waited) >= hold {
+				t.Errorf("a waited %v, the whole hold %v: the claim did not end the wait", time.Duration(waited), hold)
+			}
+		})
 	}
 }
 

@@ -139,6 +139,7 @@ type fakeIface struct {
 	up       bool
 	primary  netip.Addr
 	addrs    map[netip.Prefix]string // address → label
+	marked   map[netip.Prefix]bool   // carrying carpd's mark (leftovers_test.go)
 	announce [][]netip.Addr
 }
 

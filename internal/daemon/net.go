@@ -33,15 +33,15 @@ type Net interface {
 	// done. It must not block on a slow reader for long; the daemon
 	// reads ch promptly.
 	Watch(ctx context.Context, ifaces []string, ch chan<- link.Event) error
-	// WatchClaims opens a watch for another host's gratuitous ARP on
-	// iface.
+	// WatchClaims opens a watch for another host's gratuitous ARP or
+	// unsolicited NA on iface.
 	WatchClaims(iface string) (ClaimWatch, error)
 }
 
 // ClaimWatch waits for another host to announce an address we hold.
 type ClaimWatch interface {
 	// Await returns nil once another host announces one of vips
-	// (IPv4), or ctx's error.
+	// (gratuitous ARP for IPv4, unsolicited NA for IPv6), or ctx's error.
 	Await(ctx context.Context, vips []netip.Addr) error
 	Close() error
 }

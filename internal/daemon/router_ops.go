@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/carpd/carpd/carp"
@@ -157,28 +156,17 @@ func (r *router) holdTime() time.Duration {
 	return min(hold+100*time.Millisecond, maxHold)
 }
 
-// ipv4VIPs returns the router's IPv4 VIPs, the ones a claim watch sees.
-func (r *router) ipv4VIPs() []netip.Addr {
-	var v4 []netip.Addr
-	for _, p := range r.spec.VIPs {
-		if p.Addr().Unmap().Is4() {
-			v4 = append(v4, p.Addr().Unmap())
-		}
-	}
-	return v4
-}
-
 // openClaims opens the claim watch for the next demotion of a MASTER, to
-// BACKUP or, on shutdown, to INIT (see executor.awaitClaim). Without IPv4
-// VIPs managed by carpd, or when the watch cannot be opened, the demotion
+// BACKUP or, on shutdown, to INIT (see executor.awaitClaim). Without VIPs
+// managed by carpd, or when the watch cannot be opened, the demotion
 // proceeds at once.
 func (r *router) openClaims(now time.Time) {
-	if r.claims != nil || r.spec.VIPByScripts || len(r.ipv4VIPs()) == 0 {
+	if r.claims != nil || r.spec.VIPByScripts || len(r.spec.VIPs) == 0 {
 		return
 	}
 	w, err := r.d.net.WatchClaims(r.spec.Iface)
 	if err != nil {
-		r.log.Warn("cannot watch for the new master's gratuitous ARP; letting go at once", "error", err)
+		r.log.Warn("cannot watch for the new master's gratuitous ARP or NA; letting go at once", "error", err)
 		return
 	}
 	r.claims, r.claimsUntil = w, now.Add(r.holdTime())

@@ -54,8 +54,9 @@ func (e *executor) demotion() []step {
 
 // awaitClaim keeps the VIPs, DNAT and broker of a MASTER that another
 // node displaced, or that bowed out on shutdown, until the new master's
-// gratuitous ARP (not its answer to the watch's probe: link.ClaimWatch) shows that the
-// neighbours moved, bounded by the job's claimsUntil. Letting go at once,
+// gratuitous ARP or unsolicited NA (not its answer to the watch's probe:
+// link.ClaimWatch) shows that the neighbours moved, bounded by the job's
+// claimsUntil. Letting go at once,
 // as keepalived and ucarp do, leaves nobody answering for the VIP until
 // then (the VRRP skew time after a priority 0), and a client reconnecting
 // meanwhile (client-reset makes them reconnect) sends its SYN into the
@@ -68,12 +69,10 @@ func (e *executor) awaitClaim(j *job) error {
 	defer j.claims.Close()
 	ctx, cancel := context.WithDeadline(context.Background(), j.claimsUntil)
 	defer cancel()
-	// The watch reads ARP: IPv6 VIPs have no claim it could see.
+	// The watch reads ARP for IPv4 VIPs and NDP for IPv6 ones.
 	var vips []netip.Addr
 	for _, p := range e.spec.VIPs {
-		if a := p.Addr().Unmap(); a.Is4() {
-			vips = append(vips, a)
-		}
+		vips = append(vips, p.Addr().Unmap())
 	}
 	start := time.Now()
 	err := j.claims.Await(ctx, vips)

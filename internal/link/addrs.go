@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,6 +63,7 @@ func isVIPLabel(label string) bool {
 type Addrs struct {
 	ifname string
 	h      *netlink.Handle
+	raw    *nl.SocketHandle // requests the library cannot build (addrproto.go)
 
 	mu    sync.Mutex
 	added map[netip.Addr]bool // VIPs added through a, never primaries
@@ -74,17 +76,23 @@ func NewAddrs(ifname string) (*Addrs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening netlink handle for %s: %w", ifname, err)
 	}
-	a := &Addrs{ifname: ifname, h: h, added: make(map[netip.Addr]bool)}
-	if _, err := a.link(); err != nil {
+	raw, err := openRaw()
+	if err != nil {
 		h.Close()
+		return nil, fmt.Errorf("opening netlink socket for %s: %w", ifname, err)
+	}
+	a := &Addrs{ifname: ifname, h: h, raw: raw, added: make(map[netip.Addr]bool)}
+	if _, err := a.link(); err != nil {
+		a.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-// Close releases the netlink handle.
+// Close releases the netlink handle and socket.
 func (a *Addrs) Close() error {
 	a.h.Close()
+	a.raw.Close()
 	return nil
 }
 
@@ -132,7 +140,8 @@ func unmap(vip netip.Prefix) (netip.Prefix, error) {
 }
 
 // Add puts vip on the interface, or refreshes it if it is there
-// (AddrReplace is idempotent where AddrAdd returns EEXIST). The caller
+// (a replace is idempotent where an add returns EEXIST), marked with
+// AddrProto. The caller
 // chooses the prefix, /32 or /128 by default. label applies to IPv4 only
 // (see Label); "" means none.
 func (a *Addrs) Add(vip netip.Prefix, label string) error {
@@ -148,7 +157,7 @@ func (a *Addrs) Add(vip netip.Prefix, label string) error {
 	if err != nil {
 		return fmt.Errorf("adding VIP %s: %w", vip, err)
 	}
-	if err := a.h.AddrReplace(l, nlAddr(vip, label)); err != nil {
+	if err := a.replace(l.Attrs().Index, nlAddr(vip, label)); err != nil {
 		return fmt.Errorf("adding VIP %s to %s: %w", vip, a.ifname, err)
 	}
 	a.mu.Lock()

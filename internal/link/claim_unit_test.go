@@ -42,15 +42,16 @@ func arpFrame(t *testing.T, op arp.Operation, sha net.HardwareAddr, sip netip.Ad
 }
 
 // TestClaimWatchProbes: Await first sends one RFC 5227 probe per IPv4 VIP
-// (sender IP 0.0.0.0, our MAC, target MAC zero), broadcast, and skips IPv6
-// VIPs; with ctx over already it then returns ctx's cause without reading.
+// (sender IP 0.0.0.0, our MAC, target MAC zero), broadcast (IPv6 VIPs get
+// a solicitation, TestClaimWatchProbes6); with ctx over already it then
+// returns ctx's cause without reading.
 func TestClaimWatchProbes(t *testing.T) {
 	f := &fakeFrames{}
-	w := newClaimWatch(testIfi, f)
+	w := newClaimWatch(testIfi, f, nil)
 	ctx, cancel := context.WithCancelCause(t.Context())
 	stop := errors.New("stopped")
 	cancel(stop)
-	if err := w.Await(ctx, []netip.Addr{vipA, netip.MustParseAddr("2001:2::100"), vipB}); err != stop {
+	if err := w.Await(ctx, []netip.Addr{vipA, vipB}); err != stop {
 		t.Errorf("Await with ctx over = %v, want its cause %v", err, stop)
 	}
 	mac, bcast := testIfi.HardwareAddr.String(), ethernet.Broadcast.String()
@@ -103,7 +104,7 @@ func TestClaimWatchClaim(t *testing.T) {
 					f.in <- claim
 					f.in <- claim // left unread
 				}()
-				w := newClaimWatch(testIfi, f)
+				w := newClaimWatch(testIfi, f, nil)
 				start := time.Now()
 				if err := w.Await(t.Context(), []netip.Addr{vipA, vipB}); err != nil {
 					t.Fatalf("Await: %v, want nil", err)
@@ -125,7 +126,7 @@ func TestClaimWatchClaim(t *testing.T) {
 func TestClaimWatchContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeFrames{}
-		w := newClaimWatch(testIfi, f)
+		w := newClaimWatch(testIfi, f, nil)
 		timeout := errors.New("no claim")
 		ctx, cancel := context.WithTimeoutCause(t.Context(), 1025*time.Millisecond, timeout)
 		defer cancel()
@@ -145,12 +146,12 @@ func TestClaimWatchContext(t *testing.T) {
 // Await, as does a probe that cannot be sent, naming the interface.
 func TestClaimWatchErrors(t *testing.T) {
 	f := &fakeFrames{readErr: net.ErrClosed}
-	err := newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA})
+	err := newClaimWatch(testIfi, f, nil).Await(t.Context(), []netip.Addr{vipA})
 	if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "watching claims on eth0") {
 		t.Errorf("Await with the socket closed = %v, want net.ErrClosed, naming eth0", err)
 	}
 	f = &fakeFrames{writeErr: errors.New("network is down")}
-	err = newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA})
+	err = newClaimWatch(testIfi, f, nil).Await(t.Context(), []netip.Addr{vipA})
 	if err == nil || err.Error() != "watching claims on eth0: probing 198.18.0.100: network is down" {
 		t.Errorf("Await with the probe failing = %v", err)
 	}
@@ -176,7 +177,7 @@ func TestClaimWatchProbeAnswer(t *testing.T) {
 				f.in <- arpFrame(t, arp.OperationRequest, otherMAC, vipA, zeroMAC, vipA)
 			}()
 			start := time.Now()
-			if err := newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA}); err != nil {
+			if err := newClaimWatch(testIfi, f, nil).Await(t.Context(), []netip.Addr{vipA}); err != nil {
 				t.Fatalf("Await: %v, want nil at the announcement", err)
 			}
 			if took := time.Since(start); took != 120*time.Millisecond {
@@ -191,7 +192,7 @@ func TestClaimWatchProbeAnswer(t *testing.T) {
 			timeout := errors.New("no claim")
 			ctx, cancel := context.WithTimeoutCause(t.Context(), 500*time.Millisecond, timeout)
 			defer cancel()
-			err := newClaimWatch(testIfi, f).Await(ctx, []netip.Addr{vipA})
+			err := newClaimWatch(testIfi, f, nil).Await(ctx, []netip.Addr{vipA})
 			if !errors.Is(err, ErrHeld) || !errors.Is(err, timeout) {
 				t.Errorf("Await = %v, want ErrHeld wrapping ctx's cause %v", err, timeout)
 			}
@@ -203,7 +204,7 @@ func TestClaimWatchProbeAnswer(t *testing.T) {
 	t.Run("answer to another prober", func(t *testing.T) {
 		f := &fakeFrames{in: make(chan []byte, 4)}
 		f.in <- arpFrame(t, arp.OperationReply, otherMAC, vipA, net.HardwareAddr{2, 0, 0, 0, 0, 3}, netip.IPv4Unspecified())
-		if err := newClaimWatch(testIfi, f).Await(t.Context(), []netip.Addr{vipA}); err != nil {
+		if err := newClaimWatch(testIfi, f, nil).Await(t.Context(), []netip.Addr{vipA}); err != nil {
 			t.Errorf("Await = %v, want nil", err)
 		}
 	})
