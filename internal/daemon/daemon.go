@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -69,6 +70,9 @@ type Daemon struct {
 	// by lifeMu once Run started.
 	user    *config.ScriptUser
 	started time.Time
+	// prevVIPs are the VIPs the last run on the state directory held
+	// (previousVIPs), read by Run before its first status write.
+	prevVIPs map[string]map[netip.Addr]bool
 	// loaded and reloadErr are status.Config; guarded by mu.
 	loaded    time.Time
 	reloadErr string
@@ -157,6 +161,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer release()
+	d.prevVIPs = previousVIPs(dir)
 	defer d.hookCancel()
 	d.mu.Lock()
 	d.started = time.Now()
@@ -225,7 +230,7 @@ func (d *Daemon) startAll() error {
 		opened = append(opened, sock)
 	}
 	d.reconcile(d.specs)
-	d.removeUnlisted(d.specs)
+	d.removeUnlisted(d.specs, d.prevVIPs)
 	for _, s := range d.specs {
 		if err := d.startRouter(s); err != nil {
 			return err
