@@ -296,6 +296,20 @@ func (m *Machine) becomeMaster(now time.Time, reason string) {
 	m.lowerSeen = false
 }
 
+// preempted is a MASTER yielding to the more preferred master at src. It
+// sends one last advert of its own first, which neither RFC 9568 §6.4.3
+// nor the BSDs do: after a partition heals, the preferred master was
+// MASTER all along and sends no gratuitous ARP, and when its advert
+// reaches us before ours reaches it, nobody tells the hosts that learned
+// our MAC during the partition to move back. Our advert makes it re-announce
+// (ActAnnounce here; keepalived and ucarp re-announce on a lower master's
+// advert too), which also ends the await-claim of our demotion. In a
+// plain failback it costs one more announce round of the new master.
+func (m *Machine) preempted(now time.Time, src netip.Addr, reason string) {
+	m.acts = append(m.acts, Action{Kind: ActSend, Advert: m.adv, Reason: "last advert before yielding: " + reason})
+	m.stepDown(now, src, reason)
+}
+
 // stepDown yields to the master at src and waits for it to go quiet.
 func (m *Machine) stepDown(now time.Time, src netip.Addr, reason string) {
 	m.setState(Backup, reason)

@@ -52,7 +52,7 @@ func (m *Machine) carpDown() time.Duration {
 func (m *Machine) receiveCARP(now time.Time, ad Advert) error {
 	if m.state == Master {
 		if yield, why := m.carpYields(ad); yield {
-			m.stepDown(now, ad.Src, "preempted by "+ad.Src.String()+" "+why)
+			m.preempted(now, ad.Src, "preempted by "+ad.Src.String()+" "+why)
 		} else {
 			m.announce(now, "less preferred master "+ad.Src.String()+" advertising ("+why+")")
 		}

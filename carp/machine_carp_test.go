@@ -185,8 +185,10 @@ func TestCARPMasterReceive(t *testing.T) {
 	interval := time.Second + 50*time.Second/256
 	down := 3*time.Second + 50*time.Second/256
 	us := carpAdv(ownIP, 1, 50, 0)
-	stepDown := func(r string) []Action {
-		return []Action{{Kind: ActState, From: Master, To: Backup, Reason: r}}
+	// A yielding master sends one last advert of its own (Machine.preempted).
+	stepDown := func(own Advert, r string) []Action {
+		return []Action{{Kind: ActSend, Advert: own, Reason: "last advert before yielding: " + r},
+			{Kind: ActState, From: Master, To: Backup, Reason: r}}
 	}
 	lessPreferred := func(ad Advert, r string) []Action {
 		return []Action{{Kind: ActSend, Advert: ad, Reason: r}, {Kind: ActAnnounce, Reason: r}}
@@ -197,13 +199,13 @@ func TestCARPMasterReceive(t *testing.T) {
 	tests := []recvCase{
 		{name: "faster master", cfg: cfgFor(ProtoCARP, skew50), master: true,
 			ad:   carpAdv(peerIP, 1, 0, 0),
-			want: stepDown("preempted by 198.18.0.12 advskew 0"), state: Backup, deadline: down, from: peerIP},
+			want: stepDown(us, "preempted by 198.18.0.12 advskew 0"), state: Backup, deadline: down, from: peerIP},
 		{name: "faster advbase", cfg: cfgFor(ProtoCARP, func(c *Config) { c.AdvBase = 2 }), master: true,
 			ad:   carpAdv(peerIP, 1, 200, 0),
-			want: stepDown("preempted by 198.18.0.12 advskew 200"), state: Backup, deadline: 6 * time.Second, from: peerIP},
+			want: stepDown(carpAdv(ownIP, 2, 0, 0), "preempted by 198.18.0.12 advskew 200"), state: Backup, deadline: 6 * time.Second, from: peerIP},
 		{name: "equal timing steps down (BSD)", cfg: cfgFor(ProtoCARP, skew50), master: true,
 			ad:   carpAdv(peerIP, 1, 50, 0),
-			want: stepDown("preempted by 198.18.0.12 advskew 50 (equal timing)"), state: Backup, deadline: down, from: peerIP},
+			want: stepDown(us, "preempted by 198.18.0.12 advskew 50 (equal timing)"), state: Backup, deadline: down, from: peerIP},
 		{name: "slower master re-announces and advertises", cfg: cfgFor(ProtoCARP, skew50), master: true,
 			ad:    carpAdv(peerIP, 1, 100, 0),
 			want:  lessPreferred(us, "less preferred master 198.18.0.12 advertising (advskew 100 > 50)"),
@@ -215,14 +217,14 @@ func TestCARPMasterReceive(t *testing.T) {
 		{name: "less demoted but slower peer wins", master: true,
 			cfg: cfgFor(ProtoCARP, func(c *Config) { c.Demote = DemoteByte }), weight: 1,
 			ad:   carpAdv(peerIP, 1, 100, 0),
-			want: stepDown("preempted by 198.18.0.12 demote 0 < 1"), state: Backup, deadline: 3 * time.Second, from: peerIP},
+			want: stepDown(carpAdv(ownIP, 1, 0, 1), "preempted by 198.18.0.12 demote 0 < 1"), state: Backup, deadline: 3 * time.Second, from: peerIP},
 		{name: "more demoted faster peer loses, even in DemoteSkew", cfg: cfgFor(ProtoCARP, skew50), master: true,
 			ad:    carpAdv(peerIP, 1, 0, 1),
 			want:  lessPreferred(us, "less preferred master 198.18.0.12 advertising (demote 1 > 0)"),
 			state: Master, deadline: interval, from: ownIP},
 		{name: "tie-break: reversed-lower peer wins", cfg: cfgFor(ProtoCARP, tie), master: true,
 			ad:    carpAdv(b, 1, 50, 0),
-			want:  stepDown("preempted by 198.18.2.9 advskew 50 (equal timing, lower reversed address)"),
+			want:  stepDown(carpAdv(a, 1, 50, 0), "preempted by 198.18.2.9 advskew 50 (equal timing, lower reversed address)"),
 			state: Backup, deadline: down, from: b},
 		{name: "tie-break: reversed-higher peer loses",
 			cfg:    cfgFor(ProtoCARP, func(c *Config) { c.AdvSkew, c.TieBreakIP, c.Addr = 50, true, b }),

@@ -112,7 +112,7 @@ func (m *Machine) yieldVRRP(now time.Time, ad Advert, reason string) {
 	if m.cfg.Proto == ProtoVRRP3 {
 		m.mai = ad.Interval
 	}
-	m.stepDown(now, ad.Src, reason)
+	m.preempted(now, ad.Src, reason)
 }
 
 // later returns the later of two times.

@@ -86,8 +86,10 @@ func TestVRRPBackupReceive(t *testing.T) {
 func TestVRRPMasterReceive(t *testing.T) {
 	v3 := ProtoVRRP3
 	us := vrrpAdv(v3, ownIP, 100, time.Second)
-	stepDown := func(r string) []Action {
-		return []Action{{Kind: ActState, From: Master, To: Backup, Reason: r}}
+	// A yielding master sends one last advert of its own (Machine.preempted).
+	stepDown := func(own Advert, r string) []Action {
+		return []Action{{Kind: ActSend, Advert: own, Reason: "last advert before yielding: " + r},
+			{Kind: ActState, From: Master, To: Backup, Reason: r}}
 	}
 	lower := func(r string) []Action {
 		return []Action{{Kind: ActSend, Advert: us, Reason: r}, {Kind: ActAnnounce, Reason: r}}
@@ -96,15 +98,15 @@ func TestVRRPMasterReceive(t *testing.T) {
 	tests := []recvCase{
 		{name: "higher priority", cfg: cfgFor(v3, nil), master: true,
 			ad:   vrrpAdv(v3, peerIP, 150, time.Second),
-			want: stepDown("preempted by 198.18.0.12 priority 150"), state: Backup,
+			want: stepDown(us, "preempted by 198.18.0.12 priority 150"), state: Backup,
 			deadline: vrrpDown(v3, 100, time.Second), from: peerIP},
 		{name: "higher priority, adopting its interval", cfg: cfgFor(v3, nil), master: true,
 			ad:   vrrpAdv(v3, peerIP, 150, 3*time.Second),
-			want: stepDown("preempted by 198.18.0.12 priority 150"), state: Backup,
+			want: stepDown(us, "preempted by 198.18.0.12 priority 150"), state: Backup,
 			deadline: vrrpDown(v3, 100, 3*time.Second), from: peerIP},
 		{name: "equal priority, higher address", cfg: cfgFor(v3, nil), master: true,
 			ad:   vrrpAdv(v3, peerIP, 100, time.Second),
-			want: stepDown("preempted by 198.18.0.12 priority 100 (equal priority, higher address)"), state: Backup,
+			want: stepDown(us, "preempted by 198.18.0.12 priority 100 (equal priority, higher address)"), state: Backup,
 			deadline: vrrpDown(v3, 100, time.Second), from: peerIP},
 		{name: "equal priority, lower address", cfg: cfgFor(v3, nil), master: true,
 			ad:    vrrpAdv(v3, low, 100, time.Second),
@@ -120,7 +122,7 @@ func TestVRRPMasterReceive(t *testing.T) {
 			state: Master, deadline: time.Second, from: ownIP},
 		{name: "demoted master yields to a backup's priority", cfg: cfgFor(v3, nil), master: true, weight: 80,
 			ad:   vrrpAdv(v3, peerIP, 50, time.Second),
-			want: stepDown("preempted by 198.18.0.12 priority 50"), state: Backup,
+			want: stepDown(vrrpAdv(v3, ownIP, 20, time.Second), "preempted by 198.18.0.12 priority 50"), state: Backup,
 			deadline: vrrpDown(v3, 20, time.Second), from: peerIP},
 	}
 	for _, tc := range tests {

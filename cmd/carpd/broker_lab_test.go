@@ -57,6 +57,10 @@ type brokerSetup struct {
 	ipv6 bool
 	// bin is the carpd binary to run; empty: this test binary.
 	bin string
+	// carp runs the router as CARP advbase 1 (the classic setup: advskew
+	// 0 on n1, 50 on n2, with a password, preemption on) instead of
+	// VRRPv3 at brokerAdvert.
+	carp bool
 }
 
 // static is the broker's static address on n: the DNAT target.
@@ -174,6 +178,20 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 	if s.homeAssistant {
 		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"
 	}
+	router := fmt.Sprintf(`    proto: vrrp3
+    vrid: %d
+    interval: %v
+    priority: %d
+`, s.vrid, brokerAdvert, prio)
+	if s.carp {
+		router = fmt.Sprintf(`    proto: carp
+    vhid: %d
+    advbase: 1
+    advskew: %d
+    preempt: true
+    password: carpd-lab
+`, s.vrid, 150-prio)
+	}
 	return fmt.Sprintf(`broker:
   config: %s
   ready_timeout: 5s
@@ -185,13 +203,9 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 routers:
   - name: mqtt
     iface: %s
-    proto: vrrp3
-    vrid: %d
-    interval: %v
-    priority: %d
-    vips: ['%s']
+%s    vips: ['%s']
     garp: {repeat: 3, interval: 100ms, delay: 0}
-`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, s.vrid, brokerAdvert, prio, vip)
+`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, router, vip)
 }
 
 // brokerStatus asks carpd for its broker's status.

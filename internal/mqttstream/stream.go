@@ -234,6 +234,13 @@ func (s *Stream) LastSeq() int {
 	return last
 }
 
+// Arrivals returns a copy of the arrivals so far, in arrival order.
+func (s *Stream) Arrivals() []Arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Arrival(nil), s.got...)
+}
+
 // Events returns a copy of the connection events so far, oldest first.
 func (s *Stream) Events() []Event {
 	s.mu.Lock()
