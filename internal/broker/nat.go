@@ -94,6 +94,52 @@ func (m *natMgr) set(router string, vips []netip.Prefix) error {
 	return nil
 }
 
+// verify puts the rules back when the kernel no longer holds what the
+// last apply left: another program deleted or changed carpd's table (a
+// firewall reload running `nft flush ruleset`, `nft delete table ip
+// carpd`), or the last apply failed. It returns whether it re-applied.
+// Called every verifyEvery while the broker is supervised.
+func (m *natMgr) verify() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.applied) == 0 && !m.dirty {
+		return false
+	}
+	got, err := m.table.Rules()
+	slices.SortFunc(got, cmpRule)
+	if err == nil && !m.dirty && slices.Equal(got, m.applied) {
+		return false
+	}
+	want := m.applied
+	if m.dirty {
+		// The last change failed: the union of every router's rules is
+		// what the kernel should hold.
+		want = nil
+		for _, r := range m.by {
+			want = append(want, r...)
+		}
+		slices.SortFunc(want, cmpRule)
+	}
+	var aerr error
+	if len(want) == 0 {
+		aerr = m.table.Remove()
+	} else {
+		aerr = m.table.Apply(want)
+	}
+	if aerr != nil {
+		m.dirty, m.lastErr = true, aerr.Error()
+		m.log.Error("restoring the DNAT table", "table", m.table.Name(), "error", aerr)
+		return false
+	}
+	attrs := []any{"table", m.table.Name(), "found", len(got), "rules", len(want)}
+	if err != nil {
+		attrs = append(attrs, "read_error", err)
+	}
+	m.log.Warn("DNAT table changed behind carpd's back; restored", attrs...)
+	m.dirty, m.lastErr, m.applied = false, "", want
+	return true
+}
+
 func cmpRule(a, b nat.Rule) int {
 	if c := a.VIP.Compare(b.VIP); c != 0 {
 		return c

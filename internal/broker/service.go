@@ -218,12 +218,38 @@ func (s *Service) Start() {
 			s.probe.run(s.ctx)
 		}()
 	}
+	if s.nat != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.verifyNAT(s.ctx)
+		}()
+	}
 	if s.hass != nil {
 		s.hass.start()
 	}
 	s.log.Info("supervising the broker", "cmd", s.cfg.Command, "addr", s.addr.String(),
 		"on_promote", s.cfg.OnPromote, "on_demote", s.cfg.OnDemote, "nat", s.cfg.NAT,
 		"garp_before_ready", s.cfg.GARPBeforeReady)
+}
+
+// verifyEvery is how often the DNAT table is read back (natMgr.verify):
+// a firewall reload that flushes every table takes the VIP's port away
+// for at most this long, for one netlink dump a second.
+const verifyEvery = time.Second
+
+// verifyNAT checks the DNAT table every verifyEvery until ctx ends.
+func (s *Service) verifyNAT(ctx context.Context) {
+	t := time.NewTicker(verifyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.nat.verify()
+		}
+	}
 }
 
 // Stop ends the Home Assistant publisher first (its goodbye needs the

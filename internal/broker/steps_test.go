@@ -3,10 +3,12 @@
 package broker
 
 import (
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/nat"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -178,4 +180,53 @@ func TestPromotionRestart(t *testing.T) {
 		promote(s, "vr1", vr1)
 		check(t, f, "promotion without DNAT", 1)
 	})
+}
+
+// TestDNATRestored: when another program deletes carpd's table (a
+// firewall reload's `nft flush ruleset`) or changes it, verify puts the
+// rules back and says so; when the kernel holds what was applied it does
+// nothing; after a failed apply it retries without a change of rules.
+func TestDNATRestored(t *testing.T) {
+	rec := newRecorder()
+	table := &fakeTable{rec: rec}
+	m := newNATMgr(netip.MustParseAddrPort("198.18.0.1:1883"), []uint16{1883}, slog.New(rec),
+		deps{table: table})
+	if m.verify() {
+		t.Errorf("verify re-applied with nothing applied")
+	}
+	if err := m.set("vr1", vr1); err != nil {
+		t.Fatal(err)
+	}
+	if m.verify() {
+		t.Errorf("verify re-applied an intact table")
+	}
+	table.rules = nil // nft delete table ip carpd
+	if !m.verify() {
+		t.Errorf("verify left a deleted table deleted")
+	}
+	table.rules = append(table.rules, nat.Rule{VIP: netip.MustParseAddr("198.18.0.9"), Port: 1883,
+		To: netip.MustParseAddrPort("198.18.0.2:1883")})
+	if !m.verify() {
+		t.Errorf("verify left a changed table changed")
+	}
+	table.failApply = true
+	if err := m.set("vr2", vr2); err == nil {
+		t.Fatal("set: no error from a failing apply")
+	}
+	if !m.verify() {
+		t.Errorf("verify did not retry the failed apply")
+	}
+	want := []string{
+		"apply [198.18.0.100:1883->198.18.0.1:1883]",
+		"apply [198.18.0.100:1883->198.18.0.1:1883]",
+		"apply [198.18.0.100:1883->198.18.0.1:1883]",
+		"apply failed",
+		"apply [198.18.0.100:1883->198.18.0.1:1883 198.18.0.101:1883->198.18.0.1:1883]",
+	}
+	if diff := cmp.Diff(want, rec.trace()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if n := len(rec.records("DNAT table changed behind carpd's back; restored")); n != 3 {
+		t.Errorf("%d restore log lines, want 3", n)
+	}
 }
