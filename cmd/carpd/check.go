@@ -71,6 +71,9 @@ func runCheckCmd(rf *runFlags, quiet bool, stdout io.Writer, stderr errOut) erro
 	for _, w := range f.Exposure() {
 		stderr.print(prioWarning, "warning: "+w)
 	}
+	for _, p := range f.Plans() {
+		stderr.print(prioInfo, "info: "+p)
+	}
 	if quiet {
 		return nil
 	}

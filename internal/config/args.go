@@ -24,10 +24,10 @@ const DefaultConfigFile = "/etc/carpd/carpd.yaml"
 type args struct {
 	config, iface, srcip, vhid, pass, passfile, advbase, advskew  string
 	upscript, downscript, deadratio, xparam, facility, mcast      string
-	proto, priority, interval, stateDir, name                     string
+	proto, priority, interval, stateDir, name, vmacIface          string
 	addrs, peers                                                  []string
 	preempt, nopreempt, neutral, shutdown, ignoreIfState, nomcast bool
-	daemonize, debug, vipByScripts                                bool
+	daemonize, debug, vipByScripts, vmac                          bool
 }
 
 // Flags is a configuration command line bound to the pflag.FlagSet that
@@ -93,6 +93,8 @@ func addFlags(fs *pflag.FlagSet, a *args) {
 	fs.StringVar(&a.interval, "interval", "", "VRRP: advertisement interval `DURATION`, e.g. 1s, 100ms (vrrp3) (default 1s)")
 	fs.BoolVar(&a.nopreempt, "nopreempt", false, "VRRP: do not preempt a less preferred master")
 	fs.BoolVar(&a.vipByScripts, "vip-by-scripts", false, "leave adding and removing the VIPs to the scripts")
+	fs.BoolVar(&a.vmac, "vmac", false, "hold the VIPs on a macvlan child with the virtual router MAC 00:00:5e:00:01:ID (keepalived use_vmac)")
+	fs.StringVar(&a.vmacIface, "vmac-iface", "", "`NAME` of the --vmac interface (default vrrp.ID)")
 	fs.StringArrayVar(&a.peers, "peer", nil, "unicast peer `ADDR` instead of multicast (repeatable)")
 	fs.StringVar(&a.stateDir, "state-dir", DefaultStateDir, "state `DIR` for pid, state and socket files")
 	fs.StringVar(&a.name, "name", "", "router `NAME` for notify and logs (default carpVHID / vrrpVRID)")
@@ -124,6 +126,7 @@ func flagLabels() map[string]string {
 		"hooks.up": "-u/--upscript", "hooks.down": "-d/--downscript", "mcast": "--mcast",
 		"proto": "--proto", "priority": "--priority", "interval": "--interval",
 		"peers": "--peer", "name": "--name", "vip_by_scripts": "--vip-by-scripts",
+		"vmac": "--vmac", "vmac_iface": "--vmac-iface",
 	}
 }
 
@@ -133,7 +136,8 @@ func flagLabels() map[string]string {
 //	-i eth0 -s 198.18.0.3 -v 29 -o /etc/ucarp/pass -a 198.18.0.2 -u up.sh -d down.sh -P -z
 //
 // with ucarp's meanings (ucarp src/ucarp.c and src/ucarp_p.h) plus --proto, --priority,
-// --interval, --nopreempt, --vip-by-scripts, --peer, --state-dir, --name.
+// --interval, --nopreempt, --vip-by-scripts, --peer, --state-dir, --name,
+// --vmac, --vmac-iface.
 // Errors name the flag; the File's Path is "" and the router's Line 0.
 // On error the File is nil when the flags did not parse, and otherwise
 // good only for its Warnings.
@@ -387,6 +391,12 @@ func (p *parser) argStrings(s *spec, fs *pflag.FlagSet, a *args) {
 	}
 	if fs.Changed("xparam") {
 		s.at["hooks.xparam"], s.r.Hooks.XParam = 0, a.xparam
+	}
+	if fs.Changed("vmac") {
+		s.at["vmac"], s.r.VMAC = 0, a.vmac
+	}
+	if fs.Changed("vmac-iface") {
+		s.at["vmac_iface"], s.r.VMACIface = 0, a.vmacIface
 	}
 }
 

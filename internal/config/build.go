@@ -53,6 +53,7 @@ func (p *parser) build(s *spec) (Router, bool) {
 	p.password(s, &r)
 	p.addresses(s, &r)
 	p.hookRules(s, &r)
+	p.vmacRules(s, &r)
 	if len(p.errs) != before || s.bad {
 		return r, false
 	}

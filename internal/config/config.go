@@ -96,6 +96,14 @@ type Router struct {
 	VIPByScripts  bool // ucarp --vip-by-scripts: hooks add and remove the VIPs
 	Neutral       bool // ucarp -n: no down hook on the first INIT→BACKUP
 
+	// VMAC puts the VIPs on a macvlan child of Iface whose address is the
+	// virtual router MAC (RFC 5798 §7.3), up only while MASTER, so that
+	// clients which ignore gratuitous ARP still reach the master
+	// (keepalived use_vmac, BSD carp). VMACIface is its name, defaulted
+	// by build (docs/config.md, vmac).
+	VMAC      bool
+	VMACIface string
+
 	GARP            GARP
 	Hooks           Hooks
 	TrackInterfaces []TrackInterface

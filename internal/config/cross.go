@@ -39,6 +39,7 @@ func (p *parser) crossCheck(specs []*spec) {
 			vips[v.Addr()] = s
 		}
 	}
+	p.vmacCross(specs)
 }
 
 type slot struct {

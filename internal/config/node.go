@@ -274,7 +274,7 @@ func hint(what, key string, known []string) string {
 			"upscript": "hooks: {up}", "downscript": "hooks: {down}",
 			"xparam": "hooks: {xparam}", "vrrp_version": "proto: vrrp2|vrrp3",
 			"track_interfaces": "track_interface", "track_scripts": "track_script", "router": "routers",
-			"ignoreifstate": "ignore_ifstate",
+			"ignoreifstate": "ignore_ifstate", "use_vmac": "vmac (and vmac_iface)",
 		}
 		switch key {
 		case "state":

@@ -48,9 +48,11 @@ type outRouter struct {
 	AcceptFrom  []string      `yaml:"accept_from,omitempty"`
 	UnicastTTL  *bool         `yaml:"unicast_ttl_check,omitempty"`
 
-	IgnoreIfState bool `yaml:"ignore_ifstate"`
-	VIPByScripts  bool `yaml:"vip_by_scripts"`
-	Neutral       bool `yaml:"neutral"`
+	IgnoreIfState bool   `yaml:"ignore_ifstate"`
+	VIPByScripts  bool   `yaml:"vip_by_scripts"`
+	Neutral       bool   `yaml:"neutral"`
+	VMAC          bool   `yaml:"vmac"`
+	VMACIface     string `yaml:"vmac_iface,omitempty"`
 
 	GARP            outGARP         `yaml:"garp"`
 	Hooks           outHooks        `yaml:"hooks"`
@@ -116,7 +118,7 @@ func normalize(r *Router) outRouter {
 	o := outRouter{
 		Name: r.Name, Iface: r.Iface, Proto: r.Proto.String(), Preempt: m.Preempt,
 		VIPs: []string{}, Peers: []string{}, Passfile: r.Passfile,
-		IgnoreIfState: r.IgnoreIfState, VIPByScripts: r.VIPByScripts, Neutral: r.Neutral,
+		IgnoreIfState: r.IgnoreIfState, VIPByScripts: r.VIPByScripts, Neutral: r.Neutral, VMAC: r.VMAC,
 		GARP: outGARP{Repeat: r.GARP.Repeat, Interval: r.GARP.Interval.String(),
 			Refresh: r.GARP.Refresh.String(), Delay: r.GARP.Delay.String()},
 		Hooks: outHooks{Up: orEmpty(r.Hooks.Up), Down: orEmpty(r.Hooks.Down), Notify: orEmpty(r.Hooks.Notify),
@@ -135,6 +137,9 @@ func normalize(r *Router) outRouter {
 	if r.Proto == carp.ProtoVRRP3 {
 		asV2 := !r.V3PseudoHeader
 		o.V3AsV2 = &asV2
+	}
+	if r.VMAC {
+		o.VMACIface = r.VMACIface
 	}
 	if r.Passfile == "" {
 		o.Password = r.Password

@@ -76,7 +76,7 @@ func routerKeys() []string {
 		"preempt_delay", "vips", "password", "passfile", "srcip", "peers", "mcast", "accept_from",
 		"unicast_ttl_check",
 		"v3_checksum_as_v2", "ignore_ifstate", "vip_by_scripts", "neutral", "garp", "hooks",
-		"track_interface", "track_script",
+		"track_interface", "track_script", "vmac", "vmac_iface",
 	}
 }
 
@@ -154,6 +154,10 @@ func (p *parser) routerCompound(s *spec, key string, v *yaml.Node) {
 		s.r.VIPByScripts, _ = p.boolean(key, v)
 	case "neutral":
 		s.r.Neutral, _ = p.boolean(key, v)
+	case "vmac":
+		s.r.VMAC, _ = p.boolean(key, v)
+	case "vmac_iface":
+		s.r.VMACIface, _ = p.str(key, v)
 	case "srcip":
 		s.r.SrcIP, _ = p.addr(key, v)
 	case "mcast":
