@@ -90,6 +90,7 @@ type Daemon struct {
 	sockets map[sockKey]*socket
 	ifaces  map[string]*ifaceRes
 	watch   *watcher
+	vm      vmacs
 	bsvc    Broker // nil without a broker
 	// hass is the broker (which tells Home Assistant, when
 	// broker.home_assistant is enabled), set by New, nil without a
@@ -138,6 +139,11 @@ func New(o Options, routers []config.Router) (*Daemon, error) {
 		return nil, errors.New("no virtual router configured")
 	}
 	d.specs = specs
+	for _, s := range specs {
+		if _, ok := o.Net.(VMACNet); s.VMAC && !ok {
+			return nil, fmt.Errorf("router %s: vmac is not supported by this network stack", s.Name)
+		}
+	}
 	if err := d.newBroker(); err != nil {
 		return nil, err
 	}
@@ -205,20 +211,39 @@ func (d *Daemon) Run(ctx context.Context) error {
 // startAll opens the sockets and interface handles, reconciles, and
 // starts the routers of New. Opening comes first so that a start-up that
 // cannot work (no privilege, say) fails before any address is touched.
-func (d *Daemon) startAll() error {
+func (d *Daemon) startAll() (err error) {
 	d.lifeMu.Lock()
 	defer d.lifeMu.Unlock()
 	var opened []*socket
+	var prepared []*config.Router
 	defer func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for _, s := range opened {
 			d.releaseSocket(s)
 		}
+		if err == nil {
+			return
+		}
+		// Routers that started release their own child in stopAll.
+		for _, s := range prepared {
+			if _, ok := d.routers[s.Name]; !ok {
+				d.releaseVMAC(s)
+			}
+		}
 	}()
 	for _, s := range d.specs {
+		if s.VMAC {
+			prepared = append(prepared, s)
+		}
+		if err := d.prepareVMAC(s); err != nil {
+			return err
+		}
 		d.mu.Lock()
 		_, err := d.iface(s.Iface)
+		if err == nil {
+			_, err = d.iface(addrIface(s))
+		}
 		var sock *socket
 		if err == nil {
 			sock, err = d.acquireSocket(s)

@@ -67,6 +67,8 @@ type executor struct {
 	ctx context.Context
 	// claimed reports a promotion's VIP step outcome to the router.
 	claimed func(ok bool)
+	// vlink sets the vmac child up or down; nil without vmac.
+	vlink func(up bool) error
 	// bsvc adds the broker's steps (DNAT, conntrack, restart); nil
 	// without a supervised broker.
 	bsvc BrokerSteps

@@ -107,14 +107,14 @@ func (d *Daemon) reconcile(specs []*config.Router) {
 			continue
 		}
 		d.mu.Lock()
-		res, err := d.iface(s.Iface)
+		res, err := d.iface(addrIface(s))
 		d.mu.Unlock()
 		if err != nil {
 			log.Error("reconciling leftovers", "error", err)
 			continue
 		}
 		stale := slices.Clone(s.VIPs)
-		label := d.net.Label(s.Iface, s.Machine.Proto, s.Machine.ID)
+		label := d.net.Label(addrIface(s), s.Machine.Proto, s.Machine.ID)
 		if ll, ok := res.addrs.(LabelLister); ok {
 			extra, err := ll.Labeled(label)
 			if err != nil && !errors.Is(err, errors.ErrUnsupported) {
@@ -159,7 +159,7 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	res, err := d.iface(s.Iface)
+	res, err := d.iface(addrIface(s))
 	if err != nil {
 		return err
 	}
@@ -167,14 +167,25 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	if err != nil {
 		return err
 	}
+	var vsend PacketWriter
+	if s.VMAC {
+		if vsend, err = d.net.(VMACNet).Sender(s.VMACIface, family(s), sock.conn.Src()); err != nil {
+			d.releaseSocket(sock)
+			return fmt.Errorf("opening the advert socket on %s: %w", s.VMACIface, err)
+		}
+	}
 	r := &router{
 		d: d, base: s, log: log, sock: sock, ctr: &counters{}, rp: rp,
 		adverts: make(chan carp.Advert, d.opts.QueueLen), ctl: make(chan func(time.Time), 16),
-		done: make(chan struct{}), spec: s, m: m, enc: enc,
+		done: make(chan struct{}), spec: s, m: m, enc: enc, vsend: vsend,
 		faults: make(map[fault]bool), track: make(map[string]int), rec: newRecord(d.statusChanged),
 	}
-	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(s.Iface, s.Machine.Proto, s.Machine.ID),
+	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(addrIface(s), s.Machine.Proto, s.Machine.ID),
 		r.ctr, r.claimResult)
+	if s.VMAC {
+		vn, child := d.net.(VMACNet), s.VMACIface
+		r.exec.vlink = func(up bool) error { return vn.SetLinkUp(child, up) }
+	}
 	r.exec.rec, r.exec.user, r.user = r.rec, d.user, d.user
 	r.setSpecSnap()
 	sock.set(r.rxEntry(dec), false)
@@ -196,6 +207,17 @@ func (d *Daemon) stopRouter(r *router, why string) {
 	defer d.mu.Unlock()
 	r.sock.set(&rxEntry{name: r.base.Name, id: r.base.Machine.ID}, true)
 	d.releaseSocket(r.sock)
+	if r.vsend != nil {
+		_ = r.vsend.Close()
+	}
+	if r.base.VMAC {
+		// The announcer and address handles of the child go with it.
+		if res, ok := d.ifaces[r.base.VMACIface]; ok {
+			res.close()
+			delete(d.ifaces, r.base.VMACIface)
+		}
+		d.releaseVMAC(r.base)
+	}
 	if d.routers[r.base.Name] == r {
 		delete(d.routers, r.base.Name)
 		d.order = slices.DeleteFunc(d.order, func(n string) bool { return n == r.base.Name })

@@ -145,3 +145,28 @@ func (linuxNet) Watch(ctx context.Context, ifaces []string, ch chan<- link.Event
 	}
 	return err
 }
+
+func (linuxNet) EnsureVMAC(parent, name string, mac net.HardwareAddr) (bool, error) {
+	return link.EnsureVMAC(parent, name, mac)
+}
+
+func (linuxNet) SetLinkUp(name string, up bool) error { return link.SetLinkUp(name, up) }
+
+func (linuxNet) DeleteVMAC(parent, name string) error { return link.DeleteVMAC(parent, name) }
+
+func (linuxNet) InetConf(iface string, ids ...int) (map[int]uint32, error) {
+	return link.InetConf(iface, ids...)
+}
+
+func (linuxNet) SetInetConf(iface string, vals map[int]uint32) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	return link.SetInetConf(iface, vals)
+}
+
+func (linuxNet) AllRPFilter() (int, error) { return link.AllRPFilter() }
+
+func (linuxNet) Sender(iface string, family int, src netip.Addr) (PacketWriter, error) {
+	return link.NewSender(iface, link.Family(family), link.Options{Src: src})
+}

@@ -242,7 +242,7 @@ func TestReload(t *testing.T) {
 	if err := n.d.Reload([]config.Router{vr3, added}, nil); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
-	if recs := n.logs.records("interface, protocol, id, source, group or peers changed; restarting the router"); len(recs) != 1 {
+	if recs := n.logs.records("interface, protocol, id, source, group, peers or vmac changed; restarting the router"); len(recs) != 1 {
 		t.Errorf("restart logs %v, want one", recs)
 	}
 	n.waitState("vr", "BACKUP", time.Second)

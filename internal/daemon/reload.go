@@ -13,7 +13,7 @@ import (
 //   - a router no longer configured leaves (bow-out, VIPs removed, down
 //     hooks if MASTER, notify STOP);
 //   - a new router starts (after removing leftovers of its VIPs);
-//   - a change of interface, protocol, id, source, group or peers restarts
+//   - a change of interface, protocol, id, source, group, peers or vmac restarts
 //     the router (it leaves first) and says so in the log;
 //   - anything else is applied in place: timers, priority and preemption
 //     through carp.Machine.Reconfigure, password, VIP list (added and
@@ -58,7 +58,7 @@ func (d *Daemon) Reload(routers []config.Router, user *config.ScriptUser) error 
 		r.log.Info("router removed from the configuration; stopping")
 	}
 	for _, r := range restart {
-		r.log.Warn("interface, protocol, id, source, group or peers changed; restarting the router")
+		r.log.Warn("interface, protocol, id, source, group, peers or vmac changed; restarting the router")
 	}
 	d.stopRouters(append(gone, restart...), "reload")
 	for _, r := range gone {
@@ -69,6 +69,16 @@ func (d *Daemon) Reload(routers []config.Router, user *config.ScriptUser) error 
 			added = append(added, s)
 		}
 	}
+	ready := added[:0:0]
+	for _, s := range added {
+		if err := d.prepareVMAC(s); err != nil {
+			errs = append(errs, fmt.Errorf("starting router %s: %w", s.Name, err))
+			d.releaseVMAC(s)
+			continue
+		}
+		ready = append(ready, s)
+	}
+	added = ready
 	d.reconcile(added)
 	for _, s := range added {
 		if err := d.startRouter(s); err != nil {

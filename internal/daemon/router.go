@@ -25,10 +25,15 @@ const maxManual = 255
 // router runs one virtual router. Fields below the line are owned by its
 // goroutine; ctl funcs run there too.
 type router struct {
-	d       *Daemon
-	base    *config.Router // the spec it started with: name, iface, proto, id never change
-	log     *slog.Logger
-	sock    *socket
+	d    *Daemon
+	base *config.Router // the spec it started with: name, iface, proto, id never change
+	log  *slog.Logger
+	sock *socket
+	// vsend sends the adverts from the vmac child, so that they carry the
+	// virtual MAC (RFC 5798 §7.3); nil without vmac. While the child is
+	// down (before the promotion's steps set it up, or after a demotion)
+	// the adverts go out of the shared socket instead.
+	vsend   PacketWriter
 	ctr     *counters
 	exec    *executor
 	rp      *replay
@@ -203,6 +208,12 @@ func (r *router) send(ad carp.Advert) {
 	src := r.sock.conn.Src()
 	for _, dst := range dsts {
 		b, err := r.enc.encode(ad, src, dst)
+		if err == nil && r.vsend != nil {
+			if r.vsend.WriteTo(b, dst) == nil {
+				r.ctr.sent.Add(1)
+				continue
+			}
+		}
 		if err == nil {
 			err = r.sock.write(b, dst)
 		}

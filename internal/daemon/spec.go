@@ -110,5 +110,6 @@ func validate(r *config.Router) error {
 // shut down and started again rather than updated in place.
 func restartNeeded(r, n *config.Router) bool {
 	return r.Iface != n.Iface || r.Machine.Proto != n.Machine.Proto || r.Machine.ID != n.Machine.ID ||
-		routerSockKey(r) != routerSockKey(n) || !slices.Equal(r.Peers, n.Peers)
+		routerSockKey(r) != routerSockKey(n) || !slices.Equal(r.Peers, n.Peers) ||
+		r.VMAC != n.VMAC || r.VMACIface != n.VMACIface
 }

@@ -94,6 +94,11 @@ func (e *executor) awaitClaim(j *job) error {
 func (e *executor) addVIPs(*job) error {
 	e.holding = true
 	var errs []error
+	if e.vlink != nil {
+		if err := e.vlink(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range e.spec.VIPs {
 		if err := e.addrs.Add(p, e.label); err != nil {
 			errs = append(errs, fmt.Errorf("adding %v to %s: %w", p, e.spec.Iface, err))
@@ -125,6 +130,13 @@ func (e *executor) removeVIPs(*job) error {
 	for _, p := range e.spec.VIPs {
 		if err := e.addrs.Remove(p); err != nil {
 			errs = append(errs, fmt.Errorf("removing %v from %s: %w", p, e.spec.Iface, err))
+		}
+	}
+	if e.vlink != nil {
+		// Down, the child neither answers ARP nor sends anything: a
+		// backup never shows the virtual MAC to the switch.
+		if err := e.vlink(false); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
