@@ -14,7 +14,46 @@ import (
 
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
 )
+
+// advertMACs returns the source MACs of the protocol 112 frames the lab's
+// client sees within wait, at most max of them.
+func advertMACs(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string {
+	t.Helper()
+	var macs []string
+	err := l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName(l.Client.Iface)
+		if err != nil {
+			return err
+		}
+		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv4), nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		for len(macs) < max {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return nil // the deadline
+			}
+			var f ethernet.Frame
+			if f.UnmarshalBinary(buf[:n]) == nil && len(f.Payload) >= 20 && f.Payload[9] == 112 {
+				macs = append(macs, f.Source.String())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return macs
+}
 
 // arpAnswers sends one ARP request for vip from the lab's client and
 // returns every MAC that answered within wait, so that a second answer
@@ -142,6 +181,10 @@ func TestLabVMAC(t *testing.T) {
 		t.Errorf("ARP answers for %v: %v, want only %s", vip, got, vmac)
 	}
 	lab.Wait(t, 2*time.Second, "switch learning "+vmac+" on n1's port", func() bool { return fdbPort(t, l, vmac) == portOf(n1) })
+	// RFC 5798 §7.3: the adverts carry the virtual MAC.
+	if got := advertMACs(t, l, time.Second, 3); len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return m != vmac }) {
+		t.Errorf("adverts from %v, want all from %s", got, vmac)
+	}
 
 	start := time.Now()
 	if err := a.Signal(syscall.SIGTERM); err != nil {
