@@ -3,10 +3,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,7 +173,7 @@ func TestLabVMAC(t *testing.T) {
 		if got := c.n.HasAddr(vip); got != c.hasVIP {
 			t.Errorf("%s holds the VIP: %v, want %v", c.n.Name, got, c.hasVIP)
 		}
-		for _, kv := range [][3]string{{c.n.Iface, "arp_ignore", "1"}, {c.n.Iface, "arp_filter", "1"},
+		for _, kv := range [][3]string{{c.n.Iface, "arp_ignore", "1"}, {c.n.Iface, "arp_filter", "1"}, {c.n.Iface, "arp_announce", "2"},
 			{"vrrp.7", "arp_ignore", "1"}, {"vrrp.7", "rp_filter", "0"}, {"vrrp.7", "arp_filter", "0"}} {
 			if got := ipv4Conf(t, c.n, kv[0], kv[1]); got != kv[2] {
 				t.Errorf("%s: %s %s = %s, want %s", c.n.Name, kv[0], kv[1], got, kv[2])
@@ -232,5 +235,187 @@ func TestLabVMAC(t *testing.T) {
 	}
 	if i := ipv4Conf(t, n2, n2.Iface, "arp_ignore"); i != origIgnore {
 		t.Errorf("n2 eth0 arp_ignore %s after exit, want %s as before the first run", i, origIgnore)
+	}
+}
+
+// ignoreGARP makes the lab's client deaf to gratuitous ARP for vip, as
+// many small devices are: its nft arp table drops every ARP packet whose
+// target protocol address is vip (gratuitous requests and replies alike),
+// so it learns vip's MAC only from answers to its own requests, whose
+// target is the client. It returns a reader of the rule's counter.
+func ignoreGARP(t *testing.T, l *lab.Lab, vip netip.Addr) func() int {
+	t.Helper()
+	for _, argv := range [][]string{
+		{"nft", "add", "table", "arp", "deaf"},
+		{"nft", "add", "chain", "arp", "deaf", "in", "{ type filter hook input priority 0; }"},
+		{"nft", "add", "rule", "arp", "deaf", "in", "arp", "daddr", "ip", vip.String(), "counter", "drop"},
+	} {
+		if out, err := l.Client.Run(t.Context(), argv...); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return func() int {
+		out, err := l.Client.Run(t.Context(), "nft", "list", "chain", "arp", "deaf", "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(out))
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "packets" {
+				n, _ := strconv.Atoi(f[i+1])
+				return n
+			}
+		}
+		return -1
+	}
+}
+
+// setNeigh sets the client's eth0 neighbour parameters (sysctl
+// net.ipv4.neigh.eth0.NAME).
+func setNeigh(t *testing.T, n *lab.Node, name, value string) {
+	t.Helper()
+	path := "/proc/sys/net/ipv4/neigh/" + n.Iface + "/" + name
+	if err := n.Do(func() error { return os.WriteFile(path, []byte(value), 0o644) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reach tries a TCP connection from the lab's client to vip port 9 every
+// 50 ms (each attempt bounded by 100 ms) and sends the time of every
+// answer (a refusal: nothing listens, the holder of vip answers with a
+// reset) on the channel until stop is closed.
+func reach(t *testing.T, l *lab.Lab, vip netip.Addr, stop <-chan struct{}) <-chan time.Time {
+	ch := make(chan time.Time, 4096)
+	go func() {
+		defer close(ch)
+		_ = l.Client.Do(func() error {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return nil
+				case <-tick.C:
+				}
+				c, err := net.DialTimeout("tcp", netip.AddrPortFrom(vip, 9).String(), 100*time.Millisecond)
+				if c != nil {
+					c.Close()
+				}
+				if err == nil || errors.Is(err, syscall.ECONNREFUSED) {
+					select {
+					case ch <- time.Now():
+					default:
+					}
+				}
+			}
+		})
+	}()
+	return ch
+}
+
+// garpDeafOutage runs two nodes (VRRPv3, 200 ms adverts, n1 preferred),
+// with or without --vmac, and a client deaf to gratuitous ARP that keeps
+// connecting to the VIP; it kills n1 (SIGKILL, then its link down) and
+// returns how long the client went without an answer. It checks the MAC
+// the client's neighbour entry names at the first answer.
+func garpDeafOutage(t *testing.T, vmac bool, vrid int, limit time.Duration) time.Duration {
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.AddrFrom4([4]byte{198, 18, 0, byte(vrid)})
+	dropped := ignoreGARP(t, l, vip)
+	// The kernel default base_reachable_time is 30 s: an entry stays
+	// REACHABLE 15..45 s; 4 s keeps the test short. CARPD_LAB_NEIGH_DEFAULT=1
+	// keeps the default, to measure what a real client goes through.
+	if os.Getenv("CARPD_LAB_NEIGH_DEFAULT") != "1" {
+		setNeigh(t, l.Client, "base_reachable_time_ms", "4000")
+	}
+	var extra []string
+	if vmac {
+		extra = []string{"--vmac"}
+	}
+	id := strconv.Itoa(vrid)
+	a := startCarpd(t, n1, "", vrrpArgs(n1, id, "200", vip.String(), extra...)...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", vrrpArgs(n2, id, "100", vip.String(), extra...)...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+
+	stop := make(chan struct{})
+	defer close(stop)
+	answers := reach(t, l, vip, stop)
+	// Two seconds of answers: the client's entry names n1's MAC.
+	var last time.Time
+	warm := time.After(2 * time.Second)
+	for warming := true; warming; {
+		select {
+		case last = <-answers:
+		case <-warm:
+			warming = false
+		}
+	}
+	if last.IsZero() {
+		t.Fatal("the client never reached the VIP before the fault")
+	}
+	before := dropped()
+	start := time.Now()
+	if err := a.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n1.LinkDown()
+	deadline := time.After(limit)
+	for {
+		select {
+		case at := <-answers:
+			if at.Before(start) {
+				continue
+			}
+			b.waitState(t, "MASTER", time.Second)
+			out, err := l.Client.Run(t.Context(), "ip", "neigh", "show", vip.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("client's entry at the first answer: %s", strings.TrimSpace(string(out)))
+			// Without vmac the client learnt n2's MAC by asking; with
+			// it, it still has the virtual MAC it always had.
+			want := n2.MAC.String()
+			if vmac {
+				want = fmt.Sprintf("00:00:5e:00:01:%02x", vrid)
+			}
+			if !strings.Contains(string(out), "lladdr "+want) {
+				t.Errorf("client's entry for %v is %q, want %s", vip, strings.TrimSpace(string(out)), want)
+			}
+			if dropped() <= before {
+				t.Errorf("the client's nft rule dropped no gratuitous ARP during the takeover (%d before, %d after)", before, dropped())
+			}
+			return at.Sub(start)
+		case <-deadline:
+			t.Fatalf("the client did not reach the VIP within %v of n1's death", limit)
+		}
+	}
+}
+
+// TestLabVMACGARPDeafClient is the case vmac exists for: a client that
+// ignores gratuitous ARP keeps sending to the dead master's MAC until its
+// neighbour entry expires (REACHABLE for 0.5..1.5 × base_reachable_time,
+// here 4 s, then delay_first_probe_time 5 s and 3 unicast probes 1 s
+// apart); with vmac the MAC it knows moves with the VIP, so its outage is
+// the takeover (master-down about 722 ms) plus its next attempt.
+func TestLabVMACGARPDeafClient(t *testing.T) {
+	t.Parallel()
+	masterDown := 3*200*time.Millisecond + 156*200*time.Millisecond/256
+	var without, with time.Duration
+	limit := 40 * time.Second
+	if os.Getenv("CARPD_LAB_NEIGH_DEFAULT") == "1" {
+		limit = 90 * time.Second
+	}
+	t.Run("without", func(t *testing.T) { without = garpDeafOutage(t, false, 31, limit) })
+	t.Run("with", func(t *testing.T) { with = garpDeafOutage(t, true, 32, 20*time.Second) })
+	t.Logf("GARP-deaf client outage after node death: without vmac %v, with vmac %v (master-down %v)",
+		without.Round(time.Millisecond), with.Round(time.Millisecond), masterDown.Round(time.Millisecond))
+	// Without vmac the entry must at least go through delay_first_probe_time (5 s).
+	if without != 0 && without < masterDown+4*time.Second {
+		t.Errorf("without vmac the outage was %v: the client should have waited for its neighbour entry to expire", without)
+	}
+	if with != 0 && with > masterDown+2*time.Second {
+		t.Errorf("with vmac the outage was %v, want about the master-down interval %v", with, masterDown)
 	}
 }

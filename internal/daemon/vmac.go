@@ -45,6 +45,7 @@ type PacketWriter interface {
 const (
 	confRPFilter           = 8
 	confARPFilter          = 13
+	confARPAnnounce        = 18
 	confARPIgnore          = 19
 	confPromoteSecondaries = 20
 )
@@ -61,8 +62,14 @@ var childConf = map[int]uint32{confARPIgnore: 1, confRPFilter: 0, confPromoteSec
 // after: arp_ignore=1, so that the parent does not answer ARP for the VIPs
 // (addresses of the child) with its own MAC, which is what the child
 // exists to avoid; arp_filter=1, so that it answers only where the reply
-// would be routed. keepalived sets the same (vrrp_if_config.c).
-var parentConf = map[int]uint32{confARPIgnore: 1, confARPFilter: 1}
+// would be routed (keepalived sets both, vrrp_if_config.c). arp_announce=2
+// as well: the master's answers to clients leave through the parent, and
+// when it asks for a client's MAC the kernel would by default name the
+// packet's source, the VIP, as sender, with the parent's MAC; the client
+// then files the VIP under that MAC (RFC 826 merge), and after a takeover
+// a client that ignores gratuitous ARP is back to waiting for its entry
+// to expire. With 2 the request names the parent's own address.
+var parentConf = map[int]uint32{confARPIgnore: 1, confARPFilter: 1, confARPAnnounce: 2}
 
 // vmacs tracks the children carpd made and the parents whose settings it
 // changed.
@@ -127,7 +134,7 @@ func (d *Daemon) holdParent(vn VMACNet, parent string) error {
 	}
 	saved, err := d.loadSaved(parent)
 	if err != nil {
-		if saved, err = vn.InetConf(parent, confARPIgnore, confARPFilter); err != nil {
+		if saved, err = vn.InetConf(parent, confARPIgnore, confARPFilter, confARPAnnounce); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(saved)
@@ -138,8 +145,8 @@ func (d *Daemon) holdParent(vn VMACNet, parent string) error {
 	if err := vn.SetInetConf(parent, parentConf); err != nil {
 		return err
 	}
-	d.log.Info("set ARP settings of the vmac parent", "iface", parent, "arp_ignore", 1, "arp_filter", 1,
-		"was_arp_ignore", saved[confARPIgnore], "was_arp_filter", saved[confARPFilter])
+	d.log.Info("set ARP settings of the vmac parent", "iface", parent, "arp_ignore", 1, "arp_filter", 1, "arp_announce", 2,
+		"was_arp_ignore", saved[confARPIgnore], "was_arp_filter", saved[confARPFilter], "was_arp_announce", saved[confARPAnnounce])
 	d.vm.parents[parent] = &parentState{refs: 1, saved: saved}
 	return nil
 }
@@ -154,8 +161,10 @@ func (d *Daemon) loadSaved(parent string) (map[int]uint32, error) {
 	if err := json.Unmarshal(b, &saved); err != nil {
 		return nil, err
 	}
-	if _, ok := saved[confARPIgnore]; !ok {
-		return nil, errors.New("no arp_ignore saved")
+	for id := range parentConf {
+		if _, ok := saved[id]; !ok {
+			return nil, errors.New("incomplete settings saved")
+		}
 	}
 	d.log.Warn("restoring from the settings an earlier run saved", "iface", parent, "file", d.savedPath(parent))
 	return saved, nil
@@ -184,7 +193,7 @@ func (d *Daemon) releaseVMAC(s *config.Router) {
 		return
 	}
 	delete(d.vm.parents, s.Iface)
-	now, err := vn.InetConf(s.Iface, confARPIgnore, confARPFilter)
+	now, err := vn.InetConf(s.Iface, confARPIgnore, confARPFilter, confARPAnnounce)
 	if err != nil {
 		log.Error("reading the ARP settings to restore", "error", err)
 		return
@@ -204,7 +213,8 @@ func (d *Daemon) releaseVMAC(s *config.Router) {
 		return
 	}
 	_ = os.Remove(d.savedPath(s.Iface))
-	log.Info("restored the ARP settings of the vmac parent", "arp_ignore", p.saved[confARPIgnore], "arp_filter", p.saved[confARPFilter])
+	log.Info("restored the ARP settings of the vmac parent", "arp_ignore", p.saved[confARPIgnore], "arp_filter", p.saved[confARPFilter],
+		"arp_announce", p.saved[confARPAnnounce])
 }
 
 // addrIface is the interface the VIPs of s live on.

@@ -206,6 +206,15 @@ func sendARP(c frameWriter, op arp.Operation, mac net.HardwareAddr, sip netip.Ad
 		return err
 	}
 	_, err = c.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	if errors.Is(err, unix.ENETDOWN) {
+		// A packet socket whose interface was down when it was bound,
+		// or went down since, holds ENETDOWN as its pending error
+		// (net/packet/af_packet.c packet_do_bind, packet_notifier),
+		// which the next send returns once: a vmac child is down
+		// until its router is promoted. The retry sends the frame, or
+		// fails again if the interface is still down.
+		_, err = c.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	}
 	return err
 }
 

@@ -157,3 +157,18 @@ func TestAnnounceErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnounceAfterDown: the ENETDOWN a packet socket keeps from its
+// interface's earlier down state costs no gratuitous ARP; a persistent
+// one is reported.
+func TestAnnounceAfterDown(t *testing.T) {
+	a, fa, _, _ := fakeAnnouncer()
+	fa.pendingErr = unix.ENETDOWN
+	if n, err := a.Announce([]netip.Addr{netip.MustParseAddr("198.18.0.7")}); err != nil || n != 2 || len(fa.written) != 2 {
+		t.Errorf("Announce after a pending ENETDOWN: %d sent, %d written, %v; want 2, 2, nil", n, len(fa.written), err)
+	}
+	fa.writeErr = unix.ENETDOWN
+	if _, err := a.Announce([]netip.Addr{netip.MustParseAddr("198.18.0.7")}); !errors.Is(err, unix.ENETDOWN) {
+		t.Errorf("Announce on a down interface: %v, want ENETDOWN", err)
+	}
+}

@@ -81,7 +81,10 @@ type fakeFrames struct {
 	deadlines int // SetReadDeadline calls
 	written   []fakeFrame
 	writeErr  error
-	closed    bool
+	// pendingErr is returned by the next write only, as a socket's
+	// pending error (sk_err) is.
+	pendingErr error
+	closed     bool
 }
 
 // fakeFrame is one frame written and the address it was written to.
@@ -111,6 +114,10 @@ func (f *fakeFrames) ReadFrom(b []byte) (int, net.Addr, error) {
 func (f *fakeFrames) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if f.writeErr != nil {
 		return 0, f.writeErr
+	}
+	if err := f.pendingErr; err != nil {
+		f.pendingErr = nil
+		return 0, err
 	}
 	f.written = append(f.written, fakeFrame{Frame: append([]byte(nil), b...), To: addr})
 	return len(b), nil

@@ -28,6 +28,7 @@ import (
 const (
 	ConfRPFilter           = 8
 	ConfARPFilter          = 13
+	ConfARPAnnounce        = 18
 	ConfARPIgnore          = 19
 	ConfPromoteSecondaries = 20
 	ConfAcceptLocal        = 23
@@ -45,6 +46,8 @@ func ConfName(id int) string {
 		return "arp_filter"
 	case ConfARPIgnore:
 		return "arp_ignore"
+	case ConfARPAnnounce:
+		return "arp_announce"
 	case ConfPromoteSecondaries:
 		return "promote_secondaries"
 	case ConfAcceptLocal:
