@@ -61,6 +61,8 @@ type brokerSetup struct {
 	// 0 on n1, 50 on n2, with a password, preemption on) instead of
 	// VRRPv3 at brokerAdvert.
 	carp bool
+	// vmac sets vmac: true on both nodes.
+	vmac bool
 }
 
 // static is the broker's static address on n: the DNAT target.
@@ -174,7 +176,10 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 		failures = 3
 	}
 	peerLine := ", peer: '" + s.static(peer).String() + "'"
-	hassLine := ""
+	hassLine, vmacLine := "", ""
+	if s.vmac {
+		vmacLine = "    vmac: true\n"
+	}
 	if s.homeAssistant {
 		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"
 	}
@@ -205,7 +210,7 @@ routers:
     iface: %s
 %s    vips: ['%s']
     garp: {repeat: 3, interval: 100ms, delay: 0}
-`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, router, vip)
+%s`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, router, vip, vmacLine)
 }
 
 // brokerStatus asks carpd for its broker's status.

@@ -63,7 +63,13 @@ func TestLabClientOutage(t *testing.T) {
 
 // outageTrial runs one failover and returns the longest gap.
 func outageTrial(t *testing.T, kind string, garpFirst bool, vrid int) time.Duration {
-	l, vip, nodes := newBrokerLab(t, brokerSetup{vrid: vrid, garpBeforeReady: garpFirst})
+	return outageTrialWith(t, kind, brokerSetup{vrid: vrid, garpBeforeReady: garpFirst})
+}
+
+// outageTrialWith is outageTrial with any broker lab setup.
+func outageTrialWith(t *testing.T, kind string, setup brokerSetup) time.Duration {
+	vrid, garpFirst := setup.vrid, setup.garpBeforeReady
+	l, vip, nodes := newBrokerLab(t, setup)
 	n1, n2 := nodes[0], nodes[1]
 	wantDNAT(t, n1.n, vip, true)
 	wantDNAT(t, n2.n, vip, false)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carpd/carpd/internal/daemon"
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -418,4 +419,28 @@ func TestLabVMACGARPDeafClient(t *testing.T) {
 	if with != 0 && with > masterDown+2*time.Second {
 		t.Errorf("with vmac the outage was %v, want about the master-down interval %v", with, masterDown)
 	}
+}
+
+// TestLabVMACBroker: the broker setup (DNAT, conntrack flush, client
+// reset, await-claim, broker restart, bridge probe) with vmac on both
+// nodes, through a node death and a planned handover: the MQTT client's
+// outage stays within TestLabClientOutage's bounds, and the bridge probe
+// works across the nodes' static addresses.
+func TestLabVMACBroker(t *testing.T) {
+	needBrokerLab(t)
+	for i, kind := range []string{"kill", "term"} {
+		t.Run(kind, func(t *testing.T) {
+			gap := outageTrialWith(t, kind, brokerSetup{vrid: 70 + i, vmac: true})
+			t.Logf("vmac, %s: longest gap %v", kind, gap.Round(time.Millisecond))
+		})
+	}
+	t.Run("probe", func(t *testing.T) {
+		_, vip, nodes := newBrokerLab(t, brokerSetup{vrid: 72, vmac: true})
+		if ex, up := linkState(t, nodes[0].n, "vrrp.72"); !ex || !up || !nodes[0].n.HasAddr(vip) {
+			t.Errorf("n1: vrrp.72 exists %v, up %v, VIP %v; want all", ex, up, nodes[0].n.HasAddr(vip))
+		}
+		probeOK := func(s *daemon.BrokerStatus) bool { return pathsAre(s, "ok") }
+		nodes[0].waitBroker(t, "probe ok", 15*time.Second, probeOK)
+		nodes[1].waitBroker(t, "probe ok", 15*time.Second, probeOK)
+	})
 }
