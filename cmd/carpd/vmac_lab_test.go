@@ -86,7 +86,8 @@ func arpAnswers(t *testing.T, l *lab.Lab, vip netip.Addr, wait time.Duration) []
 			if err != nil {
 				return nil // the deadline
 			}
-			if p.Operation == arp.OperationReply && p.SenderIP == vip {
+			// Only answers to us: a gratuitous reply is broadcast.
+			if p.Operation == arp.OperationReply && p.SenderIP == vip && p.TargetIP == l.Client.IP4.Addr() {
 				macs = append(macs, p.SenderHardwareAddr.String())
 			}
 		}
@@ -443,4 +444,98 @@ func TestLabVMACBroker(t *testing.T) {
 		nodes[0].waitBroker(t, "probe ok", 15*time.Second, probeOK)
 		nodes[1].waitBroker(t, "probe ok", 15*time.Second, probeOK)
 	})
+}
+
+// TestLabVMACKeepalived runs carpd --vmac against keepalived use_vmac on
+// one VRRP router, VRRPv3 and VRRPv2, each master in turn: the backup
+// of either kind stays silent (one ARP answer, from the virtual MAC), and
+// the switch learns the virtual MAC on the master's port after each
+// handover.
+func TestLabVMACKeepalived(t *testing.T) {
+	for _, tc := range []struct {
+		version           int
+		proto, vrid, pass string
+	}{
+		{3, "vrrp3", "23", ""},
+		{2, "vrrp2", "24", "pw"},
+	} {
+		t.Run(tc.proto, func(t *testing.T) {
+			t.Parallel()
+			lookPath(t, "keepalived")
+			l := lab.New(t, 2, lab.WithoutIPv6())
+			n1, n2 := l.Nodes[0], l.Nodes[1]
+			vip := netip.MustParseAddr("198.18.0." + tc.vrid)
+			id, _ := strconv.Atoi(tc.vrid)
+			vmac := fmt.Sprintf("00:00:5e:00:01:%02x", id)
+			conf := func(prio int) string {
+				path := keepalivedConf(t, tc.version, prio, tc.vrid, vip.String(), tc.pass)
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, path, strings.Replace(string(b), "  priority", "  use_vmac\n  priority", 1))
+				return path
+			}
+			args := []string{"--proto", tc.proto, "-i", n1.Iface, "-v", tc.vrid, "-a", vip.String(), "--priority", "100", "--vmac"}
+			if tc.pass != "" {
+				args = append(args, "-p", tc.pass)
+			}
+			oneAnswer := func(when string) {
+				t.Helper()
+				if got := arpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+					t.Errorf("%s: ARP answers %v, want one from %s", when, got, vmac)
+				}
+			}
+			learnt := func(n *lab.Node, when string) {
+				t.Helper()
+				lab.Wait(t, 3*time.Second, when+": switch learning "+vmac+" on "+n.Name+"'s port", func() bool {
+					return fdbPort(t, l, vmac) == portOf(n)
+				})
+			}
+
+			// keepalived master, carpd backup.
+			k := startKeepalived(t, n2, conf(200))
+			lab.Wait(t, 10*time.Second, "keepalived master", func() bool { return n2.HasAddr(vip) })
+			a := startCarpd(t, n1, "", args...)
+			a.waitState(t, "BACKUP", 5*time.Second)
+			lab.Wait(t, 5*time.Second, "keepalived's adverts accepted", func() bool {
+				st, err := a.status()
+				return err == nil && st.Counters.Received >= 2
+			})
+			oneAnswer("keepalived master")
+			learnt(n2, "keepalived master")
+
+			start := time.Now()
+			if err := k.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			a.waitState(t, "MASTER", 5*time.Second)
+			lab.Wait(t, 2*time.Second, "VIP on n1's vrrp."+tc.vrid, func() bool { return n1.HasAddr(vip) })
+			learnt(n1, "carpd master")
+			t.Logf("carpd master and learnt on its port %v after keepalived's SIGTERM", time.Since(start).Round(time.Millisecond))
+			oneAnswer("carpd master")
+
+			// keepalived back as backup stays so; carpd hands over on SIGTERM.
+			startKeepalived(t, n2, conf(50))
+			time.Sleep(4 * time.Second) // keepalived's master-down interval, 3 s and skew
+			if n2.HasAddr(vip) {
+				t.Fatal("keepalived with priority 50 claimed the VIP from carpd")
+			}
+			oneAnswer("carpd master, keepalived backup")
+			start = time.Now()
+			if err := a.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			lab.Wait(t, 5*time.Second, "keepalived master again", func() bool { return n2.HasAddr(vip) })
+			learnt(n2, "keepalived master again")
+			t.Logf("keepalived master and learnt on its port %v after carpd's SIGTERM", time.Since(start).Round(time.Millisecond))
+			if err := a.Wait(t.Context()); err != nil {
+				t.Errorf("carpd after SIGTERM: %v", err)
+			}
+			if ex, _ := linkState(t, n1, "vrrp."+tc.vrid); ex {
+				t.Errorf("carpd left vrrp.%s behind", tc.vrid)
+			}
+			oneAnswer("keepalived master again")
+		})
+	}
 }
