@@ -131,3 +131,18 @@ func TestCheckQuiet(t *testing.T) {
 		t.Errorf("bad file: stdout %q, stderr %q, error %v; want the errors and a failure", out, errs, err)
 	}
 }
+
+// TestCheckVMAC: check says what run will create for a vmac router, and
+// the normalized form names the child.
+func TestCheckVMAC(t *testing.T) {
+	out, errOut, err := runCheck(t, "-i", "carpd-test0", "-v", "29", "-a", "198.18.0.2", "--proto", "vrrp3", "--vmac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "info: router vrrp29: carpd run creates macvlan vrrp.29 (mode private) on carpd-test0 with MAC 00:00:5e:00:01:1d") {
+		t.Errorf("stderr lacks the vmac info line:\n%s", errOut)
+	}
+	if !strings.Contains(out, "vmac: true\n    vmac_iface: vrrp.29\n") {
+		t.Errorf("normalized form lacks vmac:\n%s", out)
+	}
+}
