@@ -191,6 +191,12 @@ func TestLabVMAC(t *testing.T) {
 		t.Errorf("adverts from %v, want all from %s", got, vmac)
 	}
 
+	// The VIP removed from the child behind carpd's back comes back.
+	if _, err := n1.Run(t.Context(), "ip", "addr", "del", vip.String()+"/32", "dev", "vrrp.7"); err != nil {
+		t.Fatal(err)
+	}
+	lab.Wait(t, 3*time.Second, "VIP back on n1's vrrp.7", func() bool { return n1.HasAddr(vip) })
+
 	start := time.Now()
 	if err := a.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

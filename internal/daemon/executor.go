@@ -286,6 +286,13 @@ func (e *executor) ensure(vip netip.Prefix) {
 	if !e.holding || e.spec.VIPByScripts || !slices.Contains(e.spec.VIPs, vip) {
 		return
 	}
+	if e.vlink != nil {
+		// Whoever removed the VIP from the vmac child may have set it
+		// down as well.
+		if err := e.vlink(true); err != nil {
+			e.log.Error("setting the vmac interface up", "error", err)
+		}
+	}
 	if err := e.addrs.Add(vip, e.label); err != nil {
 		e.log.Error("putting back VIP removed behind our back", "vip", vip.String(), "error", err)
 		return

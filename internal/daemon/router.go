@@ -331,11 +331,14 @@ func (r *router) linkEvent(now time.Time, ev link.Event) {
 			}
 		case link.LinkUp:
 			r.setFault(now, faultLinkDown, false)
-		case link.AddrRemoved:
-			for _, p := range r.spec.VIPs {
-				if p.Addr() == ev.Addr.Addr() {
-					r.exec.enqueue(job{kind: jobEnsure, vip: p, queued: now})
-				}
+		}
+	}
+	// The VIPs live on the vmac child with vmac, whose own link state is
+	// carpd's doing and not a fault.
+	if ev.Iface == addrIface(r.spec) && ev.Kind == link.AddrRemoved {
+		for _, p := range r.spec.VIPs {
+			if p.Addr() == ev.Addr.Addr() {
+				r.exec.enqueue(job{kind: jobEnsure, vip: p, queued: now})
 			}
 		}
 	}

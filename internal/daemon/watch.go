@@ -29,7 +29,7 @@ func (w *watcher) stop() {
 func (d *Daemon) updateWatch() {
 	var ifaces []string
 	for _, r := range d.all() {
-		ifaces = append(ifaces, r.base.Iface)
+		ifaces = append(ifaces, r.base.Iface, addrIface(r.base))
 		ifaces = append(ifaces, r.trackedIfaces()...)
 	}
 	slices.Sort(ifaces)
@@ -82,7 +82,7 @@ func (d *Daemon) runWatch(ctx context.Context, w *watcher) {
 func (d *Daemon) dispatch(ev link.Event) {
 	d.log.Debug("link event", "event", ev.Kind.String(), "iface", ev.Iface, "addr", ev.Addr.String())
 	for _, r := range d.all() {
-		if r.base.Iface != ev.Iface && !slices.Contains(r.trackedIfaces(), ev.Iface) {
+		if r.base.Iface != ev.Iface && addrIface(r.base) != ev.Iface && !slices.Contains(r.trackedIfaces(), ev.Iface) {
 			continue
 		}
 		r.post(func(now time.Time) { r.linkEvent(now, ev) })
