@@ -139,7 +139,7 @@ func TestCheckVMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut, "info: router vrrp29: carpd run creates macvlan vrrp.29 (mode private) on carpd-test0 with MAC 00:00:5e:00:01:1d") {
+	if !strings.Contains(errOut, "info: router vrrp29: carpd run creates macvlan vrrp.29 (mode vepa) on carpd-test0 with MAC 00:00:5e:00:01:1d") {
 		t.Errorf("stderr lacks the vmac info line:\n%s", errOut)
 	}
 	if !strings.Contains(out, "vmac: true\n    vmac_iface: vrrp.29\n") {

@@ -126,6 +126,12 @@ func outageTrialWith(t *testing.T, kind string, setup brokerSetup) time.Duration
 			t.Errorf("carpd after SIGTERM: %v, want exit 0", err)
 		}
 		wantDNAT(t, n1.n, vip, false)
+		// With vmac the new master's gratuitous ARP carries the MAC of
+		// n1's own child; n1's parent must still see it (docs/daemon.md,
+		// vmac: the macvlan mode).
+		if setup.vmac && !strings.Contains(readLog(t, n1.carpd), `"seen":true`) {
+			t.Errorf("n1's await-claim did not see n2's gratuitous ARP")
+		}
 		if alive(brokerPID) {
 			t.Errorf("n1's broker (PID %d) outlived carpd's SIGTERM", brokerPID)
 		}

@@ -545,3 +545,37 @@ func TestLabVMACKeepalived(t *testing.T) {
 		})
 	}
 }
+
+// TestLabVMACSplitBrainHeals: both nodes MASTER while the switch drops
+// the adverts between them, both children up with the same MAC; once it
+// stops, each must hear the other's adverts, sent from that MAC, on its
+// parent, and the less preferred one steps down. (A macvlan in private
+// mode hands a multicast frame whose source is one of its own MACs to that
+// child only, so the parent never saw them: both stayed MASTER.)
+func TestLabVMACSplitBrainHeals(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("198.18.0.9")
+	a := startCarpd(t, n1, "", vrrpArgs(n1, "9", "200", vip.String(), "--vmac")...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", vrrpArgs(n2, "9", "100", vip.String(), "--vmac")...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+
+	nftSwitch(t, l.Switch, "table bridge carpdsplit {\n\tchain forward {\n\t\ttype filter hook forward priority -10; policy accept;\n"+
+		"\t\tiifname { \"p1\", \"p2\" } oifname { \"p1\", \"p2\" } ip protocol 112 drop\n\t}\n}\n")
+	b.waitState(t, "MASTER", 5*time.Second)
+	if st, _ := a.status(); st.State != "MASTER" {
+		t.Fatalf("n1 is %s during the split, want MASTER", st.State)
+	}
+	time.Sleep(time.Second)
+	nftSwitch(t, l.Switch, "delete table bridge carpdsplit\n")
+	start := time.Now()
+	// n2 hears n1's priority 200 and steps down within an interval or two.
+	b.waitState(t, "BACKUP", 3*time.Second)
+	t.Logf("split healed %v after the adverts flowed again", time.Since(start).Round(time.Millisecond))
+	if st, _ := a.status(); st.State != "MASTER" {
+		t.Errorf("n1 is %s after the split, want MASTER", st.State)
+	}
+	lab.Wait(t, 2*time.Second, "n2's vrrp.9 down", func() bool { _, up := linkState(t, n2, "vrrp.9"); return !up })
+}

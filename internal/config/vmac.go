@@ -105,7 +105,7 @@ func (f *File) Plans() []string {
 		if !r.VMAC {
 			continue
 		}
-		out = append(out, fmt.Sprintf("router %s: carpd run creates macvlan %s (mode private) on %s with MAC %s, up while MASTER and holding the VIPs, deleted on exit; it sets arp_ignore=1, arp_filter=1 and arp_announce=2 on %s (restored on exit) and arp_ignore=1, rp_filter=0, promote_secondaries=1 on %s",
+		out = append(out, fmt.Sprintf("router %s: carpd run creates macvlan %s (mode vepa) on %s with MAC %s, up while MASTER and holding the VIPs, deleted on exit; it sets arp_ignore=1, arp_filter=1 and arp_announce=2 on %s (restored on exit) and arp_ignore=1, rp_filter=0, promote_secondaries=1 on %s",
 			r.Name, r.VMACIface, r.Iface, r.VMACAddr(), r.Iface, r.VMACIface))
 	}
 	return out

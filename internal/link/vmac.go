@@ -169,11 +169,21 @@ func AllRPFilter() (int, error) {
 // carpd did not create.
 var ErrNotOurs = errors.New("exists and is not a macvlan of the interface: not carpd's")
 
-// EnsureVMAC makes name a macvlan child of parent, mode private (as
-// keepalived's use_vmac: the children of one parent do not see each
-// other), with address mac, administratively down, and no IPv6 address
+// EnsureVMAC makes name a macvlan child of parent, mode vepa, with address
+// mac, administratively down, and no IPv6 address
 // generation, so that it sends nothing of its own (no link-local address,
 // DAD or MLD from the virtual MAC) that would teach the switch a port.
+//
+// Not mode private, keepalived's: a macvlan in private (or passthru) mode
+// hands a multicast or broadcast frame whose source MAC is one of its
+// children's to that child alone, and the parent never sees it (Linux
+// drivers/net/macvlan.c macvlan_handle_frame, "forward to original
+// port"). The peer's adverts and gratuitous ARP carry the same virtual
+// MAC, so while our child is up the parent's socket would not hear the
+// other master (two masters would stay so after a partition) and the
+// claim watch would not see its gratuitous ARP. In vepa mode the parent
+// gets them; for one child per parent vepa and private forward alike,
+// everything to the wire.
 // A child of the name left by an earlier run (SIGKILL) is reused when it
 // is a macvlan of parent, after being set down with the right mode and
 // address; reused reports that. Anything else of the name is refused with
@@ -191,7 +201,7 @@ func EnsureVMAC(parent, name string, mac net.HardwareAddr) (reused bool, err err
 		if err := netlink.LinkSetDown(l); err != nil {
 			return false, fmt.Errorf("setting %s down: %w", name, err)
 		}
-		if mv.Mode != netlink.MACVLAN_MODE_PRIVATE || !bytes.Equal(l.Attrs().HardwareAddr, mac) {
+		if mv.Mode != netlink.MACVLAN_MODE_VEPA || !bytes.Equal(l.Attrs().HardwareAddr, mac) {
 			// The mode of a macvlan cannot be changed in place on every
 			// kernel; a fresh one is simplest.
 			if err := netlink.LinkDel(l); err != nil {
@@ -205,7 +215,7 @@ func EnsureVMAC(parent, name string, mac net.HardwareAddr) (reused bool, err err
 	}
 	mv := &netlink.Macvlan{
 		LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index, HardwareAddr: mac},
-		Mode:      netlink.MACVLAN_MODE_PRIVATE,
+		Mode:      netlink.MACVLAN_MODE_VEPA,
 	}
 	if err := netlink.LinkAdd(mv); err != nil {
 		return false, fmt.Errorf("creating macvlan %s on %s: %w", name, parent, err)

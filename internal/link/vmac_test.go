@@ -34,7 +34,7 @@ func TestVMACLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		mv, ok := lk.(*netlink.Macvlan)
-		if !ok || mv.Mode != netlink.MACVLAN_MODE_PRIVATE || !bytes.Equal(lk.Attrs().HardwareAddr, testVMAC) ||
+		if !ok || mv.Mode != netlink.MACVLAN_MODE_VEPA || !bytes.Equal(lk.Attrs().HardwareAddr, testVMAC) ||
 			lk.Attrs().Flags&net.FlagUp != 0 {
 			t.Fatalf("child: %T mode %v mac %v flags %v", lk, mv.Mode, lk.Attrs().HardwareAddr, lk.Attrs().Flags)
 		}
