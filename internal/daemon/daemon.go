@@ -233,9 +233,7 @@ func (d *Daemon) startAll() (err error) {
 		}
 	}()
 	for _, s := range d.specs {
-		if s.VMAC {
-			prepared = append(prepared, s)
-		}
+		prepared = append(prepared, s)
 		if err := d.prepareVMAC(s); err != nil {
 			return err
 		}

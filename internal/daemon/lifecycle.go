@@ -216,8 +216,8 @@ func (d *Daemon) stopRouter(r *router, why string) {
 			res.close()
 			delete(d.ifaces, r.base.VMACIface)
 		}
-		d.releaseVMAC(r.base)
 	}
+	d.releaseVMAC(r.base)
 	if d.routers[r.base.Name] == r {
 		delete(d.routers, r.base.Name)
 		d.order = slices.DeleteFunc(d.order, func(n string) bool { return n == r.base.Name })

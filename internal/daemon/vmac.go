@@ -71,30 +71,56 @@ var childConf = map[int]uint32{confARPIgnore: 1, confRPFilter: 0, confPromoteSec
 // to expire. With 2 the request names the parent's own address.
 var parentConf = map[int]uint32{confARPIgnore: 1, confARPFilter: 1, confARPAnnounce: 2}
 
-// vmacs tracks the children carpd made and the parents whose settings it
-// changed.
+// plainConf is set on the interface of every router without vmac whose
+// VIPs carpd manages, and restored after: arp_announce=2 for the reason
+// given at parentConf. Without vmac the VIP's MAC is the node's own, so a
+// master naming the VIP does no harm; a node that is not master does: the
+// old master of a handover resets its clients after the new master's
+// announcement, and an ARP request for a client that names the VIP moves
+// the client back to it just before it lets the VIP go (the client's next
+// SYN then waits for its 1 s retransmission), and during a cut between the
+// nodes the other master's requests would flip the clients between them.
+var plainConf = map[int]uint32{confARPAnnounce: 2}
+
+// confIDs are the settings carpd may change on an interface.
+var confIDs = []int{confARPIgnore, confARPFilter, confARPAnnounce}
+
+// vmacs tracks the children carpd made and the interfaces whose settings
+// it changed.
 type vmacs struct {
 	mu      sync.Mutex
 	parents map[string]*parentState
 }
 
-// parentState is what a parent had before carpd's first child on it.
+// parentState is what an interface had before carpd changed it, and how
+// many routers need each changed setting.
 type parentState struct {
-	refs  int
+	refs  map[int]int
 	saved map[int]uint32
 }
 
-// savedPath is where a parent's original settings are kept while carpd
-// changed them, so that a run after a SIGKILL restores the right ones.
+// savedPath is where an interface's original settings are kept while
+// carpd changed them, so that a run after a SIGKILL restores the right
+// ones.
 func (d *Daemon) savedPath(parent string) string {
 	return filepath.Join(d.opts.StateDir, "vmac-"+parent+".json")
 }
 
-// prepareVMAC creates (or reuses) the child of s, down, and sets the
-// settings of the child and the parent. Called before the router starts
-// and before its leftovers are reconciled, which reads the child.
+// prepareVMAC creates (or reuses) the child of a vmac router, down, and
+// sets the settings of the child and the parent (parentConf); for a
+// router without vmac it sets plainConf on its interface. Called before
+// the router starts and before its leftovers are reconciled, which reads
+// the child. A Net that cannot change interface settings (tests) skips
+// plainConf.
 func (d *Daemon) prepareVMAC(s *config.Router) error {
 	if !s.VMAC {
+		if vn, ok := d.net.(VMACNet); ok && !s.VIPByScripts {
+			if err := d.holdConf(vn, s.Iface, plainConf); err != nil {
+				// Not fatal: carpd works without it, with the risk described
+				// at plainConf.
+				d.log.With(logAttrs(s)...).Warn("could not set arp_announce=2", "error", err)
+			}
+		}
 		return nil
 	}
 	vn, ok := d.net.(VMACNet)
@@ -118,42 +144,66 @@ func (d *Daemon) prepareVMAC(s *config.Router) error {
 		log.Warn("net.ipv4.conf.all.rp_filter is 1 (strict), which overrides rp_filter=0 on the vmac interface: clients' packets to the VIP are dropped; set it to 0 or 2",
 			"vmac_iface", s.VMACIface)
 	}
-	return d.holdParent(vn, s.Iface)
+	return d.holdConf(vn, s.Iface, parentConf)
 }
 
-// holdParent sets parentConf on parent, saving what it was first.
-func (d *Daemon) holdParent(vn VMACNet, parent string) error {
+// holdConf sets conf on iface, saving what each setting was before carpd
+// first changed it (in memory and in savedPath, for a run after a
+// SIGKILL).
+func (d *Daemon) holdConf(vn VMACNet, iface string, conf map[int]uint32) error {
 	d.vm.mu.Lock()
 	defer d.vm.mu.Unlock()
 	if d.vm.parents == nil {
 		d.vm.parents = map[string]*parentState{}
 	}
-	if p, ok := d.vm.parents[parent]; ok {
-		p.refs++
-		return nil
+	p, ok := d.vm.parents[iface]
+	if !ok {
+		saved, err := d.loadSaved(iface)
+		if err != nil {
+			saved = map[int]uint32{}
+		}
+		p = &parentState{refs: map[int]int{}, saved: saved}
 	}
-	saved, err := d.loadSaved(parent)
-	if err != nil {
-		if saved, err = vn.InetConf(parent, confARPIgnore, confARPFilter, confARPAnnounce); err != nil {
+	var missing []int
+	for id := range conf {
+		if _, ok := p.saved[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		was, err := vn.InetConf(iface, missing...)
+		if err != nil {
 			return err
 		}
-		b, _ := json.Marshal(saved)
-		if err := os.WriteFile(d.savedPath(parent), b, 0o600); err != nil {
-			return fmt.Errorf("saving the settings of %s: %w", parent, err)
+		maps.Copy(p.saved, was)
+		b, _ := json.Marshal(p.saved)
+		if err := os.WriteFile(d.savedPath(iface), b, 0o600); err != nil {
+			return fmt.Errorf("saving the settings of %s: %w", iface, err)
 		}
 	}
-	if err := vn.SetInetConf(parent, parentConf); err != nil {
+	if err := vn.SetInetConf(iface, conf); err != nil {
 		return err
 	}
-	d.log.Info("set ARP settings of the vmac parent", "iface", parent, "arp_ignore", 1, "arp_filter", 1, "arp_announce", 2,
-		"was_arp_ignore", saved[confARPIgnore], "was_arp_filter", saved[confARPFilter], "was_arp_announce", saved[confARPAnnounce])
-	d.vm.parents[parent] = &parentState{refs: 1, saved: saved}
+	for id := range conf {
+		p.refs[id]++
+	}
+	d.vm.parents[iface] = p
+	attrs := []any{"iface", iface}
+	for _, id := range confIDs {
+		if v, ok := conf[id]; ok {
+			attrs = append(attrs, confNames[id], v, "was_"+confNames[id], p.saved[id])
+		}
+	}
+	d.log.Info("set ARP settings of the interface", attrs...)
 	return nil
 }
 
-// loadSaved reads the settings an earlier run saved for parent.
-func (d *Daemon) loadSaved(parent string) (map[int]uint32, error) {
-	b, err := os.ReadFile(d.savedPath(parent))
+// confNames are the sysctl names of confIDs.
+var confNames = map[int]string{confARPIgnore: "arp_ignore", confARPFilter: "arp_filter", confARPAnnounce: "arp_announce"}
+
+// loadSaved reads the settings an earlier run saved for iface.
+func (d *Daemon) loadSaved(iface string) (map[int]uint32, error) {
+	b, err := os.ReadFile(d.savedPath(iface))
 	if err != nil {
 		return nil, err
 	}
@@ -161,20 +211,21 @@ func (d *Daemon) loadSaved(parent string) (map[int]uint32, error) {
 	if err := json.Unmarshal(b, &saved); err != nil {
 		return nil, err
 	}
-	for id := range parentConf {
-		if _, ok := saved[id]; !ok {
-			return nil, errors.New("incomplete settings saved")
-		}
-	}
-	d.log.Warn("restoring from the settings an earlier run saved", "iface", parent, "file", d.savedPath(parent))
+	d.log.Warn("restoring from the settings an earlier run saved", "iface", iface, "file", d.savedPath(iface))
 	return saved, nil
 }
 
-// releaseVMAC deletes the child of s and, with the last child of its
-// parent, restores the parent's settings that are still carpd's.
+// releaseVMAC deletes the child of a vmac router and releases its
+// parent's settings; for a router without vmac it releases plainConf.
 func (d *Daemon) releaseVMAC(s *config.Router) {
 	vn, ok := d.net.(VMACNet)
-	if !s.VMAC || !ok {
+	if !ok {
+		return
+	}
+	if !s.VMAC {
+		if !s.VIPByScripts {
+			d.releaseConf(vn, s, plainConf)
+		}
 		return
 	}
 	log := d.log.With(logAttrs(s)...)
@@ -183,38 +234,61 @@ func (d *Daemon) releaseVMAC(s *config.Router) {
 	} else {
 		log.Info("deleted the vmac interface", "vmac_iface", s.VMACIface)
 	}
+	d.releaseConf(vn, s, parentConf)
+}
+
+// releaseConf drops s's need for conf on its interface and restores each
+// setting no router needs any more, unless someone else changed it since.
+func (d *Daemon) releaseConf(vn VMACNet, s *config.Router, conf map[int]uint32) {
+	log := d.log.With(logAttrs(s)...)
 	d.vm.mu.Lock()
 	defer d.vm.mu.Unlock()
 	p, ok := d.vm.parents[s.Iface]
 	if !ok {
 		return
 	}
-	if p.refs--; p.refs > 0 {
+	var done []int
+	for id := range conf {
+		if p.refs[id] == 0 {
+			continue // never held (its hold failed)
+		}
+		if p.refs[id]--; p.refs[id] == 0 {
+			done = append(done, id)
+		}
+	}
+	if len(done) == 0 {
 		return
 	}
-	delete(d.vm.parents, s.Iface)
-	now, err := vn.InetConf(s.Iface, confARPIgnore, confARPFilter, confARPAnnounce)
+	now, err := vn.InetConf(s.Iface, done...)
 	if err != nil {
 		log.Error("reading the ARP settings to restore", "error", err)
 		return
 	}
 	restore := map[int]uint32{}
-	for id, v := range p.saved {
+	attrs := []any{}
+	for _, id := range done {
 		// Someone else changed it since: theirs stays.
-		if now[id] == parentConf[id] {
-			restore[id] = v
+		if now[id] == conf[id] {
+			restore[id] = p.saved[id]
+			attrs = append(attrs, confNames[id], p.saved[id])
+		} else {
+			log.Warn("ARP setting changed behind carpd; leaving it", "setting", confNames[id], "now", now[id])
 		}
-	}
-	if !maps.Equal(restore, p.saved) {
-		log.Warn("ARP settings of the parent changed behind carpd; leaving those", "now", now)
+		delete(p.saved, id)
+		delete(p.refs, id)
 	}
 	if err := vn.SetInetConf(s.Iface, restore); err != nil {
 		log.Error("restoring the ARP settings", "error", err)
 		return
 	}
-	_ = os.Remove(d.savedPath(s.Iface))
-	log.Info("restored the ARP settings of the vmac parent", "arp_ignore", p.saved[confARPIgnore], "arp_filter", p.saved[confARPFilter],
-		"arp_announce", p.saved[confARPAnnounce])
+	if len(p.saved) == 0 {
+		delete(d.vm.parents, s.Iface)
+		_ = os.Remove(d.savedPath(s.Iface))
+	} else {
+		b, _ := json.Marshal(p.saved)
+		_ = os.WriteFile(d.savedPath(s.Iface), b, 0o600)
+	}
+	log.Info("restored the ARP settings of the interface", attrs...)
 }
 
 // addrIface is the interface the VIPs of s live on.
