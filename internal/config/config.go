@@ -96,6 +96,10 @@ type Router struct {
 	VIPByScripts  bool // ucarp --vip-by-scripts: hooks add and remove the VIPs
 	Neutral       bool // ucarp -n: no down hook on the first INIT→BACKUP
 
+	// SplitBrain is what the heartbeat over the broker path does for this
+	// router (docs/daemon.md, "Heartbeat"); resolve when not written.
+	SplitBrain carp.SplitMode
+
 	GARP            GARP
 	Hooks           Hooks
 	TrackInterfaces []TrackInterface

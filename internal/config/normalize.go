@@ -48,9 +48,10 @@ type outRouter struct {
 	AcceptFrom  []string      `yaml:"accept_from,omitempty"`
 	UnicastTTL  *bool         `yaml:"unicast_ttl_check,omitempty"`
 
-	IgnoreIfState bool `yaml:"ignore_ifstate"`
-	VIPByScripts  bool `yaml:"vip_by_scripts"`
-	Neutral       bool `yaml:"neutral"`
+	IgnoreIfState bool   `yaml:"ignore_ifstate"`
+	VIPByScripts  bool   `yaml:"vip_by_scripts"`
+	Neutral       bool   `yaml:"neutral"`
+	SplitBrain    string `yaml:"split_brain"`
 
 	GARP            outGARP         `yaml:"garp"`
 	Hooks           outHooks        `yaml:"hooks"`
@@ -117,6 +118,7 @@ func normalize(r *Router) outRouter {
 		Name: r.Name, Iface: r.Iface, Proto: r.Proto.String(), Preempt: m.Preempt,
 		VIPs: []string{}, Peers: []string{}, Passfile: r.Passfile,
 		IgnoreIfState: r.IgnoreIfState, VIPByScripts: r.VIPByScripts, Neutral: r.Neutral,
+		SplitBrain: r.SplitBrain.String(),
 		GARP: outGARP{Repeat: r.GARP.Repeat, Interval: r.GARP.Interval.String(),
 			Refresh: r.GARP.Refresh.String(), Delay: r.GARP.Delay.String()},
 		Hooks: outHooks{Up: orEmpty(r.Hooks.Up), Down: orEmpty(r.Hooks.Down), Notify: orEmpty(r.Hooks.Notify),

@@ -76,7 +76,7 @@ func routerKeys() []string {
 		"preempt_delay", "vips", "password", "passfile", "srcip", "peers", "mcast", "accept_from",
 		"unicast_ttl_check",
 		"v3_checksum_as_v2", "ignore_ifstate", "vip_by_scripts", "neutral", "garp", "hooks",
-		"track_interface", "track_script",
+		"track_interface", "track_script", "split_brain",
 	}
 }
 
@@ -154,6 +154,11 @@ func (p *parser) routerCompound(s *spec, key string, v *yaml.Node) {
 		s.r.VIPByScripts, _ = p.boolean(key, v)
 	case "neutral":
 		s.r.Neutral, _ = p.boolean(key, v)
+	case "split_brain":
+		if m, ok := p.enum(key, v, "resolve", "report", "off"); ok {
+			s.r.SplitBrain = map[string]carp.SplitMode{"resolve": carp.SplitResolve, "report": carp.SplitReport,
+				"off": carp.SplitOff}[m]
+		}
 	case "srcip":
 		s.r.SrcIP, _ = p.addr(key, v)
 	case "mcast":
