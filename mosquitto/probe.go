@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/mosquitto/mqconf"
@@ -125,6 +126,13 @@ type ProbeConfig struct {
 	OnChange func(PathStatus)
 	// Logger gets state changes (slog.Default() if nil).
 	Logger *slog.Logger
+	// HeartbeatTopic, with OnHeartbeat, turns the heartbeat on
+	// (heartbeat.go): PublishHeartbeat publishes on the peer's broker at
+	// HeartbeatTopic/<Node>, and what the peer publishes at
+	// HeartbeatTopic/<PeerNode> on the local broker goes to OnHeartbeat,
+	// on the MQTT client's goroutine: it must not block.
+	HeartbeatTopic string
+	OnHeartbeat    func(payload []byte, at time.Time)
 }
 
 // stateFilter is where mosquitto bridges publish their connection state
@@ -142,6 +150,8 @@ type Probe struct {
 	// way round.
 	localW, peerW waiters
 	local, peer   *session // owned by Run
+	// hbPeer is peer for PublishHeartbeat, nil while there is none.
+	hbPeer atomic.Pointer[session]
 
 	mu         sync.Mutex
 	paths      map[mqconf.Direction]*PathStatus
@@ -238,6 +248,7 @@ func (p *Probe) Run(ctx context.Context) error {
 }
 
 func (p *Probe) dropAll() {
+	p.hbPeer.Store(nil)
 	for _, s := range []**session{&p.local, &p.peer} {
 		if *s != nil {
 			(*s).close()
@@ -337,5 +348,6 @@ func (p *Probe) round(ctx context.Context, seq int) []result {
 			*s = nil
 		}
 	}
+	p.hbPeer.Store(p.peer)
 	return results
 }

@@ -18,6 +18,9 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 		if p.cfg.Direction&mqconf.In != 0 {
 			subs = append(subs, sub{p.cfg.Prefix + "/" + p.cfg.PeerNode + "/+", p.localW.deliver})
 		}
+		if _, in := p.heartbeatTopics(); in != "" {
+			subs = append(subs, sub{in, p.heartbeatHandler})
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -36,6 +39,9 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 		}()
 	}
 	wg.Wait()
+	if peerErr == nil {
+		p.hbPeer.Store(p.peer)
+	}
 	if localErr != nil {
 		localErr = fmt.Errorf("local broker: %w", localErr)
 	}
