@@ -163,7 +163,10 @@ func (m *Machine) SplitInput(now time.Time, mode SplitMode, p Peer, dualSince ti
 	in := SplitInput{Now: now, Mode: mode, State: m.state, Deadline: m.deadline,
 		Silent:      m.state == Backup && m.cause.kind == causeSilence,
 		AdvInterval: m.advInterval(), DownInterval: m.downInterval(), Peer: p, DualSince: dualSince}
-	in.PeerPreferred, _ = m.PeerPreferred(p.Advert)
+	if m.state == Master && p.State == Master {
+		// Only rule a compares, and PeerPreferred formats its reason.
+		in.PeerPreferred, _ = m.PeerPreferred(p.Advert)
+	}
 	return in
 }
 
@@ -221,3 +224,6 @@ func (m *Machine) Hold(until time.Time) {
 
 // AdvInterval is how often we advertise while MASTER, demotion applied.
 func (m *Machine) AdvInterval() time.Duration { return m.advInterval() }
+
+// DownInterval is how long a BACKUP waits for an advert before claiming.
+func (m *Machine) DownInterval() time.Duration { return m.downInterval() }

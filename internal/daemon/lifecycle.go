@@ -170,7 +170,8 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	r := &router{
 		d: d, base: s, log: log, sock: sock, ctr: &counters{}, rp: rp,
 		adverts: make(chan carp.Advert, d.opts.QueueLen), ctl: make(chan func(time.Time), 16),
-		done: make(chan struct{}), spec: s, m: m, enc: enc,
+		peerIn: make(chan peerBeat, 4),
+		done:   make(chan struct{}), spec: s, m: m, enc: enc,
 		faults: make(map[fault]bool), track: make(map[string]int), rec: newRecord(d.statusChanged),
 	}
 	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(s.Iface, s.Machine.Proto, s.Machine.ID),
