@@ -1,6 +1,10 @@
 package mosquitto
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // The heartbeat rides on the probe's two connections (docs/daemon.md,
 // "Heartbeat"): each node publishes its own on the PEER's broker, over the
@@ -38,7 +42,19 @@ func (p *Probe) heartbeatHandler(m message) {
 func (p *Probe) PublishHeartbeat(payload []byte) error {
 	s := p.hbPeer.Load()
 	out, _ := p.heartbeatTopics()
-	if s == nil || out == "" {
+	if out == "" {
+		return errNoPeerSession
+	}
+	if l := p.hbLocal.Load(); s == nil || !s.alive() || l == nil || !l.alive() {
+		// A broker restarted (on_promote: restart does it at every
+		// failover): redial now rather than at the next round, up to
+		// Interval away, during which no heartbeat would pass.
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	if s == nil {
 		return errNoPeerSession
 	}
 	tok := s.c.Publish(out, 0, false, payload)
@@ -47,5 +63,32 @@ func (p *Probe) PublishHeartbeat(payload []byte) error {
 		return tok.Error()
 	default:
 		return nil
+	}
+}
+
+// redialGap spaces the redials heartbeats ask for.
+const redialGap = 200 * time.Millisecond
+
+// redial replaces a dead connection between rounds, for the heartbeat,
+// within Deadline. It runs on Run's goroutine, which owns the sessions;
+// probes wait for the next round.
+func (p *Probe) redial(ctx context.Context) {
+	if time.Since(p.lastRedial) < redialGap {
+		return
+	}
+	p.lastRedial = time.Now()
+	for _, s := range []**session{&p.local, &p.peer} {
+		if *s != nil && !(*s).alive() {
+			(*s).close()
+			*s = nil
+		}
+	}
+	if p.local != nil && p.peer != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
+	defer cancel()
+	if localErr, peerErr := p.connect(ctx); localErr != nil || peerErr != nil {
+		p.log.Debug("redialling for the heartbeat", "local", localErr, "peer", peerErr)
 	}
 }

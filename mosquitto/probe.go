@@ -150,8 +150,12 @@ type Probe struct {
 	// way round.
 	localW, peerW waiters
 	local, peer   *session // owned by Run
-	// hbPeer is peer for PublishHeartbeat, nil while there is none.
-	hbPeer atomic.Pointer[session]
+	// hbPeer and hbLocal are peer and local for the heartbeat, nil
+	// while there is none; kick asks Run to redial a dead one
+	// (heartbeat.go).
+	hbPeer, hbLocal atomic.Pointer[session]
+	kick            chan struct{}
+	lastRedial      time.Time // owned by Run
 
 	mu         sync.Mutex
 	paths      map[mqconf.Direction]*PathStatus
@@ -184,6 +188,7 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		log:   cfg.Logger.With("check", "bridge-probe"),
 		paths: make(map[mqconf.Direction]*PathStatus),
 		sys:   make(map[string]string),
+		kick:  make(chan struct{}, 1),
 	}
 	for _, d := range []mqconf.Direction{mqconf.Out, mqconf.In} {
 		if cfg.Direction&d != 0 {
@@ -239,16 +244,22 @@ func (p *Probe) Run(ctx context.Context) error {
 		}
 		p.record(results)
 		p.policy(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				waiting = false
+			case <-p.kick:
+				p.redial(ctx)
+			}
 		}
 	}
 }
 
 func (p *Probe) dropAll() {
 	p.hbPeer.Store(nil)
+	p.hbLocal.Store(nil)
 	for _, s := range []**session{&p.local, &p.peer} {
 		if *s != nil {
 			(*s).close()
@@ -349,5 +360,6 @@ func (p *Probe) round(ctx context.Context, seq int) []result {
 		}
 	}
 	p.hbPeer.Store(p.peer)
+	p.hbLocal.Store(p.local)
 	return results
 }

@@ -12,6 +12,14 @@ import (
 
 // connect makes sure both clients are connected and subscribed.
 func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
+	// A connection the broker closed since (a restart) is replaced now,
+	// not after a round that waits out its Deadline on it.
+	for _, s := range []**session{&p.local, &p.peer} {
+		if *s != nil && !(*s).alive() {
+			(*s).close()
+			*s = nil
+		}
+	}
 	var wg sync.WaitGroup
 	if p.local == nil {
 		subs := []sub{{stateFilter, p.sysHandler("local")}}
@@ -41,6 +49,9 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 	wg.Wait()
 	if peerErr == nil {
 		p.hbPeer.Store(p.peer)
+	}
+	if localErr == nil {
+		p.hbLocal.Store(p.local)
 	}
 	if localErr != nil {
 		localErr = fmt.Errorf("local broker: %w", localErr)
