@@ -161,6 +161,11 @@ func (r *router) split(now time.Time) {
 			"peer", r.hb.peer.Node, "split_brain", mode.String())
 		r.hb.dualSince = dec.DualSince
 	case !dec.Dual:
+		if !r.hb.dualSince.IsZero() && mode == carp.SplitResolve && r.m.State() == carp.Master {
+			// The peer stepped down first: clients may still have its
+			// MAC from its claim.
+			r.reannounce(now)
+		}
 		r.endDual(now)
 	}
 	if dec.Yield {
@@ -170,11 +175,8 @@ func (r *router) split(now time.Time) {
 		r.do(now, r.m.Yield(now, r.hb.view.Advert.Src, reason))
 		r.endDual(now)
 	}
-	if dec.Announce && !r.hb.announced {
-		r.hb.announced = true
-		r.log.Warn("split brain: the peer is less preferred; re-announcing the VIPs", "peer", r.hb.peer.Node)
-		r.exec.enqueue(job{kind: jobAnnounce, reason: "split brain: less preferred master " +
-			r.hb.view.Advert.Src.String() + " alive over the broker path", queued: now})
+	if dec.Announce {
+		r.reannounce(now)
 	}
 	if dec.AdvertsLost && !r.hb.lost {
 		r.hb.lost = true
@@ -187,6 +189,19 @@ func (r *router) split(now time.Time) {
 	if !dec.Hold.IsZero() {
 		r.m.Hold(dec.Hold)
 	}
+}
+
+// reannounce sends the VIPs' gratuitous ARP / NA burst once per
+// dual-master episode that we, the more preferred, survive (rule a):
+// hosts may have learned the peer's MAC from its claim.
+func (r *router) reannounce(now time.Time) {
+	if r.hb.announced {
+		return
+	}
+	r.hb.announced = true
+	r.log.Warn("split brain: the peer is less preferred; re-announcing the VIPs", "peer", r.hb.peer.Node)
+	r.exec.enqueue(job{kind: jobAnnounce, reason: "split brain: less preferred master " +
+		r.hb.view.Advert.Src.String() + " alive over the broker path", queued: now})
 }
 
 // endDual closes a dual-master episode, adding its time to the total.
