@@ -182,9 +182,12 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	d.routers[s.Name] = r
 	d.order = append(d.order, s.Name)
 	d.hassAdd(s.Name)
+	// Before the goroutines start: the executor reads bsvc unlocked (the
+	// race detector saw it written after). A health demotion queued here
+	// runs once the router has booted, as before.
+	d.attachBroker(r)
 	go r.exec.run()
 	go r.run()
-	d.attachBroker(r)
 	return nil
 }
 
