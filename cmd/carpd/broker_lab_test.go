@@ -60,6 +60,9 @@ type brokerSetup struct {
 	bin string
 	// splitBrain is the router's split_brain; empty leaves the default.
 	splitBrain string
+	// carp makes the router CARP, advbase 1, advskew 0 on n1 and 50 on
+	// n2, preempting, instead of VRRPv3 at 200 ms.
+	carp bool
 }
 
 // static is the broker's static address on n: the DNAT target.
@@ -177,7 +180,7 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 	if s.homeAssistant {
 		hassLine = "\n  home_assistant: {enabled: true, node_id: " + b.n.Name + "}"
 	}
-	return fmt.Sprintf(`broker:
+	text := fmt.Sprintf(`broker:
   config: %s
   ready_timeout: 5s
   stop_timeout: 2s
@@ -196,6 +199,12 @@ routers:
     garp: {repeat: 3, interval: 100ms, delay: 0}
 `, b.conf, s.garpBeforeReady, failures, probeInterval, probeDeadline, peerLine, hassLine, b.n.Iface, s.vrid, brokerAdvert, prio,
 		vip) + splitBrainLine(s.splitBrain)
+	if s.carp {
+		text = strings.Replace(text, fmt.Sprintf("    proto: vrrp3\n    vrid: %d\n    interval: %v\n    priority: %d\n",
+			s.vrid, brokerAdvert, prio), fmt.Sprintf("    proto: carp\n    vhid: %d\n    advskew: %d\n    preempt: true\n",
+			s.vrid, (150-prio)), 1)
+	}
+	return text
 }
 
 // splitBrainLine is the router's split_brain key, if set.

@@ -240,3 +240,39 @@ func TestLabSplitBrainYield(t *testing.T) {
 		})
 	}
 }
+
+// TestLabSplitBrainCARP is TestLabSplitBrain with the CARP timing of the
+// measurement that motivated the heartbeat: advbase 1, advskew 0 and 50,
+// multicast to the BACKUP blocked for 8 s (n2's master-down interval is
+// 3 s + 50/256 s).
+func TestLabSplitBrainCARP(t *testing.T) {
+	const block = 8 * time.Second
+	const advert = time.Second
+	for i, mode := range []string{"resolve", "off"} {
+		t.Run(mode, func(t *testing.T) {
+			l, _, nodes := newBrokerLab(t, brokerSetup{vrid: 80 + i, splitBrain: mode, carp: true})
+			n1, n2 := nodes[0], nodes[1]
+			if mode != "off" {
+				waitPeerMaster(t, n2)
+			} else {
+				time.Sleep(2 * probeInterval)
+			}
+			w := watchDual(nodes)
+			l.BlockMulticast(n2.n)
+			time.Sleep(block)
+			l.AllowMulticast(n2.n)
+			time.Sleep(2 * advert)
+			dual, samples := w.finish()
+			t.Logf("CARP advbase 1 advskew 0/50, split_brain %s: multicast to n2 blocked for %v: both MASTER for %v (%d samples)",
+				mode, block, dual.Round(time.Millisecond), samples)
+			n1.carpd.waitState(t, "MASTER", 3*time.Second)
+			n2.carpd.waitState(t, "BACKUP", 3*time.Second)
+			switch {
+			case mode == "resolve" && dual > 2*advert:
+				t.Errorf("two MASTERs for %v with resolve, want at most two advert intervals (%v)", dual, 2*advert)
+			case mode == "off" && dual < block/2:
+				t.Errorf("two MASTERs for only %v without the heartbeat: the block did not split the brain", dual)
+			}
+		})
+	}
+}
