@@ -67,15 +67,20 @@ func (d *Daemon) attachHeartbeat(b Broker) {
 }
 
 // heartbeatIn hands a peer's heartbeat to the router of its protocol and
-// id; the names may differ between the nodes. It never blocks: a router
-// whose queue is full loses the oldest, which the newest supersedes.
+// id, the one of the same name if several share them (one id on two
+// interfaces); the names may otherwise differ between the nodes. It never
+// blocks: a router whose queue is full loses the oldest, which the newest
+// supersedes.
 func (d *Daemon) heartbeatIn(b heartbeat.Beat, at time.Time) {
 	d.mu.Lock()
 	var r *router
-	for _, x := range d.routers {
-		if x.base.Machine.Proto == b.Proto && x.base.Machine.ID == b.ID {
+	for _, name := range d.order {
+		x := d.routers[name]
+		if x.base.Machine.Proto != b.Proto || x.base.Machine.ID != b.ID {
+			continue
+		}
+		if r == nil || x.base.Name == b.Router {
 			r = x
-			break
 		}
 	}
 	d.mu.Unlock()

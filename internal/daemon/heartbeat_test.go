@@ -193,3 +193,29 @@ func TestHeartbeatYield(t *testing.T) {
 		t.Errorf("b's last heartbeat says %v, want BACKUP", st[len(st)-1])
 	}
 }
+
+// A heartbeat goes to the router of its protocol and id, the one of its
+// name when two share them, else the first configured.
+func TestHeartbeatInRouting(t *testing.T) {
+	d := &Daemon{routers: map[string]*router{}}
+	for _, name := range []string{"a", "b", "c"} {
+		id := uint8(7)
+		if name == "c" {
+			id = 8
+		}
+		d.routers[name] = &router{base: &config.Router{Name: name, Machine: carp.Config{Proto: carp.ProtoVRRP3, ID: id}},
+			peerIn: make(chan peerBeat, 4)}
+		d.order = append(d.order, name)
+	}
+	for _, tc := range []struct{ name, want string }{{"b", "b"}, {"a", "a"}, {"other", "a"}} {
+		d.heartbeatIn(heartbeat.Beat{Proto: carp.ProtoVRRP3, ID: 7, Router: tc.name}, time.Now())
+		for _, name := range d.order {
+			if got := len(d.routers[name].peerIn); (name == tc.want) != (got == 1) {
+				t.Errorf("heartbeat of router %q: %s has %d queued, want it at %s", tc.name, name, got, tc.want)
+			}
+			for len(d.routers[name].peerIn) > 0 {
+				<-d.routers[name].peerIn
+			}
+		}
+	}
+}
