@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carpd/carpd/mosquitto/mqconf"
@@ -125,6 +126,13 @@ type ProbeConfig struct {
 	OnChange func(PathStatus)
 	// Logger gets state changes (slog.Default() if nil).
 	Logger *slog.Logger
+	// HeartbeatTopic, with OnHeartbeat, turns the heartbeat on
+	// (heartbeat.go): PublishHeartbeat publishes on the peer's broker at
+	// HeartbeatTopic/<Node>, and what the peer publishes at
+	// HeartbeatTopic/<PeerNode> on the local broker goes to OnHeartbeat,
+	// on the MQTT client's goroutine: it must not block.
+	HeartbeatTopic string
+	OnHeartbeat    func(payload []byte, at time.Time)
 }
 
 // stateFilter is where mosquitto bridges publish their connection state
@@ -142,6 +150,12 @@ type Probe struct {
 	// way round.
 	localW, peerW waiters
 	local, peer   *session // owned by Run
+	// hbPeer and hbLocal are peer and local for the heartbeat, nil
+	// while there is none; kick asks Run to redial a dead one
+	// (heartbeat.go).
+	hbPeer, hbLocal atomic.Pointer[session]
+	kick            chan struct{}
+	lastRedial      time.Time // owned by Run
 
 	mu         sync.Mutex
 	paths      map[mqconf.Direction]*PathStatus
@@ -174,6 +188,7 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		log:   cfg.Logger.With("check", "bridge-probe"),
 		paths: make(map[mqconf.Direction]*PathStatus),
 		sys:   make(map[string]string),
+		kick:  make(chan struct{}, 1),
 	}
 	for _, d := range []mqconf.Direction{mqconf.Out, mqconf.In} {
 		if cfg.Direction&d != 0 {
@@ -229,15 +244,22 @@ func (p *Probe) Run(ctx context.Context) error {
 		}
 		p.record(results)
 		p.policy(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				waiting = false
+			case <-p.kick:
+				p.redial(ctx)
+			}
 		}
 	}
 }
 
 func (p *Probe) dropAll() {
+	p.hbPeer.Store(nil)
+	p.hbLocal.Store(nil)
 	for _, s := range []**session{&p.local, &p.peer} {
 		if *s != nil {
 			(*s).close()
@@ -337,5 +359,7 @@ func (p *Probe) round(ctx context.Context, seq int) []result {
 			*s = nil
 		}
 	}
+	p.hbPeer.Store(p.peer)
+	p.hbLocal.Store(p.local)
 	return results
 }

@@ -12,11 +12,22 @@ import (
 
 // connect makes sure both clients are connected and subscribed.
 func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
+	// A connection the broker closed since (a restart) is replaced now,
+	// not after a round that waits out its Deadline on it.
+	for _, s := range []**session{&p.local, &p.peer} {
+		if *s != nil && !(*s).alive() {
+			(*s).close()
+			*s = nil
+		}
+	}
 	var wg sync.WaitGroup
 	if p.local == nil {
 		subs := []sub{{stateFilter, p.sysHandler("local")}}
 		if p.cfg.Direction&mqconf.In != 0 {
 			subs = append(subs, sub{p.cfg.Prefix + "/" + p.cfg.PeerNode + "/+", p.localW.deliver})
+		}
+		if _, in := p.heartbeatTopics(); in != "" {
+			subs = append(subs, sub{in, p.heartbeatHandler})
 		}
 		wg.Add(1)
 		go func() {
@@ -36,6 +47,12 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 		}()
 	}
 	wg.Wait()
+	if peerErr == nil {
+		p.hbPeer.Store(p.peer)
+	}
+	if localErr == nil {
+		p.hbLocal.Store(p.local)
+	}
 	if localErr != nil {
 		localErr = fmt.Errorf("local broker: %w", localErr)
 	}

@@ -30,6 +30,7 @@ const (
 	brokerAdvert     = 200 * time.Millisecond
 	brokerMasterDown = 3*brokerAdvert + 156*brokerAdvert/256
 	probeInterval    = time.Second
+	probeDeadline    = 800 * time.Millisecond
 )
 
 // brokerNode is one node of a broker lab: its mosquitto.conf and carpd
@@ -63,6 +64,8 @@ type brokerSetup struct {
 	carp bool
 	// vmac sets vmac: true on both nodes.
 	vmac bool
+	// splitBrain is the router's split_brain; empty leaves the default.
+	splitBrain string
 }
 
 // static is the broker's static address on n: the DNAT target.
@@ -204,13 +207,22 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
   backoff: {base: 100ms, cap: 400ms}
   garp_before_ready: %t
   health: {interval: 500ms, timeout: 400ms, failures: %d}
-  probe: {topic: home/carpd-probe, interval: %v, deadline: 800ms%s}%s
+  probe: {topic: home/carpd-probe, interval: %v, deadline: %v%s}%s
 routers:
   - name: mqtt
     iface: %s
 %s    vips: ['%s']
     garp: {repeat: 3, interval: 100ms, delay: 0}
-%s`, b.conf, s.garpBeforeReady, failures, probeInterval, peerLine, hassLine, b.n.Iface, router, vip, vmacLine)
+%s%s`, b.conf, s.garpBeforeReady, failures, probeInterval, probeDeadline, peerLine, hassLine, b.n.Iface, router, vip,
+		vmacLine, splitBrainLine(s.splitBrain))
+}
+
+// splitBrainLine is the router's split_brain key, if set.
+func splitBrainLine(mode string) string {
+	if mode == "" {
+		return ""
+	}
+	return "    split_brain: " + mode + "\n"
 }
 
 // brokerStatus asks carpd for its broker's status.

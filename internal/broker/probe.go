@@ -56,6 +56,10 @@ func (p *probeRunner) run(ctx context.Context) {
 		Interval: pr.Interval, Deadline: pr.Deadline, BrokenAfter: pr.BrokenAfter,
 		OnChange: func(mosquitto.PathStatus) { p.s.host.StatusChanged() },
 		Logger:   p.s.host.Logger().With("component", "probe"),
+		// Heartbeats (docs/daemon.md, "Heartbeat") ride on the probe's
+		// connections: the peer's broker is reached only at the
+		// configured address, with the probe's credentials.
+		HeartbeatTopic: pr.HeartbeatTopic, OnHeartbeat: p.s.heartbeatIn,
 	}
 	if pr.OnBroken == "restart" {
 		cfg.RestartAfter = pr.RestartAfter
@@ -76,6 +80,13 @@ func (p *probeRunner) run(ctx context.Context) {
 		"direction", pr.Direction)
 	p.s.host.StatusChanged()
 	_ = probe.Run(ctx)
+}
+
+// current returns the running probe, nil before it starts or while off.
+func (p *probeRunner) current() *mosquitto.Probe {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.probe
 }
 
 // paths returns the probe's directions; none while it is off.

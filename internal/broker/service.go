@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/carpd/carpd/internal/config"
+	"github.com/carpd/carpd/internal/heartbeat"
 	"github.com/carpd/carpd/internal/status"
 	"github.com/carpd/carpd/mosquitto"
 	"github.com/carpd/carpd/nat"
@@ -93,6 +94,7 @@ type Service struct {
 	nat    *natMgr // nil with nat: none
 	probe  *probeRunner
 	hass   *hassSvc // nil unless broker.home_assistant is enabled
+	hb     hbLink
 
 	// ctx ends with the service; stepCtx ends when shutdown begins, so a
 	// restart in a transition does not hold the shutdown up.
@@ -130,7 +132,7 @@ func newService(c Config, host Host, dp deps) (*Service, error) {
 	log := host.Logger()
 	s := &Service{host: host, cfg: cfg, addr: addr, log: log.With("component", "broker"),
 		events: make(chan supervisor.Event, 64), childDone: make(chan struct{}),
-		unhealthy: make(map[string]struct{})}
+		unhealthy: make(map[string]struct{}), hb: hbLink{out: make(chan heartbeat.Beat, hbQueue), node: addr.Addr().String()}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.stepCtx, s.interrupt = context.WithCancel(s.ctx)
 	b, err := s.client()
@@ -217,6 +219,13 @@ func (s *Service) Start() {
 			defer s.wg.Done()
 			s.probe.run(s.ctx)
 		}()
+		if s.HeartbeatOn() {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.publishHeartbeats(s.ctx)
+			}()
+		}
 	}
 	if s.nat != nil {
 		s.wg.Add(1)

@@ -32,6 +32,10 @@ const (
 	DefaultProbeDue     = mqconf.DefaultProbeDeadline
 	DefaultBrokenAfter  = mqconf.DefaultBrokenAfter
 	DefaultRestartAfter = 3
+	// DefaultHeartbeatTopic is outside every bridge pattern the docs
+	// show (home/#, homeassistant/#, carpd/<node>/#): heartbeats go
+	// straight to the peer's broker and must not be bridged back.
+	DefaultHeartbeatTopic = "carpd-heartbeat"
 )
 
 // Broker is the MQTT broker carpd supervises on this node (key broker). The
@@ -117,6 +121,10 @@ type BrokerProbe struct {
 	Username     string
 	Password     secret.Secret
 	Passfile     string
+	// HeartbeatTopic is the prefix of the heartbeat the probe's
+	// connections carry (docs/daemon.md, "Heartbeat"): published on the
+	// peer's broker at HeartbeatTopic/<node>, read on the local one.
+	HeartbeatTopic string
 }
 
 // brokerSpec is the broker section as written, with the lines of its keys.
@@ -302,10 +310,11 @@ func (p *parser) ports(s *brokerSpec, n *yaml.Node) {
 func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 	ps := &probeSpec{at: map[string]int{}}
 	pr := &BrokerProbe{Direction: mqconf.Both, Interval: DefaultProbeEvery, Deadline: DefaultProbeDue,
-		BrokenAfter: DefaultBrokenAfter, OnBroken: "report", RestartAfter: DefaultRestartAfter}
+		BrokenAfter: DefaultBrokenAfter, OnBroken: "report", RestartAfter: DefaultRestartAfter,
+		HeartbeatTopic: DefaultHeartbeatTopic}
 	b.Probe = pr
 	keys := []string{"peer", "topic", "direction", "interval", "deadline", "broken_after", "on_broken",
-		"restart_after", "username", "password", "passfile"}
+		"restart_after", "username", "password", "passfile", "heartbeat_topic"}
 	p.fields("broker.probe", n, keys, func(name string, kn, v *yaml.Node) {
 		ps.at[name] = kn.Line
 		k := "broker.probe." + name
@@ -335,6 +344,8 @@ func (p *parser) probe(b *Broker, n *yaml.Node) *probeSpec {
 			pr.Password = secret.Secret(pw)
 		case "passfile":
 			pr.Passfile, _ = p.str(k, v)
+		case "heartbeat_topic":
+			pr.HeartbeatTopic, _ = p.str(k, v)
 		}
 	})
 	return ps

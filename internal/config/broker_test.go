@@ -42,7 +42,7 @@ func TestBrokerValues(t *testing.T) {
 		Probe: &BrokerProbe{Peer: netip.AddrPortFrom(netip.Addr{}, 1883), Topic: "home/carpd-probe",
 			PeerTopic: "home/carpd-probe", Direction: mqconf.Both, Interval: time.Second,
 			Deadline: 800 * time.Millisecond, BrokenAfter: DefaultBrokenAfter, OnBroken: "restart",
-			RestartAfter: DefaultRestartAfter},
+			RestartAfter: DefaultRestartAfter, HeartbeatTopic: DefaultHeartbeatTopic},
 		HomeAssistant: HomeAssistant{DiscoveryPrefix: DefaultDiscoveryPrefix},
 		Line:          2,
 	}
@@ -158,6 +158,10 @@ func TestBrokerErrors(t *testing.T) {
 			[]string{"3: broker.probe.deadline: 1s must be below the interval 1s"}},
 		{"probe restart_after", "    command: [sh]\n    probe: {topic: home/p, restart_after: 2}\n",
 			[]string{"3: broker.probe.restart_after applies to on_broken: restart only"}},
+		{"heartbeat wildcard", "    command: [sh]\n    probe: {topic: home/p, heartbeat_topic: hb/#}\n",
+			[]string{`3: broker.probe.heartbeat_topic: "hb/#" is not a plain topic (no wildcards, not under $)`}},
+		{"heartbeat inside the probe topic", "    command: [sh]\n    probe: {topic: home/p, heartbeat_topic: home/p/hb}\n",
+			[]string{"3: broker.probe.heartbeat_topic: home/p/hb is inside the probe topic home/p, which the bridge carries"}},
 		{"bad policy", "    command: [sh]\n    on_promote: reload\n",
 			[]string{`3: broker.on_promote: "reload" is not restart or none`}},
 		{"unknown key", "    command: [sh]\n    listen: 1883\n", []string{`3: broker: unknown key "listen"`}},
@@ -268,5 +272,30 @@ func TestBrokerNormalizedReloads(t *testing.T) {
 	}
 	if string(f.Broker.Probe.Password) != "pr0be" || string(f.Broker.Password) != "s3cret" {
 		t.Errorf("passwords not read")
+	}
+}
+
+// A heartbeat topic inside a bridged pattern is warned about, the default
+// (outside home/#) is not.
+func TestBrokerHeartbeatTopicBridged(t *testing.T) {
+	for _, tc := range []struct {
+		topic string
+		warn  bool
+	}{{"", false}, {"home/hb", true}, {"carpd/hb", false}} {
+		keys := "    command: [sh]\n    config: BRIDGE\n    probe:\n      topic: home/carpd-probe\n      peer: 198.18.0.4\n"
+		if tc.topic != "" {
+			keys += "      heartbeat_topic: " + tc.topic + "\n"
+		}
+		f, errs := loadText(t, brokerFile(t, keys))
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		got := false
+		for _, w := range f.Warnings {
+			got = got || strings.Contains(w, "heartbeat_topic: "+tc.topic+"/+ is carried by bridge peer")
+		}
+		if got != tc.warn {
+			t.Errorf("heartbeat_topic %q: warned %v, want %v (warnings %q)", tc.topic, got, tc.warn, f.Warnings)
+		}
 	}
 }

@@ -207,6 +207,7 @@ func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 	if _, ok := ps.at["restart_after"]; ok && pr.OnBroken != "restart" {
 		p.errorf(line("restart_after"), "broker.probe.restart_after applies to on_broken: restart only")
 	}
+	p.heartbeatTopic(s, line("heartbeat_topic"))
 	if pr.Topic == "" {
 		p.errorf(line("topic"), "broker.probe.topic: the probe topic prefix is required (inside a bridged pattern, e.g. home/carpd-probe)")
 		return
@@ -230,6 +231,34 @@ func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 		return
 	}
 	pr.PeerTopic = peer
+}
+
+// heartbeatTopic checks broker.probe.heartbeat_topic: a plain topic that
+// no bridge carries. Heartbeats are published straight on the peer's
+// broker to test the network path between the nodes; a bridge carrying
+// them too would deliver copies over the bridge and send each node's own
+// heartbeats back to the peer's broker. A warning, not an error: the
+// copies are harmless to the rules (each node reads only the other's
+// topic), and a bridge of "#" leaves no topic outside it.
+func (p *parser) heartbeatTopic(s *brokerSpec, at int) {
+	t := s.b.Probe.HeartbeatTopic
+	if err := mqconf.ValidTopic(t); err != nil || strings.HasPrefix(t, "$") {
+		p.errorf(at, "broker.probe.heartbeat_topic: %q is not a plain topic (no wildcards, not under $)", t)
+		return
+	}
+	if t == s.b.Probe.Topic || strings.HasPrefix(t, s.b.Probe.Topic+"/") {
+		p.errorf(at, "broker.probe.heartbeat_topic: %s is inside the probe topic %s, which the bridge carries", t,
+			s.b.Probe.Topic)
+		return
+	}
+	conf := s.b.Conf
+	if conf == nil {
+		return
+	}
+	if b, ok := conf.Carries(t + "/+"); ok {
+		p.warnf("broker.probe.heartbeat_topic: %s/+ is carried by bridge %s of %s: heartbeats then also travel "+
+			"over the bridge; choose a topic outside the bridged patterns", t, b, s.b.Config)
+	}
 }
 
 // probePeer takes the probe's peer from the first router with a single

@@ -103,6 +103,9 @@ type Router struct {
 	// by build (docs/config.md, vmac).
 	VMAC      bool
 	VMACIface string
+	// SplitBrain is what the heartbeat over the broker path does for this
+	// router (docs/daemon.md, "Heartbeat"); resolve when not written.
+	SplitBrain carp.SplitMode
 
 	GARP            GARP
 	Hooks           Hooks

@@ -15,6 +15,8 @@ func TestLoadErrors(t *testing.T) {
 		name, text string
 		want       []string
 	}{
+		{"split_brain value", router("    vhid: 1\n    vips: [198.18.0.2]\n    split_brain: ignore\n"),
+			[]string{`5: split_brain: "ignore" is not resolve, report or off`}},
 		{"unknown key", router("    vhid: 1\n    vips: [198.18.0.2]\n    color: red\n"),
 			[]string{`5: router: unknown key "color"`}},
 		{"keepalived key hint", router("    virtual_router_id: 1\n    vhid: 1\n    vips: [198.18.0.2]\n"),

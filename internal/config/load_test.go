@@ -150,6 +150,9 @@ func TestFullValues(t *testing.T) {
 	if r.Machine.Addr.IsValid() {
 		t.Errorf("Machine.Addr = %v, want zero for the daemon to fill", r.Machine.Addr)
 	}
+	if r := f.Routers; r[0].SplitBrain != carp.SplitResolve || r[4].SplitBrain != carp.SplitReport {
+		t.Errorf("split_brain: %v and %v, want the default resolve and report", r[0].SplitBrain, r[4].SplitBrain)
+	}
 	if v3 := f.Routers[2]; v3.V3PseudoHeader {
 		t.Error("v3_checksum_as_v2: true should clear V3PseudoHeader")
 	}

@@ -53,6 +53,7 @@ type outRouter struct {
 	Neutral       bool   `yaml:"neutral"`
 	VMAC          bool   `yaml:"vmac"`
 	VMACIface     string `yaml:"vmac_iface,omitempty"`
+	SplitBrain    string `yaml:"split_brain"`
 
 	GARP            outGARP         `yaml:"garp"`
 	Hooks           outHooks        `yaml:"hooks"`
@@ -119,6 +120,7 @@ func normalize(r *Router) outRouter {
 		Name: r.Name, Iface: r.Iface, Proto: r.Proto.String(), Preempt: m.Preempt,
 		VIPs: []string{}, Peers: []string{}, Passfile: r.Passfile,
 		IgnoreIfState: r.IgnoreIfState, VIPByScripts: r.VIPByScripts, Neutral: r.Neutral, VMAC: r.VMAC,
+		SplitBrain: r.SplitBrain.String(),
 		GARP: outGARP{Repeat: r.GARP.Repeat, Interval: r.GARP.Interval.String(),
 			Refresh: r.GARP.Refresh.String(), Delay: r.GARP.Delay.String()},
 		Hooks: outHooks{Up: orEmpty(r.Hooks.Up), Down: orEmpty(r.Hooks.Down), Notify: orEmpty(r.Hooks.Notify),

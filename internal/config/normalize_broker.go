@@ -65,6 +65,7 @@ type outProbe struct {
 	Username     string        `yaml:"username,omitempty"`
 	Password     secret.Secret `yaml:"password,omitempty"`
 	Passfile     string        `yaml:"passfile,omitempty"`
+	Heartbeat    string        `yaml:"heartbeat_topic"`
 }
 
 // normalizeBroker returns b as written back; an address the daemon derives
@@ -94,7 +95,7 @@ func normalizeBroker(b *Broker) *outBroker {
 	if pr := b.Probe; pr != nil {
 		op := &outProbe{Topic: pr.Topic, Direction: pr.Direction.String(), Interval: pr.Interval.String(),
 			Deadline: pr.Deadline.String(), BrokenAfter: pr.BrokenAfter, OnBroken: pr.OnBroken,
-			Username: pr.Username, Passfile: pr.Passfile}
+			Username: pr.Username, Passfile: pr.Passfile, Heartbeat: pr.HeartbeatTopic}
 		if pr.Peer.Addr().IsValid() {
 			op.Peer = pr.Peer.String()
 		}

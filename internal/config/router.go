@@ -76,7 +76,7 @@ func routerKeys() []string {
 		"preempt_delay", "vips", "password", "passfile", "srcip", "peers", "mcast", "accept_from",
 		"unicast_ttl_check",
 		"v3_checksum_as_v2", "ignore_ifstate", "vip_by_scripts", "neutral", "garp", "hooks",
-		"track_interface", "track_script", "vmac", "vmac_iface",
+		"track_interface", "track_script", "vmac", "vmac_iface", "split_brain",
 	}
 }
 
@@ -158,6 +158,11 @@ func (p *parser) routerCompound(s *spec, key string, v *yaml.Node) {
 		s.r.VMAC, _ = p.boolean(key, v)
 	case "vmac_iface":
 		s.r.VMACIface, _ = p.str(key, v)
+	case "split_brain":
+		if m, ok := p.enum(key, v, "resolve", "report", "off"); ok {
+			s.r.SplitBrain = map[string]carp.SplitMode{"resolve": carp.SplitResolve, "report": carp.SplitReport,
+				"off": carp.SplitOff}[m]
+		}
 	case "srcip":
 		s.r.SrcIP, _ = p.addr(key, v)
 	case "mcast":

@@ -13,6 +13,7 @@ func (d *Daemon) newBroker() error {
 		return fmt.Errorf("broker: %w", err)
 	}
 	d.bsvc, d.hass = b, b
+	d.attachHeartbeat(b)
 	return nil
 }
 

@@ -96,6 +96,10 @@ type Daemon struct {
 	// broker.home_assistant is enabled), set by New, nil without a
 	// broker, and never changes after.
 	hass statePublisher
+	// hb carries the heartbeat, nil when it does not run; hbBoot
+	// identifies this run in it. Set by New, never changed after.
+	hb     HeartbeatLink
+	hbBoot uint64
 
 	// ctl answers the control socket with answer.
 	ctl *control.Server

@@ -22,6 +22,9 @@ type segment struct {
 	mu     sync.Mutex
 	conns  []*fakeConn
 	claims []*fakeClaims
+	// deaf nodes receive no multicast, as behind a switch dropping the
+	// group (heartbeat_test.go).
+	deaf map[*fakeNet]bool
 }
 
 // fakeClaims is a claim watch: announced receives every VIP another node
@@ -106,7 +109,7 @@ func (s *segment) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
 		if c == from || c.family != from.family || !c.net.linkUp(c.iface) {
 			continue
 		}
-		if dst.IsMulticast() && (c.unicast || c.group != dst) || !dst.IsMulticast() && c.src != dst {
+		if dst.IsMulticast() && (c.unicast || c.group != dst || s.deaf[c.net]) || !dst.IsMulticast() && c.src != dst {
 			continue
 		}
 		p := link.Packet{Src: from.src, Dst: dst, TTL: 255, Payload: slices.Clone(payload)}

@@ -177,7 +177,8 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	r := &router{
 		d: d, base: s, log: log, sock: sock, ctr: &counters{}, rp: rp,
 		adverts: make(chan carp.Advert, d.opts.QueueLen), ctl: make(chan func(time.Time), 16),
-		done: make(chan struct{}), spec: s, m: m, enc: enc, vsend: vsend,
+		peerIn: make(chan peerBeat, 4),
+		done:   make(chan struct{}), spec: s, m: m, enc: enc, vsend: vsend,
 		faults: make(map[fault]bool), track: make(map[string]int), rec: newRecord(d.statusChanged),
 	}
 	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(addrIface(s), s.Machine.Proto, s.Machine.ID),
@@ -192,9 +193,12 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	d.routers[s.Name] = r
 	d.order = append(d.order, s.Name)
 	d.hassAdd(s.Name)
+	// Before the goroutines start: the executor reads bsvc unlocked (the
+	// race detector saw it written after). A health demotion queued here
+	// runs once the router has booted, as before.
+	d.attachBroker(r)
 	go r.exec.run()
 	go r.run()
-	d.attachBroker(r)
 	return nil
 }
 

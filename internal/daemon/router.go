@@ -11,6 +11,7 @@ import (
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/link"
+	"github.com/carpd/carpd/internal/status"
 )
 
 // claimFailWeight is the demotion applied while a claim's VIPs could not be
@@ -38,6 +39,7 @@ type router struct {
 	exec    *executor
 	rp      *replay
 	adverts chan carp.Advert
+	peerIn  chan peerBeat // the peer's heartbeats (heartbeat.go)
 	ctl     chan func(time.Time)
 	done    chan struct{}
 
@@ -57,6 +59,7 @@ type router struct {
 	// of a MASTER, until claimsUntil.
 	claims      ClaimWatch
 	claimsUntil time.Time
+	hb          hbState
 
 	smu  sync.Mutex
 	snap snapshot
@@ -76,6 +79,13 @@ type snapshot struct {
 	faults  []string
 	vips    []string
 	tracked []string // interfaces of TrackInterfaces
+
+	// The heartbeat's view (heartbeat.go peerSnap).
+	peerOn    bool
+	peer      status.Peer
+	peerAdv   carp.Advert
+	peerStale time.Duration
+	dualSince time.Time
 }
 
 // post runs f on the router goroutine; it returns false if the router has
@@ -110,19 +120,22 @@ func (r *router) run() {
 	for !r.quit {
 		// Reset replaces the previous deadline: one timer call per
 		// event.
-		if dl := r.m.Deadline(); !dl.IsZero() {
+		if dl := r.wake(); !dl.IsZero() {
 			timer.Reset(time.Until(dl))
 		} else {
 			timer.Stop()
 		}
 		select {
 		case <-timer.C():
-			now := time.Now()
-			r.do(now, r.m.Tick(now))
+			r.timerFired(time.Now())
 		case ad := <-r.adverts:
 			r.receive(time.Now(), ad)
+		case pb := <-r.peerIn:
+			r.peerBeat(time.Now(), pb)
 		case f := <-r.ctl:
 			f(time.Now())
+			// A control request can make us MASTER or BACKUP.
+			r.split(time.Now())
 		}
 		r.publish()
 	}
@@ -161,7 +174,12 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 	}
 	r.ctr.received.Add(1)
 	r.rec.hear(now, ad)
+	r.advertsBack()
 	r.do(now, acts)
+	if r.hb.dualSince.IsZero() != (r.m.State() != carp.Master) {
+		// Became MASTER with the peer MASTER, or left a dual episode.
+		r.split(now)
+	}
 }
 
 // cause is what a caller of the machine knows better than the machine
@@ -187,15 +205,27 @@ func (r *router) doFor(now time.Time, acts []carp.Action, c cause) {
 			r.openClaims(now)
 		}
 	}
+	sent, changed := false, false
 	for _, a := range acts {
 		switch a.Kind {
 		case carp.ActSend:
 			r.send(a.Advert)
+			sent = true
 		case carp.ActState:
 			r.changed(now, a, c)
+			changed = true
 		case carp.ActAnnounce:
 			r.exec.enqueue(job{kind: jobAnnounce, reason: a.Reason, queued: now})
 		}
+	}
+	// The heartbeat goes with the advert, and at once on a state change
+	// so the peer never acts on a stale view at a handover.
+	switch {
+	case changed:
+		r.advertsBack()
+		r.beat(now)
+	case sent:
+		r.beatWithAdvert(now)
 	}
 }
 

@@ -20,6 +20,7 @@ func (r *router) status() status.Router {
 	r.smu.Lock()
 	s := r.snap
 	r.smu.Unlock()
+	now := time.Now()
 	// spec is replaced only by the router goroutine, but the fields used
 	// here never change for a running router (a change restarts it).
 	sp := r.base
@@ -42,6 +43,7 @@ func (r *router) status() status.Router {
 	}
 	rs.Advertised = advertised(sp.Machine.Proto, s.adv)
 	rs.Heard, rs.Transitions = r.rec.snapshot()
+	rs.Peer = peerStatus(&s, now)
 	return rs
 }
 
@@ -129,6 +131,7 @@ func (r *router) publish() {
 	defer r.smu.Unlock()
 	r.snap.state, r.snap.master, r.snap.adv = r.m.State(), r.m.Master(), r.m.Advertised()
 	r.snap.manual, r.snap.track, r.snap.claim, r.snap.faults = r.manual, track, r.claimFail, faults
+	r.peerSnap()
 }
 
 // setSpecSnap records what other goroutines read of the spec: the VIPs

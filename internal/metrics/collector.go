@@ -28,6 +28,7 @@ type descs struct {
 	info, state, since, transitions, lastTook, sent, sendErrors, received, dropped, garp, demotion,
 	socketDropped, brokerReady, brokerRestarts, brokerReadyTime, natRules, probeOK, probeLatency,
 	probeFailures, probeLastOK, buildInfo, reloadOK, reloadTime, hookFailures desc
+	splitBrain, peerAge, advertsLost, advertsLostTotal desc
 }
 
 func newDescs() descs {
@@ -70,6 +71,13 @@ func newDescs() descs {
 			gauge),
 		reloadTime: d("carpd_config_last_reload_success_timestamp_seconds",
 			"When the running configuration was loaded: at start or by the last successful reload.", gauge),
+		splitBrain: r("carpd_split_brain_seconds_total",
+			"Time this router and its peer were both MASTER, as the heartbeat showed.", counter),
+		peerAge: r("carpd_peer_heartbeat_age_seconds", "Age of the peer's last heartbeat for this router.", gauge),
+		advertsLost: r("carpd_peer_adverts_lost",
+			"1 while the master-down timer is due but the peer is alive and MASTER over the broker path.", gauge),
+		advertsLostTotal: r("carpd_peer_adverts_lost_total", "Episodes of adverts lost from a live MASTER peer.",
+			counter),
 		hookFailures: r("carpd_hook_failures_total", "Hook runs that failed (non-zero exit or timeout), by hook.",
 			counter, "hook"),
 	}
@@ -167,6 +175,14 @@ func router(b *batch, d descs, r status.Router) {
 		b.add(d.hookFailures, float64(n), name, hook)
 	}
 	b.add(d.demotion, float64(r.Demotion.Total), name)
+	if p := r.Peer; p != nil {
+		b.add(d.splitBrain, p.DualSeconds, name)
+		b.add(d.advertsLost, boolean(p.AdvertsLost), name)
+		b.add(d.advertsLostTotal, float64(p.AdvertsLostTotal), name)
+		if !p.At.IsZero() {
+			b.add(d.peerAge, seconds(p.Age), name)
+		}
+	}
 }
 
 // broker adds the supervised broker's samples, when there is one.

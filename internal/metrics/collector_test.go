@@ -235,3 +235,33 @@ func TestCollectReload(t *testing.T) {
 		t.Errorf("exported without a running configuration")
 	}
 }
+
+// TestCollectPeer shows the heartbeat's view: dual-master time, the age
+// of the peer's heartbeat and the lost-adverts episodes; none of it
+// without the Peer section.
+func TestCollectPeer(t *testing.T) {
+	r := report()
+	r.Routers[0].Peer = &status.Peer{SplitBrain: "resolve", At: at, Age: status.Duration(150 * time.Millisecond),
+		AdvertsLost: true, AdvertsLostTotal: 2, DualSeconds: 0.4}
+	got := map[string]float64{}
+	for _, f := range collect(static(r)) {
+		for _, s := range f.samples {
+			if len(s.labels) > 0 && s.labels[0].value == "carp7" {
+				got[f.name] = s.value
+			}
+		}
+	}
+	want := map[string]float64{"carpd_split_brain_seconds_total": 0.4, "carpd_peer_heartbeat_age_seconds": 0.15,
+		"carpd_peer_adverts_lost": 1, "carpd_peer_adverts_lost_total": 2}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	r.Routers[0].Peer = nil
+	for _, f := range collect(static(r)) {
+		if _, ok := want[f.name]; ok {
+			t.Errorf("%s present without a Peer section", f.name)
+		}
+	}
+}

@@ -55,6 +55,8 @@ type Router struct {
 	Counters Counters `json:"counters"`
 	// Transitions are the last MaxTransitions transitions, oldest first.
 	Transitions []Transition `json:"transitions,omitempty"`
+	// Peer is the heartbeat's view of the peer (peer.go).
+	Peer *Peer `json:"peer,omitempty"`
 }
 
 // Advertised is a router's preference as it travels in adverts:

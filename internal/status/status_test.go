@@ -42,6 +42,10 @@ func fixture() Report {
 					Advertised: Advertised{AdvBase: u8(1), AdvSkew: u8(100), Demote: u8(0), Interval: "1.390625s"}},
 				Counters: Counters{Sent: 93, Received: 7172, Dropped: map[string]uint64{"auth": 3, "ttl": 1},
 					Announcements: 6, Transitions: 2},
+				Peer: &Peer{SplitBrain: "resolve", Node: "198.18.0.2", State: "MASTER",
+					At: now.Add(-150 * time.Millisecond), Age: Duration(150 * time.Millisecond), Fresh: true,
+					Advertised: &Advertised{AdvBase: u8(1), AdvSkew: u8(100), Demote: u8(0), Interval: "1.390625s"},
+					Heartbeats: 5400, DualMaster: true, DualSeconds: 0.4, AdvertsLostTotal: 1},
 				Transitions: []Transition{
 					{At: t0, From: "INIT", To: "BACKUP", Notify: "BACKUP", Reason: "start",
 						Queued: Duration(20 * time.Microsecond), Took: Duration(1500 * time.Microsecond), Done: true,

@@ -83,6 +83,7 @@ func (p *printer) router(r Router) {
 	} else {
 		p.printf("  heard       nothing yet\n")
 	}
+	p.peer(r.Peer)
 	d := r.Demotion
 	claim := ""
 	if d.Claim {
@@ -273,4 +274,35 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// peer is the heartbeat's view of the peer, when it runs for the router.
+func (p *printer) peer(pr *Peer) {
+	if pr == nil {
+		return
+	}
+	if pr.At.IsZero() {
+		p.printf("  peer        no heartbeat yet (split_brain %s)\n", pr.SplitBrain)
+	} else {
+		fresh := "stale"
+		if pr.Fresh {
+			fresh = "fresh"
+		}
+		pref := "-"
+		if pr.Advertised != nil {
+			pref = pr.Advertised.preference()
+		}
+		p.printf("  peer        %s %s, heartbeat %s ago (%s): %s; %d heartbeats, split_brain %s\n",
+			printable(pr.Node), pr.State, ago(p.now, pr.At), fresh, pref, pr.Heartbeats, pr.SplitBrain)
+	}
+	if pr.AdvertsLost {
+		p.printf("  WARNING     adverts from the peer lost, peer alive over the broker path (docs/troubleshooting.md)\n")
+	}
+	if pr.DualMaster {
+		p.printf("  WARNING     both nodes MASTER (split brain)\n")
+	}
+	if pr.DualSeconds > 0 || pr.AdvertsLostTotal > 0 {
+		p.printf("  split brain %s dual-master in all, %d lost-adverts episodes\n",
+			time.Duration(pr.DualSeconds*float64(time.Second)).Round(time.Millisecond), pr.AdvertsLostTotal)
+	}
 }

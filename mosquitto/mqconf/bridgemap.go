@@ -58,6 +58,20 @@ func (c *BrokerConf) ProbeRoute(prefix string, dir Direction) (string, error) {
 	return peer, nil
 }
 
+// Carries reports whether a bridge carries some topic that filter
+// matches, in either direction, and names the first such bridge.
+func (c *BrokerConf) Carries(filter string) (string, bool) {
+	for _, b := range c.Bridges {
+		for _, t := range b.Topics {
+			pat := t.LocalPrefix + t.Pattern
+			if Covers(pat, filter) || Covers(filter, pat) {
+				return b.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
 func (c *BrokerConf) mapProbe(filter string, d Direction) (string, bool) {
 	for _, b := range c.Bridges {
 		if r, ok := b.Map(filter, d); ok {

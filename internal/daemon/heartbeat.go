@@ -1,0 +1,297 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"time"
+
+	"github.com/carpd/carpd/carp"
+	"github.com/carpd/carpd/internal/heartbeat"
+	"github.com/carpd/carpd/internal/status"
+)
+
+// The heartbeat (docs/daemon.md, "Heartbeat"): every router publishes its
+// state and preference over the broker probe's connection to the peer's
+// broker, and reads the peer's, so that lost adverts between two live
+// nodes are told apart from a dead peer. carp.DecideSplit holds the
+// rules; this file feeds it and carries out its decisions.
+
+// HeartbeatLink is implemented by a Broker that carries heartbeats
+// (internal/broker with a probe peer). Its methods do not block.
+type HeartbeatLink interface {
+	// HeartbeatOn reports whether heartbeats travel at all.
+	HeartbeatOn() bool
+	// PublishHeartbeat queues b for the peer, dropping the oldest queued
+	// one when full. It fills in b.Node, the name the probe gives this
+	// node.
+	PublishHeartbeat(b heartbeat.Beat)
+	// OnHeartbeat sets the receiver of the peer's heartbeats, before
+	// Start; fn must not block.
+	OnHeartbeat(fn func(b heartbeat.Beat, at time.Time))
+}
+
+// peerBeat is a heartbeat from the peer as it reaches a router.
+type peerBeat struct {
+	b  heartbeat.Beat
+	at time.Time
+}
+
+// hbState is a router's heartbeat state, owned by its goroutine.
+type hbState struct {
+	seq  uint64
+	last time.Time // when we last published
+	next time.Time // when the next periodic one is due
+
+	seen      bool
+	peer      heartbeat.Beat // the last accepted from the peer
+	view      carp.Peer
+	received  uint64
+	dualSince time.Time
+	dualTotal time.Duration // of ended episodes
+	announced bool          // this dual episode's re-announcement is queued
+	lost      bool          // a rule b episode is on
+	lostTotal uint64
+	wake      time.Time // DecideSplit's Wake
+}
+
+// attachHeartbeat wires the broker's heartbeat in, if it has one.
+func (d *Daemon) attachHeartbeat(b Broker) {
+	hl, ok := b.(HeartbeatLink)
+	if !ok || !hl.HeartbeatOn() {
+		return
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	d.hb, d.hbBoot = hl, binary.LittleEndian.Uint64(seed[:])
+	hl.OnHeartbeat(d.heartbeatIn)
+}
+
+// heartbeatIn hands a peer's heartbeat to the router of its protocol and
+// id, the one of the same name if several share them (one id on two
+// interfaces); the names may otherwise differ between the nodes. It never
+// blocks: a router whose queue is full loses the oldest, which the newest
+// supersedes.
+func (d *Daemon) heartbeatIn(b heartbeat.Beat, at time.Time) {
+	d.mu.Lock()
+	var r *router
+	for _, name := range d.order {
+		x := d.routers[name]
+		if x.base.Machine.Proto != b.Proto || x.base.Machine.ID != b.ID {
+			continue
+		}
+		if r == nil || x.base.Name == b.Router {
+			r = x
+		}
+	}
+	d.mu.Unlock()
+	if r == nil {
+		return
+	}
+	pb := peerBeat{b, at}
+	for range 2 {
+		select {
+		case r.peerIn <- pb:
+			return
+		default:
+		}
+		select {
+		case <-r.peerIn:
+		default:
+		}
+	}
+}
+
+// hbOn says whether this router publishes heartbeats.
+func (r *router) hbOn() bool { return r.d.hb != nil }
+
+// splitOn says whether this router consumes them.
+func (r *router) splitOn() bool { return r.d.hb != nil && r.spec.SplitBrain != carp.SplitOff }
+
+// hbEvery is the periodic heartbeat's interval.
+func (r *router) hbEvery() time.Duration { return max(r.m.AdvInterval(), heartbeat.Floor) }
+
+// beat publishes our heartbeat now. It builds a value and queues it: the
+// encoding happens on the broker's publisher goroutine.
+func (r *router) beat(now time.Time) {
+	if !r.hbOn() {
+		return
+	}
+	r.hb.seq++
+	r.hb.last, r.hb.next = now, now.Add(r.hbEvery())
+	r.d.hb.PublishHeartbeat(heartbeat.Beat{
+		Boot: r.d.hbBoot, Seq: r.hb.seq, Router: r.base.Name,
+		Proto: r.base.Machine.Proto, ID: r.base.Machine.ID, State: r.m.State(),
+		Fault: r.m.State() == carp.Init && len(r.faults) > 0, Advert: r.m.Advertised(), Interval: r.m.AdvInterval(),
+	})
+}
+
+// beatWithAdvert publishes a MASTER's heartbeat with its periodic advert,
+// at most every heartbeat.Floor: a peer that dies then stops both at
+// once, which is what keeps rule c from delaying a takeover
+// (carp.StaleAfter).
+func (r *router) beatWithAdvert(now time.Time) {
+	if r.hbOn() && r.m.State() == carp.Master && now.Sub(r.hb.last) >= heartbeat.Floor*9/10 {
+		r.beat(now)
+	}
+}
+
+// peerBeat takes a heartbeat of the peer.
+func (r *router) peerBeat(now time.Time, pb peerBeat) {
+	if !r.splitOn() {
+		return
+	}
+	if r.hb.seen && pb.b.Node == r.hb.peer.Node && !heartbeat.Newer(&pb.b, &r.hb.peer) {
+		return
+	}
+	r.hb.seen, r.hb.peer, r.hb.received = true, pb.b, r.hb.received+1
+	r.hb.view = carp.Peer{At: pb.at, State: pb.b.State, Advert: pb.b.Advert}
+	r.split(now)
+}
+
+// split applies carp.DecideSplit: rule a's step-down or re-announcement,
+// rule b's report and hold. It runs before the machine's Tick when the
+// timer fires, so a held master-down timer never claims.
+func (r *router) split(now time.Time) {
+	if !r.splitOn() {
+		r.endDual(now)
+		r.hb.wake = time.Time{}
+		return
+	}
+	mode := r.spec.SplitBrain
+	dec := carp.DecideSplit(r.m.SplitInput(now, mode, r.hb.view, r.hb.dualSince))
+	r.hb.wake = dec.Wake
+	switch {
+	case dec.Dual && r.hb.dualSince.IsZero():
+		r.log.Warn("split brain: the peer is MASTER too (heard over the broker path, adverts lost)",
+			"peer", r.hb.peer.Node, "split_brain", mode.String())
+		r.hb.dualSince = dec.DualSince
+	case !dec.Dual:
+		if !r.hb.dualSince.IsZero() && mode == carp.SplitResolve && r.m.State() == carp.Master {
+			// The peer stepped down first: clients may still have its
+			// MAC from its claim.
+			r.reannounce(now)
+		}
+		r.endDual(now)
+	}
+	if dec.Yield {
+		_, why := r.m.PeerPreferred(r.hb.view.Advert)
+		reason := "split brain: yielding to " + r.hb.view.Advert.Src.String() + " (" + why + "), MASTER over the broker path"
+		r.log.Warn("split brain: stepping down", "peer", r.hb.peer.Node, "why", why)
+		r.do(now, r.m.Yield(now, r.hb.view.Advert.Src, reason))
+		r.endDual(now)
+	}
+	if dec.Announce {
+		r.reannounce(now)
+	}
+	if dec.AdvertsLost && !r.hb.lost {
+		r.hb.lost = true
+		r.hb.lostTotal++
+		r.log.Warn("adverts from "+r.hb.view.Advert.Src.String()+" lost, peer alive over the broker path",
+			"peer", r.hb.peer.Node, "peer_state", r.hb.peer.StateName(), "split_brain", mode.String(),
+			"taking_over", mode != carp.SplitResolve)
+		r.d.statusChanged()
+	}
+	if !dec.Hold.IsZero() {
+		r.m.Hold(dec.Hold)
+	}
+}
+
+// reannounce sends the VIPs' gratuitous ARP / NA burst once per
+// dual-master episode that we, the more preferred, survive (rule a):
+// hosts may have learned the peer's MAC from its claim.
+func (r *router) reannounce(now time.Time) {
+	if r.hb.announced {
+		return
+	}
+	r.hb.announced = true
+	r.log.Warn("split brain: the peer is less preferred; re-announcing the VIPs", "peer", r.hb.peer.Node)
+	r.exec.enqueue(job{kind: jobAnnounce, reason: "split brain: less preferred master " +
+		r.hb.view.Advert.Src.String() + " alive over the broker path", queued: now})
+}
+
+// endDual closes a dual-master episode, adding its time to the total.
+func (r *router) endDual(now time.Time) {
+	if r.hb.dualSince.IsZero() {
+		return
+	}
+	took := now.Sub(r.hb.dualSince)
+	r.hb.dualTotal += took
+	r.hb.dualSince, r.hb.announced = time.Time{}, false
+	r.log.Info("split brain over", "took", took.Round(time.Millisecond))
+}
+
+// advertsBack ends a rule b episode: an advert arrived, or we changed
+// state.
+func (r *router) advertsBack() {
+	if r.hb.lost {
+		r.hb.lost = false
+		r.log.Info("adverts from the peer arrive again, or the state changed; the lost-adverts episode is over")
+	}
+}
+
+// wake is the next time the router loop must run without an event: the
+// machine's deadline, the periodic heartbeat, the split-brain rules.
+func (r *router) wake() time.Time {
+	dl := r.m.Deadline()
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (dl.IsZero() || t.Before(dl)) {
+			dl = t
+		}
+	}
+	if r.hbOn() && r.m.State() != carp.Master {
+		earlier(r.hb.next)
+	}
+	earlier(r.hb.wake)
+	return dl
+}
+
+// timerFired runs what is due: the periodic heartbeat of a router that
+// does not advertise, the split-brain rules, then the machine's timer.
+func (r *router) timerFired(now time.Time) {
+	if r.hbOn() && r.m.State() != carp.Master && !now.Before(r.hb.next) {
+		r.beat(now)
+	}
+	r.split(now)
+	was := r.m.State()
+	r.do(now, r.m.Tick(now))
+	if r.m.State() != was {
+		// A claim may start a dual episode with a peer already MASTER.
+		r.split(now)
+	}
+}
+
+// peerStatus is the router's Peer section, nil when the heartbeat is not
+// consumed; it reads only the snapshot.
+func peerStatus(s *snapshot, now time.Time) *status.Peer {
+	if !s.peerOn {
+		return nil
+	}
+	out := s.peer
+	if !out.At.IsZero() {
+		out.Age = status.Duration(now.Sub(out.At))
+		out.Fresh = now.Sub(out.At) < s.peerStale
+		adv := advertised(s.peerAdv.Proto, s.peerAdv)
+		out.Advertised = &adv
+	}
+	if !s.dualSince.IsZero() {
+		out.DualSeconds += now.Sub(s.dualSince).Seconds()
+	}
+	return &out
+}
+
+// peerSnap refreshes the snapshot's Peer section without allocating, as
+// it runs after every event; the caller holds smu.
+func (r *router) peerSnap() {
+	r.snap.peerOn = r.splitOn()
+	if !r.snap.peerOn {
+		return
+	}
+	r.snap.peer = status.Peer{SplitBrain: r.spec.SplitBrain.String(), Heartbeats: r.hb.received,
+		AdvertsLost: r.hb.lost, AdvertsLostTotal: r.hb.lostTotal, DualMaster: !r.hb.dualSince.IsZero(),
+		DualSeconds: r.hb.dualTotal.Seconds()}
+	if r.hb.seen {
+		r.snap.peer.Node, r.snap.peer.State, r.snap.peer.At = r.hb.peer.Node, r.hb.peer.StateName(), r.hb.view.At
+	}
+	r.snap.peerAdv, r.snap.dualSince = r.hb.view.Advert, r.hb.dualSince
+	r.snap.peerStale = carp.StaleAfter(r.m.AdvInterval(), r.m.DownInterval())
+}

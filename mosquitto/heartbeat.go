@@ -1,0 +1,94 @@
+package mosquitto
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The heartbeat rides on the probe's two connections (docs/daemon.md,
+// "Heartbeat"): each node publishes its own on the PEER's broker, over the
+// probe's authenticated connection to it, and reads the peer's on its
+// local broker. That direction makes a heartbeat that arrives prove the
+// network path between the two nodes, the one adverts take, rather than
+// the bridge; and the topic is outside every bridged pattern, so nothing
+// loops.
+
+// errNoPeerSession is returned while the probe has no connection to the
+// peer's broker (before the first round, or after a failure until the
+// next round reconnects).
+var errNoPeerSession = errors.New("no connection to the peer's broker")
+
+// heartbeatTopics are the topic published on the peer and the one read
+// locally; both empty when the heartbeat is off.
+func (p *Probe) heartbeatTopics() (out, in string) {
+	if p.cfg.HeartbeatTopic == "" || p.cfg.OnHeartbeat == nil {
+		return "", ""
+	}
+	return p.cfg.HeartbeatTopic + "/" + p.cfg.Node, p.cfg.HeartbeatTopic + "/" + p.cfg.PeerNode
+}
+
+// heartbeatHandler hands the peer's heartbeats to OnHeartbeat.
+func (p *Probe) heartbeatHandler(m message) {
+	p.cfg.OnHeartbeat([]byte(m.payload), m.at)
+}
+
+// PublishHeartbeat publishes payload on the peer's broker, QoS 0, not
+// retained: a lost heartbeat is replaced by the next, and a retained one
+// would outlive its sender. payload must not be modified afterwards (the
+// MQTT client sends it later). It may block for as long as the client's
+// write timeout when the connection stalls, so call it from a goroutine
+// of its own.
+func (p *Probe) PublishHeartbeat(payload []byte) error {
+	s := p.hbPeer.Load()
+	out, _ := p.heartbeatTopics()
+	if out == "" {
+		return errNoPeerSession
+	}
+	if l := p.hbLocal.Load(); s == nil || !s.alive() || l == nil || !l.alive() {
+		// A broker restarted (on_promote: restart does it at every
+		// failover): redial now rather than at the next round, up to
+		// Interval away, during which no heartbeat would pass.
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	if s == nil {
+		return errNoPeerSession
+	}
+	tok := s.c.Publish(out, 0, false, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	default:
+		return nil
+	}
+}
+
+// redialGap spaces the redials heartbeats ask for.
+const redialGap = 200 * time.Millisecond
+
+// redial replaces a dead connection between rounds, for the heartbeat,
+// within Deadline. It runs on Run's goroutine, which owns the sessions;
+// probes wait for the next round.
+func (p *Probe) redial(ctx context.Context) {
+	if time.Since(p.lastRedial) < redialGap {
+		return
+	}
+	p.lastRedial = time.Now()
+	for _, s := range []**session{&p.local, &p.peer} {
+		if *s != nil && !(*s).alive() {
+			(*s).close()
+			*s = nil
+		}
+	}
+	if p.local != nil && p.peer != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
+	defer cancel()
+	if localErr, peerErr := p.connect(ctx); localErr != nil || peerErr != nil {
+		p.log.Debug("redialling for the heartbeat", "local", localErr, "peer", peerErr)
+	}
+}

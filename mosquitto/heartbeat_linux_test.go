@@ -1,0 +1,71 @@
+//go:build linux
+
+package mosquitto
+
+import (
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carpd/carpd/internal/testutil"
+	"github.com/carpd/carpd/supervisor"
+)
+
+// TestHeartbeatOneBroker runs two nodes' probes against one broker: each
+// publishes its heartbeat on the "peer" broker and reads the other's on
+// its "local" one, never its own.
+func TestHeartbeatOneBroker(t *testing.T) {
+	needMosquitto(t)
+	testutil.CheckGoroutines(t)
+	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
+	addr := testutil.FreeAddr(t)
+	_, ev := startBroker(t, addr, log)
+	ev.wait(t, supervisor.EventReady, 10*time.Second)
+
+	var mu sync.Mutex
+	got := map[string][]string{}
+	probe := func(node, peer string) *Probe {
+		p, err := NewProbe(ProbeConfig{
+			Node: node, PeerNode: peer, Local: testBroker(addr), Peer: testBroker(addr),
+			Prefix: "home/carpd-probe", Interval: 300 * time.Millisecond, Deadline: 200 * time.Millisecond,
+			Logger: log, HeartbeatTopic: "carpd-heartbeat",
+			OnHeartbeat: func(payload []byte, _ time.Time) {
+				mu.Lock()
+				got[node] = append(got[node], string(payload))
+				mu.Unlock()
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p1, p2 := probe("n1", "n2"), probe("n2", "n1")
+	if err := p1.PublishHeartbeat([]byte("early")); err == nil {
+		t.Error("PublishHeartbeat before the probe connected reported no error")
+	}
+	runProbe(t, p1)
+	runProbe(t, p2)
+	waitPaths(t, p1, PathOK, 5*time.Second)
+	waitPaths(t, p2, PathOK, 5*time.Second)
+	// Published until received: a QoS 0 message sent before the other
+	// side's subscription is complete is lost, as it should be.
+	waitCond(t, 5*time.Second, "n2 receiving n1's heartbeat", func() bool {
+		if err := p1.PublishHeartbeat([]byte("from n1")); err != nil {
+			t.Fatalf("PublishHeartbeat: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got["n2"]) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got["n1"]) != 0 {
+		t.Errorf("n1 received its own heartbeat: %q", got["n1"])
+	}
+	if got["n2"][0] != "from n1" {
+		t.Errorf("n2 received %q", got["n2"])
+	}
+}
