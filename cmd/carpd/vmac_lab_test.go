@@ -579,3 +579,96 @@ func TestLabVMACSplitBrainHeals(t *testing.T) {
 	}
 	lab.Wait(t, 2*time.Second, "n2's vrrp.9 down", func() bool { _, up := linkState(t, n2, "vrrp.9"); return !up })
 }
+
+// clientNeigh returns the MAC of the lab client's neighbour entry for
+// addr, "" when it has none.
+func clientNeigh(t *testing.T, l *lab.Lab, addr netip.Addr) string {
+	t.Helper()
+	out, err := l.Client.Run(t.Context(), "ip", "neigh", "show", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(out))
+	if i := slices.Index(f, "lladdr"); i >= 0 && i+1 < len(f) {
+		return f[i+1]
+	}
+	return ""
+}
+
+// TestLabVMACUcarp runs carpd --vmac (CARP) and a real ucarp, which has
+// no vmac and keeps its own MAC, on one vhid, each master in turn: they
+// still elect (ucarp reads the adverts whatever their source MAC), and
+// the client's neighbour entry for the VIP follows the gratuitous ARP of
+// each new master without the client asking: the virtual MAC while carpd
+// is master, ucarp's node's MAC while ucarp is.
+func TestLabVMACUcarp(t *testing.T) {
+	t.Parallel()
+	ucarp := lookPath(t, "ucarp")
+	l := lab.New(t, 2, lab.WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("198.18.0.14")
+	const vmac = "00:00:5e:00:01:0e"
+	up, down, calls := ucarpScripts(t, true)
+	a := startCarpd(t, n1, "", carpArgs(n1, "14", "0", "s3cret", vip.String(), "--vmac")...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	u := n2.Start(t, append([]string{ucarp}, carpArgs(n2, "14", "50", "s3cret", vip.String(), "-u", up, "-d", down, "-n", "-z")...)...)
+	// One connection attempt (refused: nothing listens on port 9) gives
+	// the client an entry for the VIP.
+	_ = l.Client.Do(func() error {
+		if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(vip, 9).String(), time.Second); err == nil {
+			c.Close()
+		}
+		return nil
+	})
+	if got := clientNeigh(t, l, vip); got != vmac {
+		t.Errorf("client's entry with carpd master: %q, want %s", got, vmac)
+	}
+	time.Sleep(4 * time.Second) // longer than ucarp's master-down: it must stay backup
+	if got := calls(); len(got) != 0 {
+		t.Fatalf("ucarp ran %v while carpd --vmac was master", got)
+	}
+	if got := arpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+		t.Errorf("ARP answers with carpd master: %v, want only %s", got, vmac)
+	}
+
+	start := time.Now()
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	lab.Wait(t, 5*time.Second, "ucarp up script", func() bool { return len(calls()) > 0 })
+	t.Logf("ucarp took over %v after carpd's SIGTERM", time.Since(start).Round(time.Millisecond))
+	lab.Wait(t, 3*time.Second, "client's entry naming n2's MAC", func() bool { return clientNeigh(t, l, vip) == n2.MAC.String() })
+	t.Logf("client's entry named ucarp's MAC %v after carpd's SIGTERM", time.Since(start).Round(time.Millisecond))
+	if err := a.Wait(t.Context()); err != nil {
+		t.Fatalf("carpd after SIGTERM: %v", err)
+	}
+	if ex, _ := linkState(t, n1, "vrrp.14"); ex {
+		t.Error("carpd left vrrp.14 behind")
+	}
+	if got := arpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{n2.MAC.String()}) {
+		t.Errorf("ARP answers with ucarp master: %v, want only %s", got, n2.MAC)
+	}
+
+	// carpd back, without preemption, follows ucarp; ucarp leaving (no
+	// bow-out) hands over after carpd's master-down interval.
+	a2 := startCarpd(t, n1, a.dir, carpArgs(n1, "14", "0", "s3cret", vip.String(), "--vmac")...)
+	a2.waitState(t, "BACKUP", 5*time.Second)
+	lab.Wait(t, 5*time.Second, "ucarp's adverts accepted", func() bool {
+		st, err := a2.status()
+		return err == nil && st.Counters.Received >= 2 && st.Master == n2.IP4.Addr().String()
+	})
+	if ex, up := linkState(t, n1, "vrrp.14"); !ex || up {
+		t.Errorf("n1's vrrp.14 as backup: exists %v up %v, want down", ex, up)
+	}
+	start = time.Now()
+	if err := u.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a2.waitState(t, "MASTER", 8*time.Second)
+	t.Logf("carpd took over %v after ucarp's SIGTERM", time.Since(start).Round(time.Millisecond))
+	lab.Wait(t, 3*time.Second, "client's entry naming the virtual MAC", func() bool { return clientNeigh(t, l, vip) == vmac })
+	t.Logf("client's entry named %s %v after ucarp's SIGTERM", vmac, time.Since(start).Round(time.Millisecond))
+	if got := arpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+		t.Errorf("ARP answers with carpd master again: %v, want only %s", got, vmac)
+	}
+}
