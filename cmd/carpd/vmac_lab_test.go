@@ -19,6 +19,7 @@ import (
 	"github.com/carpd/carpd/internal/lab"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 )
 
@@ -836,5 +837,224 @@ func TestLabVMACUcarp(t *testing.T) {
 	t.Logf("client's entry named %s %v after ucarp's SIGTERM", vmac, time.Since(start).Round(time.Millisecond))
 	if got := arpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
 		t.Errorf("ARP answers with carpd master again: %v, want only %s", got, vmac)
+	}
+}
+
+// ndpAnswers sends one neighbour solicitation for vip from the lab's
+// client and returns the target link-layer address of every solicited
+// advertisement for vip within wait, so that a second answer shows.
+func ndpAnswers(t *testing.T, l *lab.Lab, vip netip.Addr, wait time.Duration) []string {
+	t.Helper()
+	var macs []string
+	err := l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName(l.Client.Iface)
+		if err != nil {
+			return err
+		}
+		c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		snm, err := ndp.SolicitedNodeMulticast(vip)
+		if err != nil {
+			return err
+		}
+		ns := &ndp.NeighborSolicitation{TargetAddress: vip,
+			Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: ifi.HardwareAddr}}}
+		if err := c.WriteTo(ns, nil, snm); err != nil {
+			return err
+		}
+		if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return err
+		}
+		for range 64 {
+			m, _, _, err := c.ReadFrom()
+			if err != nil {
+				return nil // the deadline
+			}
+			na, ok := m.(*ndp.NeighborAdvertisement)
+			if !ok || !na.Solicited || na.TargetAddress != vip {
+				continue
+			}
+			for _, o := range na.Options {
+				if lla, ok := o.(*ndp.LinkLayerAddress); ok && lla.Direction == ndp.Target {
+					macs = append(macs, lla.Addr.String())
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return macs
+}
+
+// advertMACs6 returns the source MACs of the IPv6 protocol 112 frames the
+// lab's client sees within wait, at most max of them.
+func advertMACs6(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string {
+	t.Helper()
+	var macs []string
+	err := l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName(l.Client.Iface)
+		if err != nil {
+			return err
+		}
+		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv6), nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		for len(macs) < max {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return nil // the deadline
+			}
+			var f ethernet.Frame
+			if f.UnmarshalBinary(buf[:n]) == nil && len(f.Payload) >= 40 && f.Payload[6] == 112 {
+				macs = append(macs, f.Source.String())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return macs
+}
+
+// sendRA sends one router advertisement from the lab's client to all
+// nodes: a default router, and prefix 2001:2:0:1::/64 for SLAAC.
+func sendRA(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	err := l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName(l.Client.Iface)
+		if err != nil {
+			return err
+		}
+		c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ra := &ndp.RouterAdvertisement{CurrentHopLimit: 64, RouterLifetime: 30 * time.Minute, Options: []ndp.Option{
+			&ndp.PrefixInformation{PrefixLength: 64, OnLink: true, AutonomousAddressConfiguration: true,
+				ValidLifetime: time.Hour, PreferredLifetime: time.Hour, Prefix: netip.MustParseAddr("2001:2:0:1::")},
+			&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: ifi.HardwareAddr},
+		}}
+		return c.WriteTo(ra, nil, netip.IPv6LinkLocalAllNodes())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLabVMAC6: an IPv6 router with --vmac. The master holds the VIP on
+// vrrp6.46, MAC 00:00:5e:00:02:2e (RFC 5798 §7.3), with its parent's
+// link-local address, the adverts' source, which leave from the virtual
+// MAC; only the virtual MAC answers a neighbour solicitation for the VIP;
+// the backup's child is down, without addresses. A router advertisement
+// gives the master's child neither an address nor a default route
+// (accept_ra=0). After a SIGTERM the new master's child takes over, the
+// old master sees its unsolicited NA (await-claim) and the client's
+// neighbour entry keeps the virtual MAC.
+func TestLabVMAC6(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("2001:2::46")
+	const vmac, child = "00:00:5e:00:02:2e", "vrrp6.46"
+	a := startCarpd(t, n1, "", vrrpArgs(n1, "46", "200", vip.String(), "--vmac")...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b := startCarpd(t, n2, "", vrrpArgs(n2, "46", "100", vip.String(), "--vmac")...)
+	b.waitState(t, "BACKUP", 5*time.Second)
+
+	addrsOn := func(n *lab.Node, iface string) string {
+		out, _ := n.Run(t.Context(), "ip", "-6", "-o", "addr", "show", "dev", iface)
+		return string(out)
+	}
+	holds := func(n *lab.Node, master bool) {
+		t.Helper()
+		ex, up := linkState(t, n, child)
+		if !ex || up != master {
+			t.Errorf("%s: %s exists %v up %v, want up %v", n.Name, child, ex, up, master)
+		}
+		out, err := n.Run(t.Context(), "ip", "-o", "link", "show", "dev", child)
+		if err != nil || !strings.Contains(string(out), "link/ether "+vmac) {
+			t.Errorf("%s: %s is %q (%v), want MAC %s", n.Name, child, out, err, vmac)
+		}
+		got := addrsOn(n, child)
+		if master && (!strings.Contains(got, n.LinkLocal.String()+"/64") || !strings.Contains(got, vip.String())) {
+			t.Errorf("%s (master): %s has %q, want %v and the VIP", n.Name, child, got, n.LinkLocal)
+		}
+		if !master && strings.TrimSpace(got) != "" {
+			t.Errorf("%s (backup): %s has addresses %q, want none", n.Name, child, got)
+		}
+	}
+	holds(n1, true)
+	holds(n2, false)
+	if got := ndpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+		t.Errorf("NS answers for %v: %v, want only %s", vip, got, vmac)
+	}
+	if got := advertMACs6(t, l, time.Second, 3); len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return m != vmac }) {
+		t.Errorf("adverts from %v, want all from %s", got, vmac)
+	}
+	lab.Wait(t, 2*time.Second, "switch learning "+vmac+" on n1's port", func() bool { return fdbPort(t, l, vmac) == portOf(n1) })
+
+	sendRA(t, l)
+	lab.Wait(t, 3*time.Second, "n1's eth0 taking the RA's prefix (the RA arrived)", func() bool {
+		return strings.Contains(addrsOn(n1, n1.Iface), "2001:2:0:1:")
+	})
+	if got := addrsOn(n1, child); strings.Contains(got, "2001:2:0:1:") {
+		t.Errorf("n1's %s autoconfigured from the RA: %q", child, got)
+	}
+	if out, _ := n1.Run(t.Context(), "ip", "-6", "route", "show", "default"); strings.Contains(string(out), child) {
+		t.Errorf("n1 has a default route through %s: %q", child, out)
+	}
+
+	// The client's entry for the VIP: the virtual MAC.
+	_ = l.Client.Do(func() error {
+		if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(vip, 9).String(), time.Second); err == nil {
+			c.Close()
+		}
+		return nil
+	})
+	if got := clientNeigh(t, l, vip); got != vmac {
+		t.Errorf("client's entry for %v: %q, want %s", vip, got, vmac)
+	}
+
+	start := time.Now()
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, "MASTER", 5*time.Second)
+	lab.Wait(t, 2*time.Second, "switch learning "+vmac+" on n2's port", func() bool { return fdbPort(t, l, vmac) == portOf(n2) })
+	t.Logf("handover to n2 and the switch learning its port: %v", time.Since(start).Round(time.Millisecond))
+	if err := a.Wait(t.Context()); err != nil {
+		t.Errorf("n1 carpd: %v", err)
+	}
+	if ex, _ := linkState(t, n1, child); ex {
+		t.Errorf("n1's %s is still there after SIGTERM", child)
+	}
+	holds(n2, true)
+	if got := ndpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+		t.Errorf("NS answers for %v after the handover: %v, want only %s", vip, got, vmac)
+	}
+	if got := clientNeigh(t, l, vip); got != vmac {
+		t.Errorf("client's entry for %v after the handover: %q, want %s", vip, got, vmac)
+	}
+	var claim string
+	for _, line := range strings.Split(readLog(t, a), "\n") {
+		if strings.Contains(line, `"msg":"new master's claim"`) {
+			claim = line
+		}
+	}
+	if !strings.Contains(claim, `"seen":true`) {
+		t.Errorf("n1 did not see n2's claim (its unsolicited NA from %s): %q", child, claim)
 	}
 }

@@ -10,15 +10,30 @@ import (
 // one as well (FreeBSD ip_carp.c carp_set_state / OpenBSD ip_carp.c).
 func (r *Router) VMACAddr() net.HardwareAddr {
 	kind := byte(1)
-	if len(r.VIPs) > 0 && !r.VIPs[0].Addr().Unmap().Is4() {
+	if r.vipsV6() {
 		kind = 2
 	}
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, kind, r.ID}
 }
 
-// defaultVMACIface is keepalived's name for the macvlan child of use_vmac
-// without a name: vrrp.<VRID> (keepalived vrrp_parser.c).
-func defaultVMACIface(id uint8) string { return fmt.Sprintf("vrrp.%d", id) }
+// defaultVMACIface is the name of the macvlan child when vmac_iface is
+// not given: keepalived's vrrp.<VRID> for IPv4, and vrrp6.<VRID> for IPv6,
+// so that an IPv4 and an IPv6 router with one id on one interface (which
+// RFC 5798 §7.3 allows: distinct MACs) get distinct children. keepalived
+// names an IPv6 child vrrp.<VRID> when that name is free and vrrp6.<VRID>
+// when it is not (keepalived/vrrp/vrrp.c vrrp_complete_instance); a
+// default that does not depend on what else exists keeps carpd's
+// predictable.
+func defaultVMACIface(id uint8, v6 bool) string {
+	if v6 {
+		return fmt.Sprintf("vrrp6.%d", id)
+	}
+	return fmt.Sprintf("vrrp.%d", id)
+}
+
+// vipsV6 reports whether r's VIPs are IPv6 (a router's VIPs share a
+// family).
+func (r *Router) vipsV6() bool { return len(r.VIPs) > 0 && !r.VIPs[0].Addr().Unmap().Is4() }
 
 // vmacRules checks vmac and vmac_iface and fills in the default name.
 func (p *parser) vmacRules(s *spec, r *Router) {
@@ -38,15 +53,6 @@ func (p *parser) vmacRules(s *spec, r *Router) {
 		// the parent, whose ARP answers carpd turns off.
 		p.errorf(lv, "%s and %s exclude each other: with vmac carpd must own the VIPs, on the vmac interface", s.label("vmac"), s.label("vip_by_scripts"))
 	}
-	for i, v := range r.VIPs {
-		if !v.Addr().Unmap().Is4() {
-			// The child would need a link-local address of its own for
-			// the adverts (RFC 5798 §5.1.2.1) and ND settings carpd does
-			// not make yet.
-			p.errorf(s.vipLines[i], "%s: %s: %s is IPv4 only for now", s.label("vips"), v.Addr(), s.label("vmac"))
-			break
-		}
-	}
 	if r.VMACIface == "" && !s.failed["vmac_iface"] {
 		if s.present("vmac_iface") {
 			p.errorf(s.lineOf("vmac_iface"), "%s: is empty", s.label("vmac_iface"))
@@ -55,7 +61,7 @@ func (p *parser) vmacRules(s *spec, r *Router) {
 		if r.ID == 0 {
 			return
 		}
-		r.VMACIface = defaultVMACIface(r.ID)
+		r.VMACIface = defaultVMACIface(r.ID, r.vipsV6())
 	}
 	if r.VMACIface == "" {
 		return
@@ -105,7 +111,12 @@ func (f *File) Plans() []string {
 		if !r.VMAC {
 			continue
 		}
-		out = append(out, fmt.Sprintf("router %s: carpd run creates macvlan %s (mode vepa) on %s with MAC %s, up while MASTER and holding the VIPs, deleted on exit; it sets arp_ignore=1, arp_filter=1 and arp_announce=2 on %s (restored on exit) and arp_ignore=1, rp_filter=0, promote_secondaries=1 on %s",
+		if r.vipsV6() {
+			out = append(out, fmt.Sprintf("router %s: carpd run creates macvlan %s (mode vepa) on %s with MAC %s, up while MASTER and holding the VIPs and %s's link-local address, deleted on exit; it sets accept_ra=0 on %s",
+				r.Name, r.VMACIface, r.Iface, r.VMACAddr(), r.Iface, r.VMACIface))
+			continue
+		}
+		out = append(out, fmt.Sprintf("router %s: carpd run creates macvlan %s (mode vepa) on %s with MAC %s, up while MASTER and holding the VIPs, deleted on exit; it sets arp_ignore=1, arp_filter=1 and arp_announce=2 on %s (restored on exit) and arp_ignore=1, rp_filter=0, promote_secondaries=1, accept_ra=0 on %s",
 			r.Name, r.VMACIface, r.Iface, r.VMACAddr(), r.Iface, r.VMACIface))
 	}
 	return out

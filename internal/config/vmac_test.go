@@ -22,6 +22,12 @@ routers:
   - iface: eth0
     vhid: 9
     vips: [198.18.0.9]
+  - iface: eth0
+    name: v6
+    proto: vrrp3
+    vrid: 7
+    vips: ["2001:2::7"]
+    vmac: true
 `)
 	if errs != nil {
 		t.Fatal(errs)
@@ -29,7 +35,7 @@ routers:
 	want := []struct {
 		vmac        bool
 		iface, addr string
-	}{{true, "vrrp.7", "00:00:5e:00:01:07"}, {true, "carp8", "00:00:5e:00:01:08"}, {false, "", ""}}
+	}{{true, "vrrp.7", "00:00:5e:00:01:07"}, {true, "carp8", "00:00:5e:00:01:08"}, {false, "", ""}, {true, "vrrp6.7", "00:00:5e:00:02:07"}}
 	for i, w := range want {
 		r := f.Routers[i]
 		if r.VMAC != w.vmac || r.VMACIface != w.iface || w.vmac && r.VMACAddr().String() != w.addr {
@@ -37,7 +43,8 @@ routers:
 		}
 	}
 	plans := f.Plans()
-	if len(plans) != 2 || !strings.Contains(plans[0], "macvlan vrrp.7") || !strings.Contains(plans[0], "00:00:5e:00:01:07") {
+	if len(plans) != 3 || !strings.Contains(plans[0], "macvlan vrrp.7") || !strings.Contains(plans[0], "00:00:5e:00:01:07") ||
+		!strings.Contains(plans[2], "macvlan vrrp6.7") || !strings.Contains(plans[2], "00:00:5e:00:02:07") || !strings.Contains(plans[2], "link-local") {
 		t.Errorf("Plans = %q", plans)
 	}
 }
@@ -48,8 +55,6 @@ func TestVMACRefused(t *testing.T) {
   - {iface: eth0, vhid: 1, vips: [198.18.0.1], vmac_iface: v1}`, "2: vmac_iface is the name of the vmac interface, and vmac is not set"},
 		{"scripts", `
   - {iface: eth0, vhid: 1, vips: [198.18.0.1], vmac: true, vip_by_scripts: true, hooks: {up: [/bin/true]}}`, "2: vmac and vip_by_scripts exclude each other"},
-		{"ipv6", `
-  - {iface: eth0, proto: vrrp3, vrid: 1, vips: ["2001:2::1"], vmac: true}`, "2: vips: 2001:2::1: vmac is IPv4 only for now"},
 		{"too long", `
   - {iface: eth0, vhid: 1, vips: [198.18.0.1], vmac: true, vmac_iface: a-very-long-name0}`, "longer than 15 bytes"},
 		{"parent", `

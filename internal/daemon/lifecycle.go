@@ -184,8 +184,18 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(addrIface(s), s.Machine.Proto, s.Machine.ID),
 		r.ctr, r.claimResult)
 	if s.VMAC {
-		vn, child := d.net.(VMACNet), s.VMACIface
-		r.exec.vlink = func(up bool) error { return vn.SetLinkUp(child, up) }
+		vn, child, ll := d.net.(VMACNet), s.VMACIface, netip.Addr{}
+		if family(s) == 6 {
+			// The adverts' source, which the child must hold to send
+			// them (link.AddLinkLocal); going down drops it again.
+			ll = sock.conn.Src()
+		}
+		r.exec.vlink = func(up bool) error {
+			if err := vn.SetLinkUp(child, up); err != nil || !up || !ll.IsValid() {
+				return err
+			}
+			return vn.AddLinkLocal(child, ll)
+		}
 	}
 	r.exec.rec, r.exec.user, r.user = r.rec, d.user, d.user
 	r.setSpecSnap()

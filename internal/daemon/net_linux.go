@@ -167,6 +167,10 @@ func (linuxNet) SetInetConf(iface string, vals map[int]uint32) error {
 
 func (linuxNet) AllRPFilter() (int, error) { return link.AllRPFilter() }
 
+func (linuxNet) AddLinkLocal(iface string, ll netip.Addr) error { return link.AddLinkLocal(iface, ll) }
+
+func (linuxNet) SetIPv6Conf(iface, name string, v int) error { return link.SetIPv6Conf(iface, name, v) }
+
 func (linuxNet) Sender(iface string, family int, src netip.Addr) (PacketWriter, error) {
 	return link.NewSender(iface, link.Family(family), link.Options{Src: src})
 }

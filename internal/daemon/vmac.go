@@ -33,6 +33,11 @@ type VMACNet interface {
 	AllRPFilter() (int, error)
 	// Sender opens a send-only advert socket on iface with source src.
 	Sender(iface string, family int, src netip.Addr) (PacketWriter, error)
+	// AddLinkLocal puts the link-local address ll on the child, which is
+	// up (IPv6: the adverts' source, link.AddLinkLocal).
+	AddLinkLocal(iface string, ll netip.Addr) error
+	// SetIPv6Conf writes net.ipv6.conf.IFACE.NAME (/proc/sys only).
+	SetIPv6Conf(iface, name string, v int) error
 }
 
 // PacketWriter sends adverts; it never reads.
@@ -137,6 +142,28 @@ func (d *Daemon) prepareVMAC(s *config.Router) error {
 	} else {
 		log.Info("created the vmac interface", "vmac_iface", s.VMACIface, "mac", s.VMACAddr().String())
 	}
+	// accept_ra=0: the child hears router advertisements (it is in
+	// ff02::1), and with a link-local address, or an IPv4 child's none,
+	// the kernel would still autoconfigure a global address from each
+	// prefix, built from the virtual MAC (addrconf_prefix_rcv: address
+	// generation mode none stops only the link-local one), and install a
+	// default route through the child: while MASTER, the node's own
+	// traffic could leave by the child with the virtual MAC and an
+	// address both nodes generate. rtnetlink cannot set it
+	// (inet6_set_link_af), so it is written to /proc/sys; under systemd's
+	// ProtectKernelTunables= that fails and is logged (docs/vmac.md).
+	if err := vn.SetIPv6Conf(s.VMACIface, "accept_ra", 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("could not set accept_ra=0 on the vmac interface: router advertisements on the segment would give it an address and a default route while MASTER; set net.ipv6.conf."+
+			s.VMACIface+".accept_ra=0 in /etc/sysctl.d (docs/vmac.md)", "vmac_iface", s.VMACIface, "error", err)
+	}
+	if family(s) == 6 {
+		// The IPv4 ARP settings have nothing to do with an IPv6 router:
+		// the parent does not answer neighbour solicitations for an
+		// address of the child (ndisc_recv_ns looks the target up on the
+		// receiving interface only), and the master's solicitations
+		// name the parent's own address, never a VIP of the child.
+		return nil
+	}
 	if err := vn.SetInetConf(s.VMACIface, childConf); err != nil {
 		return fmt.Errorf("router %s: vmac: %w", s.Name, err)
 	}
@@ -234,7 +261,9 @@ func (d *Daemon) releaseVMAC(s *config.Router) {
 	} else {
 		log.Info("deleted the vmac interface", "vmac_iface", s.VMACIface)
 	}
-	d.releaseConf(vn, s, parentConf)
+	if family(s) == 4 {
+		d.releaseConf(vn, s, parentConf)
+	}
 }
 
 // releaseConf drops s's need for conf on its interface and restores each

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -278,16 +280,54 @@ func DeleteVMAC(parent, name string) error {
 	return nil
 }
 
+// AddLinkLocal puts ll, the parent's link-local address that the
+// adverts carry as source, on the vmac child name, which must be up:
+// RFC 5798 §5.1.2.1 sends IPv6 adverts from the link-local address of
+// the interface they leave from, and the kernel takes a link-local source
+// only from an address of the sending interface (net/ipv6/datagram.c
+// ip6_datagram_send_ctl, strict for link-local scope). keepalived does the
+// same for use_vmac with IPv6 (keepalived/vrrp/vrrp_vmac.c
+// netlink_link_add_vmac). IFA_F_NODAD: the address is the node's own,
+// already checked on the parent, and a tentative address cannot be a
+// source, so DAD would delay the first adverts of every promotion by a
+// second or more. Setting the child down removes it again
+// (keep_addr_on_down is 0 on a new interface), so a backup's child holds
+// no address. Adding it twice is not an error.
+func AddLinkLocal(name string, ll netip.Addr) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("looking up %s: %w", name, err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+	if err := netlink.AddrReplace(l, a); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", ll, name, err)
+	}
+	return nil
+}
+
+// SetIPv6Conf writes net.ipv6.conf.IFACE.NAME. Unlike the IPv4 settings,
+// the IPv6 ones cannot be set over rtnetlink (the kernel's
+// inet6_set_link_af takes only the token and the address generation
+// mode), so this needs a writable /proc/sys, which systemd's
+// ProtectKernelTunables= takes away.
+func SetIPv6Conf(ifname, name string, v int) error {
+	path := "/proc/sys/net/ipv6/conf/" + ifname + "/" + name
+	if err := os.WriteFile(path, []byte(strconv.Itoa(v)), 0o644); err != nil {
+		return fmt.Errorf("setting net.ipv6.conf.%s.%s=%d: %w", ifname, name, v, err)
+	}
+	return nil
+}
+
 // NewSender opens a protocol 112 socket on ifname that only sends: what
 // it writes leaves with ifname's MAC as source (for a vmac child, the
 // virtual router MAC, as RFC 5798 §7.3 asks of adverts so that switches
 // learn the master's port from them). opt.Src must be given (the child
-// has no address of its own); the packets the kernel queues on the socket
-// are dropped by a filter, since the router reads its adverts on the
-// parent's socket.
+// has no address of its own; for IPv6 AddLinkLocal gives it opt.Src once
+// it is up); the packets the kernel queues on the socket are dropped by a
+// filter, since the router reads its adverts on the parent's socket.
 func NewSender(ifname string, family Family, opt Options) (*Conn, error) {
-	if family != IPv4 {
-		return nil, fmt.Errorf("sending on %s: %v senders are not supported", ifname, family)
+	if !family.valid() {
+		return nil, fmt.Errorf("sending on %s: invalid family %v", ifname, family)
 	}
 	if !opt.Src.IsValid() {
 		return nil, fmt.Errorf("sending on %s: no source address", ifname)
@@ -303,19 +343,27 @@ func NewSender(ifname string, family Family, opt Options) (*Conn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		return control(rc, ifname, family)
 	}}
-	pc, err := lc.ListenPacket(context.Background(), "ip4:112", "0.0.0.0")
+	network, wildcard := "ip4:112", "0.0.0.0"
+	if family == IPv6 {
+		network, wildcard = "ip6:112", "::"
+	}
+	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
 	}
-	p := ipv4.NewPacketConn(pc)
 	// BPF "ret #0": every packet is dropped before it is queued.
 	drop, _ := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
-	err = errors.Join(setup4(p, ifi, opt), p.SetBPF(drop))
 	var c *Conn
-	if err == nil {
-		var sc *sysConn
-		if sc, err = newSysConn(pc.(*net.IPConn), false); err == nil {
+	sc, err := newSysConn(pc.(*net.IPConn), family == IPv6)
+	if err == nil && family == IPv4 {
+		p := ipv4.NewPacketConn(pc)
+		if err = errors.Join(setup4(p, ifi, opt), p.SetBPF(drop)); err == nil {
 			c, err = newConn4(ifi, opt, sys4{sc})
+		}
+	} else if err == nil {
+		p := ipv6.NewPacketConn(pc)
+		if err = errors.Join(setup6(p, ifi, opt), p.SetBPF(drop)); err == nil {
+			c, err = newConn6(ifi, opt, sys6{sc})
 		}
 	}
 	if err != nil {
