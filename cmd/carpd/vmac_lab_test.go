@@ -1058,3 +1058,27 @@ func TestLabVMAC6(t *testing.T) {
 		t.Errorf("n1 did not see n2's claim (its unsolicited NA from %s): %q", child, claim)
 	}
 }
+
+// TestLabVMACRouterAdvert4: an IPv4 router's vmac child has no
+// link-local address, yet without accept_ra=0 a router advertisement
+// would still give it a SLAAC address built from the virtual MAC and a
+// default route while it is up; with it, neither.
+func TestLabVMACRouterAdvert4(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, 1)
+	n1 := l.Nodes[0]
+	vip := netip.MustParseAddr("198.18.0.47")
+	a := startCarpd(t, n1, "", vrrpArgs(n1, "47", "200", vip.String(), "--vmac")...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	sendRA(t, l)
+	lab.Wait(t, 3*time.Second, "n1's eth0 taking the RA's prefix (the RA arrived)", func() bool {
+		out, _ := n1.Run(t.Context(), "ip", "-6", "-o", "addr", "show", "dev", n1.Iface)
+		return strings.Contains(string(out), "2001:2:0:1:")
+	})
+	if out, _ := n1.Run(t.Context(), "ip", "-6", "-o", "addr", "show", "dev", "vrrp.47"); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("n1's vrrp.47 has IPv6 addresses: %q", out)
+	}
+	if out, _ := n1.Run(t.Context(), "ip", "-6", "route", "show", "default"); strings.Contains(string(out), "vrrp.47") {
+		t.Errorf("n1 has a default route through vrrp.47: %q", out)
+	}
+}
