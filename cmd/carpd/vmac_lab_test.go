@@ -962,7 +962,8 @@ func sendRA(t *testing.T, l *lab.Lab) {
 // gives the master's child neither an address nor a default route
 // (accept_ra=0). After a SIGTERM the new master's child takes over, the
 // old master sees its unsolicited NA (await-claim) and the client's
-// neighbour entry keeps the virtual MAC.
+// neighbour entry keeps the virtual MAC; demoted and promoted again, the
+// new master's child loses and regains the link-local address.
 func TestLabVMAC6(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t, 2)
@@ -1056,6 +1057,25 @@ func TestLabVMAC6(t *testing.T) {
 	}
 	if !strings.Contains(claim, `"seen":true`) {
 		t.Errorf("n1 did not see n2's claim (its unsolicited NA from %s): %q", child, claim)
+	}
+
+	// n1 back preempts: n2's child goes down and the kernel drops its
+	// link-local address with it (keep_addr_on_down 0); promoted again,
+	// n2 puts it back and its adverts leave from the child.
+	a2 := startCarpd(t, n1, a.dir, vrrpArgs(n1, "46", "200", vip.String(), "--vmac")...)
+	a2.waitState(t, "MASTER", 10*time.Second)
+	b.waitState(t, "BACKUP", 5*time.Second)
+	// The demotion's steps (await-claim, vip-remove) run after the state
+	// changed.
+	lab.Wait(t, 3*time.Second, "n2's "+child+" down", func() bool { _, up := linkState(t, n2, child); return !up })
+	holds(n2, false)
+	if err := a2.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, "MASTER", 5*time.Second)
+	holds(n2, true)
+	if got := advertMACs6(t, l, time.Second, 3); len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return m != vmac }) {
+		t.Errorf("n2's adverts after its second promotion from %v, want all from %s", got, vmac)
 	}
 }
 
