@@ -1102,3 +1102,76 @@ func TestLabVMACRouterAdvert4(t *testing.T) {
 		t.Errorf("n1 has a default route through vrrp.47: %q", out)
 	}
 }
+
+// TestLabVMAC6Keepalived runs carpd --vmac against keepalived use_vmac on
+// one IPv6 VRRPv3 router, each master in turn: carpd follows keepalived's
+// adverts (sent from keepalived's child, 00:00:5e:00:02:ID), and whoever
+// is master, only the virtual MAC answers a neighbour solicitation for
+// the VIP.
+func TestLabVMAC6Keepalived(t *testing.T) {
+	t.Parallel()
+	lookPath(t, "keepalived")
+	l := lab.New(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("2001:2::48")
+	const vmac = "00:00:5e:00:02:30"
+	conf := func(prio int) string {
+		path := keepalivedConf(t, 3, prio, "48", vip.String(), "")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := strings.Replace(string(b), "  priority", "  use_vmac\n  priority", 1)
+		writeFile(t, path, strings.Replace(c, vip.String()+"/32", vip.String()+"/128", 1))
+		return path
+	}
+	oneAnswer := func(when string) {
+		t.Helper()
+		if got := ndpAnswers(t, l, vip, 300*time.Millisecond); !slices.Equal(got, []string{vmac}) {
+			t.Errorf("%s: NS answers %v, want one from %s", when, got, vmac)
+		}
+	}
+	args := []string{"--proto", "vrrp3", "-i", n1.Iface, "-v", "48", "-a", vip.String(), "--priority", "100", "--vmac"}
+
+	k := startKeepalived(t, n2, conf(200))
+	lab.Wait(t, 10*time.Second, "keepalived master", func() bool { return n2.HasAddr(vip) })
+	a := startCarpd(t, n1, "", args...)
+	a.waitState(t, "BACKUP", 5*time.Second)
+	lab.Wait(t, 5*time.Second, "keepalived's adverts accepted", func() bool {
+		st, err := a.status()
+		return err == nil && st.Counters.Received >= 2 && st.Master == n2.LinkLocal.String()
+	})
+	oneAnswer("keepalived master")
+
+	start := time.Now()
+	if err := k.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(t, "MASTER", 5*time.Second)
+	t.Logf("carpd master %v after keepalived's SIGTERM", time.Since(start).Round(time.Millisecond))
+	lab.Wait(t, 2*time.Second, "VIP on n1's vrrp6.48", func() bool { return n1.HasAddr(vip) })
+	oneAnswer("carpd master")
+
+	// keepalived deletes its child on the way out; a new one started
+	// before that found the old child, replaced it and failed to bind
+	// (FAULT).
+	if err := k.Wait(t.Context()); err != nil {
+		t.Logf("keepalived after SIGTERM: %v", err)
+	}
+	startKeepalived(t, n2, conf(50))
+	time.Sleep(4 * time.Second) // keepalived's master-down interval, 3 s and skew
+	if n2.HasAddr(vip) {
+		t.Fatal("keepalived with priority 50 claimed the VIP from carpd")
+	}
+	oneAnswer("carpd master, keepalived backup")
+	start = time.Now()
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	lab.Wait(t, 5*time.Second, "keepalived master again", func() bool { return n2.HasAddr(vip) })
+	t.Logf("keepalived master %v after carpd's SIGTERM", time.Since(start).Round(time.Millisecond))
+	if err := a.Wait(t.Context()); err != nil {
+		t.Errorf("carpd after SIGTERM: %v", err)
+	}
+	oneAnswer("keepalived master again")
+}
