@@ -279,11 +279,46 @@ func ignoreGARP(t *testing.T, l *lab.Lab, vip netip.Addr) func() int {
 	}
 }
 
-// setNeigh sets the client's eth0 neighbour parameters (sysctl
-// net.ipv4.neigh.eth0.NAME).
-func setNeigh(t *testing.T, n *lab.Node, name, value string) {
+// ignoreNA is ignoreGARP for IPv6: the client's nft ip6 table drops
+// every neighbour advertisement sent to all nodes (ff02::1), which is
+// where unsolicited ones go (RFC 4861 §7.2.6), so it learns the VIP's MAC
+// only from solicited answers to its own solicitations, sent to it.
+func ignoreNA(t *testing.T, l *lab.Lab) func() int {
 	t.Helper()
-	path := "/proc/sys/net/ipv4/neigh/" + n.Iface + "/" + name
+	for _, argv := range [][]string{
+		{"nft", "add", "table", "ip6", "deaf"},
+		{"nft", "add", "chain", "ip6", "deaf", "in", "{ type filter hook input priority 0; }"},
+		{"nft", "add", "rule", "ip6", "deaf", "in", "ip6", "daddr", "ff02::1", "icmpv6", "type", "nd-neighbor-advert", "counter", "drop"},
+	} {
+		if out, err := l.Client.Run(t.Context(), argv...); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return func() int {
+		out, err := l.Client.Run(t.Context(), "nft", "list", "chain", "ip6", "deaf", "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(out))
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "packets" {
+				n, _ := strconv.Atoi(f[i+1])
+				return n
+			}
+		}
+		return -1
+	}
+}
+
+// setNeigh sets the client's eth0 neighbour parameters (sysctl
+// net.ipv4.neigh.eth0.NAME, or ipv6 with v6).
+func setNeigh(t *testing.T, n *lab.Node, v6 bool, name, value string) {
+	t.Helper()
+	fam := "ipv4"
+	if v6 {
+		fam = "ipv6"
+	}
+	path := "/proc/sys/net/" + fam + "/neigh/" + n.Iface + "/" + name
 	if err := n.Do(func() error { return os.WriteFile(path, []byte(value), 0o644) }); err != nil {
 		t.Fatal(err)
 	}
@@ -432,22 +467,34 @@ func (d *deafNode) fault(t *testing.T, kind string) {
 // before the fault until the answers flow again (n2 master and 1 s of
 // answers after the fault). It checks the MAC the client's neighbour entry
 // names at the end: n2's, or the virtual MAC with p's vmac.
-func garpDeafOutage(t *testing.T, p deafPeer, kind string, vrid int, limit time.Duration) time.Duration {
-	l := lab.New(t, 2, lab.WithoutIPv6())
+func garpDeafOutage(t *testing.T, p deafPeer, v6 bool, kind string, vrid int, limit time.Duration) time.Duration {
+	var l *lab.Lab
+	var vip netip.Addr
+	var dropped func() int
+	filter := "arp or tcp port 9 or ip proto 112"
+	if v6 {
+		// An IPv6 client deaf to unsolicited neighbour advertisements.
+		l = lab.New(t, 2)
+		vip = netip.MustParseAddr(fmt.Sprintf("2001:2::%d", vrid))
+		dropped = ignoreNA(t, l)
+		filter = "icmp6 or tcp port 9 or ip6 proto 112"
+	} else {
+		l = lab.New(t, 2, lab.WithoutIPv6())
+		vip = netip.AddrFrom4([4]byte{198, 18, 0, byte(vrid)})
+		dropped = ignoreGARP(t, l, vip)
+	}
 	n1, n2 := l.Nodes[0], l.Nodes[1]
-	vip := netip.AddrFrom4([4]byte{198, 18, 0, byte(vrid)})
-	dropped := ignoreGARP(t, l, vip)
 	if os.Getenv("CARPD_LAB_DEAF_PCAP") == "1" {
 		// For finding out why a trial took what it did.
 		pcap := t.TempDir() + "/client.pcap"
-		p := l.Client.Start(t, lookPath(t, "tcpdump"), "-n", "-U", "-i", l.Client.Iface, "-w", pcap, "arp or tcp port 9 or ip proto 112")
+		p := l.Client.Start(t, lookPath(t, "tcpdump"), "-n", "-U", "-i", l.Client.Iface, "-w", pcap, filter)
 		t.Cleanup(func() { _ = p.Signal(syscall.SIGTERM); t.Logf("capture: %s", pcap) })
 	}
 	// The kernel default base_reachable_time is 30 s: an entry stays
 	// REACHABLE 15..45 s; 4 s keeps the test short. CARPD_LAB_NEIGH_DEFAULT=1
 	// keeps the default, to measure what a real client goes through.
 	if os.Getenv("CARPD_LAB_NEIGH_DEFAULT") != "1" {
-		setNeigh(t, l.Client, "base_reachable_time_ms", "4000")
+		setNeigh(t, l.Client, v6, "base_reachable_time_ms", "4000")
 	}
 	a := startDeafNode(t, p, n1, vrid, 200, vip)
 	a.waitMaster(t, vip, 10*time.Second)
@@ -508,7 +555,9 @@ func garpDeafOutage(t *testing.T, p deafPeer, kind string, vrid int, limit time.
 	entry := clientNeigh(t, l, vip)
 	t.Logf("%v, %s: longest gap %v; client's entry for %v: %s", p, kind, gap.Round(time.Millisecond), vip, entry)
 	want := n2.MAC.String()
-	if p != deafPlain {
+	if p != deafPlain && v6 {
+		want = fmt.Sprintf("00:00:5e:00:02:%02x", vrid)
+	} else if p != deafPlain {
 		want = fmt.Sprintf("00:00:5e:00:01:%02x", vrid)
 	}
 	// keepalived's master names the VIP in its ARP requests for the
@@ -518,7 +567,7 @@ func garpDeafOutage(t *testing.T, p deafPeer, kind string, vrid int, limit time.
 		t.Errorf("client's entry for %v names %q, want %s", vip, entry, want)
 	}
 	if dropped() <= before {
-		t.Errorf("the client's nft rule dropped no gratuitous ARP during the takeover (%d before, %d after)", before, dropped())
+		t.Errorf("the client's nft rule dropped no announcement during the takeover (%d before, %d after)", before, dropped())
 	}
 	return gap
 }
@@ -546,48 +595,63 @@ func TestLabVMACGARPDeafClient(t *testing.T) {
 	}
 	type cell struct {
 		p    deafPeer
+		v6   bool
 		kind string
 	}
-	got := map[cell][]time.Duration{}
-	vrid := 30
-	for _, p := range deafPeers {
-		for _, kind := range []string{"kill", "term"} {
-			for i := range trials {
-				vrid++
-				c := cell{p, kind}
-				name := fmt.Sprintf("%s/%s/%d", strings.ReplaceAll(p.String(), " ", "_"), kind, i+1)
-				t.Run(name, func(t *testing.T) {
-					if p >= deafKeepalived {
-						lookPath(t, "keepalived")
-					}
-					if p == deafPlain || p == deafKeepalived {
-						got[c] = append(got[c], garpDeafOutage(t, p, kind, vrid, limit))
-						return
-					}
-					got[c] = append(got[c], garpDeafOutage(t, p, kind, vrid, 20*time.Second))
-				})
+	// IPv4 with every speaker; IPv6 (a client deaf to unsolicited NAs)
+	// with carpd only.
+	var cells []cell
+	for _, v6 := range []bool{false, true} {
+		for _, p := range deafPeers {
+			for _, kind := range []string{"kill", "term"} {
+				if !v6 || p <= deafVMAC {
+					cells = append(cells, cell{p, v6, kind})
+				}
 			}
 		}
 	}
+	got := map[cell][]time.Duration{}
+	vrid := 30
+	for _, c := range cells {
+		for i := range trials {
+			vrid++
+			name := fmt.Sprintf("%s/%s/%d", strings.ReplaceAll(c.p.String(), " ", "_"), c.kind, i+1)
+			if c.v6 {
+				name = "ipv6/" + name
+			}
+			t.Run(name, func(t *testing.T) {
+				if c.p >= deafKeepalived {
+					lookPath(t, "keepalived")
+				}
+				if c.p == deafPlain || c.p == deafKeepalived {
+					got[c] = append(got[c], garpDeafOutage(t, c.p, c.v6, c.kind, vrid, limit))
+					return
+				}
+				got[c] = append(got[c], garpDeafOutage(t, c.p, c.v6, c.kind, vrid, 20*time.Second))
+			})
+		}
+	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "| speaker | fault | trials | median | range |\n|---|---|---|---|---|\n")
-	for _, p := range deafPeers {
-		for _, kind := range []string{"kill", "term"} {
-			ds := slices.Clone(got[cell{p, kind}])
+	fmt.Fprintf(&table, "| family | speaker | fault | trials | median | range |\n|---|---|---|---|---|---|\n")
+	for _, c := range cells {
+		p, kind := c.p, c.kind
+		{
+			ds := slices.Clone(got[c])
 			if len(ds) == 0 {
 				continue
 			}
 			slices.Sort(ds)
 			r := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-			fmt.Fprintf(&table, "| %v | %s | %d | %s | %s–%s |\n", p, kind, len(ds), r(ds[len(ds)/2]), r(ds[0]), r(ds[len(ds)-1]))
+			fam := map[bool]string{false: "IPv4", true: "IPv6"}[c.v6]
+			fmt.Fprintf(&table, "| %s | %v | %s | %d | %s | %s–%s |\n", fam, p, kind, len(ds), r(ds[len(ds)/2]), r(ds[0]), r(ds[len(ds)-1]))
 			for _, d := range ds {
 				switch {
 				// Without vmac the entry must at least go through
 				// delay_first_probe_time (5 s); 4 s leaves slack.
 				case p == deafPlain && d < 4*time.Second:
-					t.Errorf("%v, %s: the outage was %v: the client should have waited for its neighbour entry to expire", p, kind, d)
+					t.Errorf("%v, %v, %s: the outage was %v: the client should have waited for its neighbour entry to expire", c.v6, p, kind, d)
 				case (p == deafVMAC || p == deafKeepalivedAnnounce) && d > masterDown+2*time.Second:
-					t.Errorf("%v, %s: the outage was %v, want about the master-down interval %v or less", p, kind, d, masterDown)
+					t.Errorf("%v, %v, %s: the outage was %v, want about the master-down interval %v or less", c.v6, p, kind, d, masterDown)
 				}
 			}
 		}
