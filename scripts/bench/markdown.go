@@ -72,7 +72,9 @@ func markdown(run Run, cs []cell) string {
 	p("\n## Not measured in this run\n\n")
 	p("%s\n", notMeasured(run))
 	p("\nThe benchmark measures IPv4 VIPs; the planned handover of an IPv6-only router is measured by " +
-		"TestLabClientOutage6 ([ipv6-handover.md](ipv6-handover.md)).\n")
+		"TestLabClientOutage6 ([ipv6-handover.md](ipv6-handover.md)). The outage of a client that ignores " +
+		"gratuitous ARP, without and with vmac and with keepalived use_vmac in one run, is measured by " +
+		"TestLabVMACGARPDeafClient ([vmac.md](vmac.md)).\n")
 	p("\n## Plots\n\n![MQTT client outage per system and scenario](bench/outage.png)\n\n" +
 		"![Takeover after node death vs advertisement interval](bench/takeover.png)\n")
 	return b.String()
