@@ -72,7 +72,15 @@ const redialGap = 200 * time.Millisecond
 // redial replaces a dead connection between rounds, for the heartbeat,
 // within Deadline. It runs on Run's goroutine, which owns the sessions;
 // probes wait for the next round.
+//
+// Not after a failed round, nor when the next round would start before a
+// redial could time out: the rounds dial by themselves then, and a redial
+// waiting out its Deadline on a cut path would hold the next round back,
+// which detects the cut (broken after BrokenAfter rounds).
 func (p *Probe) redial(ctx context.Context) {
+	if p.roundFailed || time.Until(p.nextRound) < p.cfg.Deadline {
+		return
+	}
 	if time.Since(p.lastRedial) < redialGap {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,10 @@ type Probe struct {
 	hbPeer, hbLocal atomic.Pointer[session]
 	kick            chan struct{}
 	lastRedial      time.Time // owned by Run
+	// roundFailed and nextRound are owned by Run: whether the last round
+	// failed on some path, and when the next one starts (redial).
+	roundFailed bool
+	nextRound   time.Time
 
 	mu         sync.Mutex
 	paths      map[mqconf.Direction]*PathStatus
@@ -244,6 +249,8 @@ func (p *Probe) Run(ctx context.Context) error {
 		}
 		p.record(results)
 		p.policy(ctx)
+		p.roundFailed = slices.ContainsFunc(results, func(r result) bool { return r.err != nil })
+		p.nextRound = time.Now().Add(p.cfg.Interval)
 		for waiting := true; waiting; {
 			select {
 			case <-ctx.Done():
