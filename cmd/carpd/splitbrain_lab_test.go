@@ -3,6 +3,8 @@
 package main
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,7 +84,7 @@ func (w *dualWatch) finish() (time.Duration, int) {
 // two MASTERs. With report, the same as off, but the warning shows.
 func TestLabSplitBrain(t *testing.T) {
 	const block = 5 * time.Second
-	for i, mode := range []string{"resolve", "report", "off"} {
+	for i, mode := range compareModes("resolve", "report", "off") {
 		t.Run(mode, func(t *testing.T) {
 			l, _, nodes := newBrokerLab(t, brokerSetup{vrid: 90 + i, splitBrain: mode})
 			n1, n2 := nodes[0], nodes[1]
@@ -131,6 +133,17 @@ func TestLabSplitBrain(t *testing.T) {
 	}
 }
 
+// compareModes drops "off" unless CARPD_LAB_COMPARE=1: CI runs the
+// heartbeat's modes and, in TestLabSplitBrain, "report" as the control
+// that the fault does make two MASTERs; the "off" runs are the figures
+// with the heartbeat ignored, for docs/daemon.md (about 40 s more).
+func compareModes(modes ...string) []string {
+	if os.Getenv("CARPD_LAB_COMPARE") == "1" {
+		return modes
+	}
+	return slices.DeleteFunc(slices.Clone(modes), func(m string) bool { return m == "off" })
+}
+
 // TestLabSplitBrainTakeover: the heartbeat must not delay a real takeover.
 // Node death (SIGKILL, broker killed, link down) is taken over within the
 // master-down interval plus slack; a SIGTERM handover (priority 0) within
@@ -139,6 +152,9 @@ func TestLabSplitBrainTakeover(t *testing.T) {
 	for i, tc := range []struct{ kind, mode string }{
 		{"kill", "resolve"}, {"kill", "off"}, {"term", "resolve"}, {"term", "off"},
 	} {
+		if !slices.Contains(compareModes(tc.mode), tc.mode) {
+			continue
+		}
 		t.Run(tc.kind+"/"+tc.mode, func(t *testing.T) {
 			_, _, nodes := newBrokerLab(t, brokerSetup{vrid: 93 + i, splitBrain: tc.mode})
 			n1, n2 := nodes[0], nodes[1]
@@ -182,7 +198,7 @@ func TestLabSplitBrainTakeover(t *testing.T) {
 // preferred, steps down after one advert interval while n1 re-announces.
 // Without the heartbeat both stay MASTER until multicast returns.
 func TestLabSplitBrainYield(t *testing.T) {
-	for i, mode := range []string{"resolve", "off"} {
+	for i, mode := range compareModes("resolve", "off") {
 		t.Run(mode, func(t *testing.T) {
 			l, _, nodes := newBrokerLab(t, brokerSetup{vrid: 97 + i, splitBrain: mode})
 			n1, n2 := nodes[0], nodes[1]
@@ -248,7 +264,7 @@ func TestLabSplitBrainYield(t *testing.T) {
 func TestLabSplitBrainCARP(t *testing.T) {
 	const block = 8 * time.Second
 	const advert = time.Second
-	for i, mode := range []string{"resolve", "off"} {
+	for i, mode := range compareModes("resolve", "off") {
 		t.Run(mode, func(t *testing.T) {
 			l, _, nodes := newBrokerLab(t, brokerSetup{vrid: 80 + i, splitBrain: mode, carp: true})
 			n1, n2 := nodes[0], nodes[1]
