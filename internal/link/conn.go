@@ -120,16 +120,9 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 	if opt, err = resolve(ifi, family, opt); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", ifname, err)
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		return control(rc, ifname, family)
-	}}
-	network, wildcard := "ip4:112", "0.0.0.0"
-	if family == IPv6 {
-		network, wildcard = "ip6:112", "::"
-	}
-	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
+	pc, err := open112(ifname, family)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
+		return nil, err
 	}
 	var c *Conn
 	// x/net sets the options; the packets go through a sysConn.
@@ -388,4 +381,21 @@ func addrOf(a net.Addr) netip.Addr {
 func ipAddr(ip net.IP) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip)
 	return a.Unmap()
+}
+
+// open112 opens the IP protocol 112 socket of family on the wildcard
+// address, bound to ifname (control).
+func open112(ifname string, family Family) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		return control(rc, ifname, family)
+	}}
+	network, wildcard := "ip4:112", "0.0.0.0"
+	if family == IPv6 {
+		network, wildcard = "ip6:112", "::"
+	}
+	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
+	}
+	return pc, nil
 }

@@ -4,7 +4,6 @@ package link
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -340,16 +338,9 @@ func NewSender(ifname string, family Family, opt Options) (*Conn, error) {
 	if opt, err = resolve(ifi, family, opt); err != nil {
 		return nil, fmt.Errorf("sending on %s: %w", ifname, err)
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		return control(rc, ifname, family)
-	}}
-	network, wildcard := "ip4:112", "0.0.0.0"
-	if family == IPv6 {
-		network, wildcard = "ip6:112", "::"
-	}
-	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
+	pc, err := open112(ifname, family)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s socket on %s: %w", family, ifname, err)
+		return nil, err
 	}
 	// BPF "ret #0": every packet is dropped before it is queued.
 	drop, _ := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
