@@ -23,17 +23,33 @@ import (
 	"github.com/mdlayher/packet"
 )
 
-// advertMACs returns the source MACs of the protocol 112 frames the lab's
-// client sees within wait, at most max of them.
+// advertMACs returns the source MACs of the IPv4 protocol 112 frames the
+// lab's client sees within wait, at most max of them.
 func advertMACs(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string {
 	t.Helper()
+	return advertMACsOf(t, l, false, wait, max)
+}
+
+// advertMACs6 is advertMACs for IPv6.
+func advertMACs6(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string {
+	t.Helper()
+	return advertMACsOf(t, l, true, wait, max)
+}
+
+// advertMACsOf reads the client's frames of one family for advertMACs.
+func advertMACsOf(t *testing.T, l *lab.Lab, v6 bool, wait time.Duration, max int) []string {
+	t.Helper()
+	etype, hdr, protoAt := ethernet.EtherTypeIPv4, 20, 9
+	if v6 {
+		etype, hdr, protoAt = ethernet.EtherTypeIPv6, 40, 6
+	}
 	var macs []string
 	err := l.Client.Do(func() error {
 		ifi, err := net.InterfaceByName(l.Client.Iface)
 		if err != nil {
 			return err
 		}
-		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv4), nil)
+		c, err := packet.Listen(ifi, packet.Raw, int(etype), nil)
 		if err != nil {
 			return err
 		}
@@ -48,7 +64,7 @@ func advertMACs(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string 
 				return nil // the deadline
 			}
 			var f ethernet.Frame
-			if f.UnmarshalBinary(buf[:n]) == nil && len(f.Payload) >= 20 && f.Payload[9] == 112 {
+			if f.UnmarshalBinary(buf[:n]) == nil && len(f.Payload) >= hdr && f.Payload[protoAt] == 112 {
 				macs = append(macs, f.Source.String())
 			}
 		}
@@ -954,43 +970,6 @@ func ndpAnswers(t *testing.T, l *lab.Lab, vip netip.Addr, wait time.Duration) []
 				if lla, ok := o.(*ndp.LinkLayerAddress); ok && lla.Direction == ndp.Target {
 					macs = append(macs, lla.Addr.String())
 				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return macs
-}
-
-// advertMACs6 returns the source MACs of the IPv6 protocol 112 frames the
-// lab's client sees within wait, at most max of them.
-func advertMACs6(t *testing.T, l *lab.Lab, wait time.Duration, max int) []string {
-	t.Helper()
-	var macs []string
-	err := l.Client.Do(func() error {
-		ifi, err := net.InterfaceByName(l.Client.Iface)
-		if err != nil {
-			return err
-		}
-		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv6), nil)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
-			return err
-		}
-		buf := make([]byte, 1500)
-		for len(macs) < max {
-			n, _, err := c.ReadFrom(buf)
-			if err != nil {
-				return nil // the deadline
-			}
-			var f ethernet.Frame
-			if f.UnmarshalBinary(buf[:n]) == nil && len(f.Payload) >= 40 && f.Payload[6] == 112 {
-				macs = append(macs, f.Source.String())
 			}
 		}
 		return nil
