@@ -118,3 +118,19 @@ func (s *Service) SetMaster(router string, master bool) {
 		s.hass.pub.SetMaster(router, master)
 	}
 }
+
+// AddAdvertsLost announces router's adverts-lost sensor, if Home
+// Assistant is enabled.
+func (s *Service) AddAdvertsLost(router string) {
+	if s.hass != nil {
+		s.hass.pub.AddAdvertsLost(router)
+	}
+}
+
+// SetAdvertsLost tells Home Assistant whether router's adverts from a live
+// peer are lost. It only queues.
+func (s *Service) SetAdvertsLost(router string, lost bool) {
+	if s.hass != nil {
+		s.hass.pub.SetAdvertsLost(router, lost)
+	}
+}

@@ -6,12 +6,28 @@ type statePublisher interface {
 	AddRouter(router string)
 	RemoveRouter(router string)
 	SetMaster(router string, master bool)
+	// AddAdvertsLost announces the router's adverts-lost sensor, which
+	// only a router with the heartbeat on can drive; SetAdvertsLost sets
+	// it (rule b of carp.DecideSplit).
+	AddAdvertsLost(router string)
+	SetAdvertsLost(router string, lost bool)
 }
 
-// hassAdd announces a started router.
-func (d *Daemon) hassAdd(name string) {
+// hassAdd announces a started router, and its adverts-lost sensor when
+// the heartbeat can tell.
+func (d *Daemon) hassAdd(r *router) {
 	if d.hass != nil {
-		d.hass.AddRouter(name)
+		d.hass.AddRouter(r.base.Name)
+		if r.splitOn() {
+			d.hass.AddAdvertsLost(r.base.Name)
+		}
+	}
+}
+
+// hassAdvertsLost sets the router's adverts-lost sensor.
+func (r *router) hassAdvertsLost(lost bool) {
+	if h := r.d.hass; h != nil && r.splitOn() {
+		h.SetAdvertsLost(r.base.Name, lost)
 	}
 }
 

@@ -25,6 +25,10 @@ func (h *hassRecorder) add(s string) {
 func (h *hassRecorder) AddRouter(r string)          { h.add("add " + r) }
 func (h *hassRecorder) RemoveRouter(r string)       { h.add("remove " + r) }
 func (h *hassRecorder) SetMaster(r string, on bool) { h.add(fmt.Sprintf("master %s %v", r, on)) }
+func (h *hassRecorder) AddAdvertsLost(r string)     { h.add("add adverts-lost " + r) }
+func (h *hassRecorder) SetAdvertsLost(r string, on bool) {
+	h.add(fmt.Sprintf("adverts-lost %s %v", r, on))
+}
 
 func (h *hassRecorder) lines() []string {
 	h.mu.Lock()

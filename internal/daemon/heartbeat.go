@@ -189,6 +189,7 @@ func (r *router) split(now time.Time) {
 		r.log.Warn("adverts from "+r.hb.view.Advert.Src.String()+" lost, peer alive over the broker path",
 			"peer", r.hb.peer.Node, "peer_state", r.hb.peer.StateName(), "split_brain", mode.String(),
 			"taking_over", mode != carp.SplitResolve)
+		r.hassAdvertsLost(true)
 		r.d.statusChanged()
 	}
 	if !dec.Hold.IsZero() {
@@ -225,6 +226,7 @@ func (r *router) endDual(now time.Time) {
 func (r *router) advertsBack() {
 	if r.hb.lost {
 		r.hb.lost = false
+		r.hassAdvertsLost(false)
 		r.log.Info("adverts from the peer arrive again, or the state changed; the lost-adverts episode is over")
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/carpd/carpd/carp"
 	"github.com/carpd/carpd/internal/config"
 	"github.com/carpd/carpd/internal/heartbeat"
+	"github.com/google/go-cmp/cmp"
 )
 
 // hbBroker is a Broker whose heartbeats go straight to another one's
@@ -21,6 +23,24 @@ type hbBroker struct {
 	recv func(heartbeat.Beat, time.Time)
 	cut  bool
 	sent []heartbeat.Beat
+	hass []string // the adverts-lost sensor's calls
+}
+
+func (b *hbBroker) AddAdvertsLost(r string) { b.record("add " + r) }
+func (b *hbBroker) SetAdvertsLost(r string, on bool) {
+	b.record(fmt.Sprintf("%s %v", r, on))
+}
+
+func (b *hbBroker) record(s string) {
+	b.mu.Lock()
+	b.hass = append(b.hass, s)
+	b.mu.Unlock()
+}
+
+func (b *hbBroker) hassCalls() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.hass...)
 }
 
 func (b *hbBroker) AddRouter(string)                       {}
@@ -120,7 +140,7 @@ func (s *segment) setDeaf(n *node, on bool) {
 // heartbeat stops too, it takes over within a master-down interval of
 // the heartbeat going stale.
 func TestHeartbeatHoldsBackup(t *testing.T) {
-	seg, a, b, ba, _ := hbPair(t, carp.SplitResolve)
+	seg, a, b, ba, bb := hbPair(t, carp.SplitResolve)
 	seg.setDeaf(b, true)
 	waitFor(t, 3*time.Second, "b reporting lost adverts", func() bool {
 		p := b.router("vr").Peer
@@ -145,6 +165,11 @@ func TestHeartbeatHoldsBackup(t *testing.T) {
 	t.Logf("b took over %v after the heartbeat stopped (stale after %v)", took, down-testInterval)
 	if bound := down - testInterval + 500*time.Millisecond; took > bound {
 		t.Errorf("takeover %v after the heartbeat stopped, want at most %v", took, bound)
+	}
+	// Home Assistant's adverts-lost sensor: announced, ON for the
+	// episode, OFF once the takeover ends it.
+	if diff := cmp.Diff([]string{"add vr", "vr true", "vr false"}, bb.hassCalls()); diff != "" {
+		t.Errorf("adverts-lost sensor calls (-want +got):\n%s", diff)
 	}
 }
 

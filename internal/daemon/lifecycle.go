@@ -202,7 +202,7 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	sock.set(r.rxEntry(dec), false)
 	d.routers[s.Name] = r
 	d.order = append(d.order, s.Name)
-	d.hassAdd(s.Name)
+	d.hassAdd(r)
 	// Before the goroutines start: the executor reads bsvc unlocked (the
 	// race detector saw it written after). A health demotion queued here
 	// runs once the router has booted, as before.

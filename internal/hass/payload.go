@@ -49,6 +49,12 @@ func (n Node) Availability() string { return n.StatePrefix + "/availability" }
 // MasterTopic is the state topic of router's binary_sensor.
 func (n Node) MasterTopic(router string) string { return n.StatePrefix + "/" + router + "/master" }
 
+// AdvertsLostTopic is the state topic of router's adverts-lost
+// binary_sensor.
+func (n Node) AdvertsLostTopic(router string) string {
+	return n.StatePrefix + "/" + router + "/adverts_lost"
+}
+
 // LatencyTopic is the state topic of the latency sensor of a bridge
 // direction ("out" or "in").
 func (n Node) LatencyTopic(dir string) string { return n.StatePrefix + "/probe/" + dir + "/latency" }
@@ -145,6 +151,20 @@ func (n Node) MasterConfig(router string) Message {
 	obj := objectID(router) + "_master"
 	e := n.base("holds "+router+" VIP", "carpd_"+n.ID+"_"+obj, n.MasterTopic(router))
 	e.PayloadOn, e.PayloadOff, e.Icon = On, Off, "mdi:ip-network"
+	return Message{Topic: n.discoveryTopic("binary_sensor", obj), Payload: marshal(e)}
+}
+
+// AdvertsLostConfig is the discovery config of router's adverts-lost
+// binary_sensor: ON while this node is BACKUP, its master-down timer has
+// run out, and the peer is alive and MASTER over the broker path
+// (docs/daemon.md, "Heartbeat"): multicast between the nodes is broken
+// while both live. Home Assistant's "problem" class reads it as Problem /
+// OK.
+func (n Node) AdvertsLostConfig(router string) Message {
+	obj := objectID(router) + "_adverts_lost"
+	e := n.base("adverts from peer lost ("+router+")", "carpd_"+n.ID+"_"+obj, n.AdvertsLostTopic(router))
+	e.PayloadOn, e.PayloadOff, e.DeviceClass = On, Off, "problem"
+	e.EntityCategory, e.Icon = "diagnostic", "mdi:lan-disconnect"
 	return Message{Topic: n.discoveryTopic("binary_sensor", obj), Payload: marshal(e)}
 }
 

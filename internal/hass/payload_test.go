@@ -28,6 +28,7 @@ func TestDiscoveryGolden(t *testing.T) {
 	}{
 		{"binary_sensor_master.json", testNode.MasterConfig("mqtt")},
 		{"binary_sensor_master_dotted.json", testNode.MasterConfig("mqtt.v6")},
+		{"binary_sensor_adverts_lost.json", testNode.AdvertsLostConfig("mqtt")},
 		{"sensor_latency_out.json", testNode.LatencyConfig("out")},
 		{"sensor_latency_in.json", testNode.LatencyConfig("in")},
 	}

@@ -119,14 +119,46 @@ func (p *Publisher) AddRouter(router string) {
 	})
 }
 
-// RemoveRouter deletes router's entity: its retained config and state.
+// AddAdvertsLost announces router's adverts-lost binary_sensor, OFF until
+// SetAdvertsLost says otherwise. Only a router whose node has the
+// heartbeat can know, so only such a router gets one.
+func (p *Publisher) AddAdvertsLost(router string) {
+	n := p.cfg.Node
+	p.update(func() []Message {
+		c := n.AdvertsLostConfig(router)
+		p.configs.set(c.Topic, c.Payload)
+		topic := n.AdvertsLostTopic(router)
+		if _, ok := p.states.get(topic); !ok {
+			p.states.set(topic, Off)
+		}
+		v, _ := p.states.get(topic)
+		return []Message{c, {Topic: topic, Payload: v}}
+	})
+}
+
+// SetAdvertsLost records whether router's adverts from a live peer are
+// lost.
+func (p *Publisher) SetAdvertsLost(router string, lost bool) {
+	p.setState(p.cfg.Node.AdvertsLostTopic(router), MasterPayload(lost))
+}
+
+// RemoveRouter deletes router's entities: their retained configs and
+// states.
 func (p *Publisher) RemoveRouter(router string) {
 	n := p.cfg.Node
 	p.update(func() []Message {
 		c, s := n.MasterConfig(router).Topic, n.MasterTopic(router)
 		p.configs.del(c)
 		p.states.del(s)
-		return []Message{Remove(c), Remove(s)}
+		out := []Message{Remove(c), Remove(s)}
+		lc := n.AdvertsLostConfig(router).Topic
+		if _, ok := p.configs.get(lc); ok {
+			ls := n.AdvertsLostTopic(router)
+			p.configs.del(lc)
+			p.states.del(ls)
+			out = append(out, Remove(lc), Remove(ls))
+		}
+		return out
 	})
 }
 

@@ -58,3 +58,35 @@ func TestWantedState(t *testing.T) {
 		t.Errorf("removal messages (-want +got):\n%s", diff)
 	}
 }
+
+// TestAdvertsLostEntity: the adverts-lost sensor is announced OFF, follows
+// SetAdvertsLost, keeps its state when announced again, and goes with its
+// router; a router without one removes only its master entity
+// (TestWantedState).
+func TestAdvertsLostEntity(t *testing.T) {
+	p := New(Config{Node: testNode})
+	p.AddRouter("a")
+	p.AddAdvertsLost("a")
+	p.SetAdvertsLost("a", true)
+	p.AddAdvertsLost("a")
+	wantConfigs := []Message{testNode.MasterConfig("a"), testNode.AdvertsLostConfig("a")}
+	wantStates := []Message{{"carpd/node1/a/master", "OFF"}, {"carpd/node1/a/adverts_lost", "ON"}}
+	if diff := cmp.Diff(wantConfigs, p.configs.messages()); diff != "" {
+		t.Errorf("configs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantStates, p.states.messages()); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	p.RemoveRouter("a")
+	p.mu.Lock()
+	tail := p.queue[len(p.queue)-4:]
+	p.mu.Unlock()
+	want := []Message{Remove(testNode.MasterConfig("a").Topic), Remove("carpd/node1/a/master"),
+		Remove(testNode.AdvertsLostConfig("a").Topic), Remove("carpd/node1/a/adverts_lost")}
+	if diff := cmp.Diff(want, tail); diff != "" {
+		t.Errorf("removal messages (-want +got):\n%s", diff)
+	}
+	if n := len(p.configs.messages()) + len(p.states.messages()); n != 0 {
+		t.Errorf("%d retained messages left after the removal, want 0", n)
+	}
+}
