@@ -298,6 +298,14 @@ func subsecondTables(b *strings.Builder, s *Subsecond) {
 		}
 		p("\n")
 	}
+	for _, r := range s.Reruns {
+		p("The rows of %s were measured again by `%s` (windows %.0f s), started %s, finished %s, on:\n\n",
+			strings.Join(r.Systems, ", "), r.Command, r.WindowS, r.Started, orDash(r.Finished))
+		for _, m := range r.Machine {
+			p("- %s\n", m)
+		}
+		p("\n")
+	}
 	p("Pairs without a broker, each in a fresh lab of three nodes: n1 preferred, n2 backup, n3 only burns " +
 		"CPU. carpd runs one router and adds the VIP itself; ucarp's up and down scripts only log the time " +
 		"and add or remove the VIP (for the ARP probes); keepalived adds the VIP itself and its notify " +

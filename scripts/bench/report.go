@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/carpd/carpd/internal/lab"
 )
@@ -53,6 +54,41 @@ type Subsecond struct {
 	Stability []Stability   `json:"stability"`
 	Takeovers []SubTakeover `json:"takeovers"`
 	Jitter    []Jitter      `json:"jitter"`
+	// Reruns are later runs that re-measured some systems' rows in place
+	// (run.sh --only subsecond --systems), the others keeping the
+	// figures of the run above.
+	Reruns []Rerun `json:"reruns,omitempty"`
+}
+
+// Rerun is one partial re-measurement of the sub-second pairs.
+type Rerun struct {
+	Systems  []string `json:"systems"` // name prefixes
+	Command  string   `json:"command"`
+	Started  string   `json:"started"`
+	Finished string   `json:"finished,omitempty"`
+	WindowS  float64  `json:"window_s"`
+	Machine  []string `json:"machine"`
+}
+
+// picked reports whether system is one of the name prefixes; no
+// prefixes pick every system.
+func picked(prefixes []string, system string) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(system, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// drop removes the rows of the picked systems, to be measured again.
+func (s *Subsecond) drop(prefixes []string) {
+	s.Stability = slices.DeleteFunc(s.Stability, func(r Stability) bool { return picked(prefixes, r.System) })
+	s.Takeovers = slices.DeleteFunc(s.Takeovers, func(r SubTakeover) bool { return picked(prefixes, r.System) })
+	s.Jitter = slices.DeleteFunc(s.Jitter, func(r Jitter) bool { return picked(prefixes, r.System) })
 }
 
 // Stability is what one window of a settled sub-second pair showed.

@@ -20,11 +20,14 @@
 #   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs
 #   scripts/bench/run.sh --only subsecond  measure the sub-second pairs alone and merge them into
 #                                   docs/bench/results.json (the other parts keep their figures)
+#   scripts/bench/run.sh --only subsecond --systems carpd  re-measure only the pairs whose system
+#                                   name starts with one of these comma-separated prefixes; the
+#                                   other pairs keep their rows, the report says which were redone
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
-trials=5 window=60s fast=1 quick=0 reportonly=0 stability= only=
+trials=5 window=60s fast=1 quick=0 reportonly=0 stability= only= systems=
 cmd="scripts/bench/run.sh${*:+ $*}"
 while (($#)); do
 	case "$1" in
@@ -35,11 +38,12 @@ while (($#)); do
 	--fast) fast=1 ;;
 	--stability) stability="$2"; shift ;;
 	--no-subsecond) stability=0 ;;
+	--systems) systems="$2"; shift ;;
 	--only)
 		[ "${2:-}" = subsecond ] || { echo "--only: only 'subsecond' is known" >&2; exit 2; }
 		only=subsecond; shift ;;
 	*) echo "usage: $0 [--quick] [--trials N] [--no-fast|--fast] [--stability DUR|--no-subsecond]" \
-		"[--only subsecond] [--report-only]" >&2; exit 2 ;;
+		"[--only subsecond [--systems PREFIX,...]] [--report-only]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -52,6 +56,10 @@ timeout=60m
 [ "$stability" != 0 ] && [ "$quick" = 0 ] && timeout=4h
 if [ "$only" = subsecond ] && [ "$stability" = 0 ]; then
 	echo "--only subsecond with --no-subsecond measures nothing" >&2
+	exit 2
+fi
+if [ -n "$systems" ] && [ "$only" != subsecond ]; then
+	echo "--systems only goes with --only subsecond" >&2
 	exit 2
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -69,7 +77,7 @@ log=/tmp/carpd-bench-$$.log
 CARPD_BENCH_OUT="$(cd ../../docs && pwd)" CARPD_BENCH_CARPD="$tmp/carpd" CARPD_BENCH_TRIALS="$trials" \
 	CARPD_BENCH_WINDOW="$window" CARPD_BENCH_FAST="$fast" CARPD_BENCH_QUICK="$quick" \
 	CARPD_BENCH_COMMAND="$cmd" CARPD_BENCH_REPORT_ONLY="$reportonly" \
-	CARPD_BENCH_STABILITY="$stability" CARPD_BENCH_ONLY="$only" \
+	CARPD_BENCH_STABILITY="$stability" CARPD_BENCH_ONLY="$only" CARPD_BENCH_SYSTEMS="$systems" \
 	go test -count=1 -timeout "$timeout" -run '^TestBench$' -v . 2>&1 | tee "$log" |
 	grep --line-buffered -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|: takeover |CPU .* over|pps for|spurious|gaps p50|killed, takeover' || true
 echo "full log: $log"

@@ -212,8 +212,11 @@ func subKeepalived(interval time.Duration) func(*testing.T, *lab.Node, bool) *su
 
 // subsecond measures every sub-second setup; done is called after each,
 // so that a run cut short keeps what it measured.
-func subsecond(t *testing.T, carpd string, s *Subsecond, window time.Duration, done func()) {
+func subsecond(t *testing.T, carpd string, s *Subsecond, window time.Duration, prefixes []string, done func()) {
 	for _, sys := range subSystems(carpd) {
+		if !picked(prefixes, sys.name) {
+			continue
+		}
 		w := window
 		if sys.jitterOnly {
 			w = min(w, jitterCap)

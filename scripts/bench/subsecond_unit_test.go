@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,32 @@ func TestJitter(t *testing.T) {
 	}
 	if r := rank([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99); r != 10 {
 		t.Errorf("p99 of 1..10 = %v, want 10", r)
+	}
+}
+
+// TestDropPicked: a partial re-measurement removes exactly the picked
+// systems' rows; no prefixes pick every system.
+func TestDropPicked(t *testing.T) {
+	s := Subsecond{
+		Stability: []Stability{{System: "carpd CARP"}, {System: "ucarp"}, {System: "carpd VRRPv3"}},
+		Takeovers: []SubTakeover{{System: "keepalived VRRPv3"}, {System: "carpd CARP"}},
+		Jitter:    []Jitter{{System: "carpd VRRPv3"}, {System: "keepalived VRRPv3"}},
+	}
+	s.drop([]string{"carpd"})
+	var got []string
+	for _, r := range s.Stability {
+		got = append(got, r.System)
+	}
+	for _, r := range s.Takeovers {
+		got = append(got, r.System)
+	}
+	for _, r := range s.Jitter {
+		got = append(got, r.System)
+	}
+	if want := "ucarp,keepalived VRRPv3,keepalived VRRPv3"; strings.Join(got, ",") != want {
+		t.Errorf("left %q, want %q", strings.Join(got, ","), want)
+	}
+	if !picked(nil, "ucarp") || picked([]string{"carpd", "keep"}, "ucarp") {
+		t.Error("picked: nil must pick every system, and only the prefixes")
 	}
 }
