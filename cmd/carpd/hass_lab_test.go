@@ -118,12 +118,15 @@ func wantHass(id, master string) hassView {
 	return hassView{
 		Configs: map[string]hassConfig{
 			disc("binary_sensor", "mqtt_master"): cfg("mqtt_master", "mqtt/master", "ON", "OFF", ""),
-			disc("sensor", "bridge_out_latency"): cfg("bridge_out_latency", "probe/out/latency", "", "", "ms"),
-			disc("sensor", "bridge_in_latency"):  cfg("bridge_in_latency", "probe/in/latency", "", "", "ms"),
+			// The broker lab runs the heartbeat with split_brain resolve.
+			disc("binary_sensor", "mqtt_adverts_lost"): cfg("mqtt_adverts_lost", "mqtt/adverts_lost", "ON", "OFF", ""),
+			disc("sensor", "bridge_out_latency"):       cfg("bridge_out_latency", "probe/out/latency", "", "", "ms"),
+			disc("sensor", "bridge_in_latency"):        cfg("bridge_in_latency", "probe/in/latency", "", "", "ms"),
 		},
 		States: map[string]string{
 			"carpd/" + id + "/availability":      "online",
 			"carpd/" + id + "/mqtt/master":       master,
+			"carpd/" + id + "/mqtt/adverts_lost": "OFF",
 			"carpd/" + id + "/probe/out/latency": anyLatency,
 			"carpd/" + id + "/probe/in/latency":  anyLatency,
 		},
