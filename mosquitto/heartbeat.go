@@ -19,17 +19,27 @@ import (
 // next round reconnects).
 var errNoPeerSession = errors.New("no connection to the peer's broker")
 
-// heartbeatTopics are the topic published on the peer and the one read
-// locally; both empty when the heartbeat is off.
+// heartbeatTopics are the topic published on the peer and the filter
+// read locally; both empty when the heartbeat is off.
+//
+// The filter takes every node's topic rather than HeartbeatTopic/<PeerNode>:
+// PeerNode is the address we reach the peer at (probe.peer), which need
+// not be the one the peer names itself by (its broker's addr), for
+// instance when the probe goes over a second path. A heartbeat names its
+// sender inside, so the topic's last level only keeps our own out.
 func (p *Probe) heartbeatTopics() (out, in string) {
 	if p.cfg.HeartbeatTopic == "" || p.cfg.OnHeartbeat == nil {
 		return "", ""
 	}
-	return p.cfg.HeartbeatTopic + "/" + p.cfg.Node, p.cfg.HeartbeatTopic + "/" + p.cfg.PeerNode
+	return p.cfg.HeartbeatTopic + "/" + p.cfg.Node, p.cfg.HeartbeatTopic + "/+"
 }
 
-// heartbeatHandler hands the peer's heartbeats to OnHeartbeat.
+// heartbeatHandler hands the peer's heartbeats to OnHeartbeat; our own,
+// should a bridge carry them back, are not the peer's.
 func (p *Probe) heartbeatHandler(m message) {
+	if out, _ := p.heartbeatTopics(); m.topic == out {
+		return
+	}
 	p.cfg.OnHeartbeat([]byte(m.payload), m.at)
 }
 

@@ -14,8 +14,16 @@ import (
 
 // TestHeartbeatOneBroker runs two nodes' probes against one broker: each
 // publishes its heartbeat on the "peer" broker and reads the other's on
-// its "local" one, never its own.
+// its "local" one, never its own; also when n1 knows n2 by another name
+// than n2 gives itself (a probe.peer on a second path: n2 names itself by
+// its broker's addr).
 func TestHeartbeatOneBroker(t *testing.T) {
+	for _, alias := range []string{"n2", "n2-second-path"} {
+		t.Run(alias, func(t *testing.T) { heartbeatOneBroker(t, alias) })
+	}
+}
+
+func heartbeatOneBroker(t *testing.T, alias string) {
 	needMosquitto(t)
 	testutil.CheckGoroutines(t)
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
@@ -41,7 +49,7 @@ func TestHeartbeatOneBroker(t *testing.T) {
 		}
 		return p
 	}
-	p1, p2 := probe("n1", "n2"), probe("n2", "n1")
+	p1, p2 := probe("n1", alias), probe("n2", "n1")
 	if err := p1.PublishHeartbeat([]byte("early")); err == nil {
 		t.Error("PublishHeartbeat before the probe connected reported no error")
 	}
@@ -50,7 +58,9 @@ func TestHeartbeatOneBroker(t *testing.T) {
 	waitPaths(t, p1, PathOK, 5*time.Second)
 	waitPaths(t, p2, PathOK, 5*time.Second)
 	// Published until received: a QoS 0 message sent before the other
-	// side's subscription is complete is lost, as it should be.
+	// side's subscription is complete is lost, as it should be. n1 sends
+	// first alone, so that n1 receiving anything before n2 sends would
+	// be its own heartbeat.
 	waitCond(t, 5*time.Second, "n2 receiving n1's heartbeat", func() bool {
 		if err := p1.PublishHeartbeat([]byte("from n1")); err != nil {
 			t.Fatalf("PublishHeartbeat: %v", err)
@@ -61,11 +71,26 @@ func TestHeartbeatOneBroker(t *testing.T) {
 		return len(got["n2"]) > 0
 	})
 	mu.Lock()
-	defer mu.Unlock()
 	if len(got["n1"]) != 0 {
 		t.Errorf("n1 received its own heartbeat: %q", got["n1"])
 	}
-	if got["n2"][0] != "from n1" {
-		t.Errorf("n2 received %q", got["n2"])
+	mu.Unlock()
+	waitCond(t, 5*time.Second, "n1 receiving n2's heartbeat", func() bool {
+		if err := p2.PublishHeartbeat([]byte("from n2")); err != nil {
+			t.Fatalf("PublishHeartbeat: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got["n1"]) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for node, want := range map[string]string{"n1": "from n2", "n2": "from n1"} {
+		for _, p := range got[node] {
+			if p != want {
+				t.Errorf("%s received %q, want only %q", node, p, want)
+			}
+		}
 	}
 }

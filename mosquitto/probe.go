@@ -129,9 +129,10 @@ type ProbeConfig struct {
 	Logger *slog.Logger
 	// HeartbeatTopic, with OnHeartbeat, turns the heartbeat on
 	// (heartbeat.go): PublishHeartbeat publishes on the peer's broker at
-	// HeartbeatTopic/<Node>, and what the peer publishes at
-	// HeartbeatTopic/<PeerNode> on the local broker goes to OnHeartbeat,
-	// on the MQTT client's goroutine: it must not block.
+	// HeartbeatTopic/<Node>, and what any other node publishes at
+	// HeartbeatTopic/+ on the local broker goes to OnHeartbeat (the peer
+	// may name itself otherwise than PeerNode), on the MQTT client's
+	// goroutine: it must not block.
 	HeartbeatTopic string
 	OnHeartbeat    func(payload []byte, at time.Time)
 }

@@ -66,6 +66,21 @@ type brokerSetup struct {
 	vmac bool
 	// splitBrain is the router's split_brain; empty leaves the default.
 	splitBrain string
+	// defaultGARP leaves the router's garp section out, so the defaults
+	// apply (5 packets 1.1 s apart, a second burst 5 s later) instead of
+	// the lab's quick single burst.
+	defaultGARP bool
+	// secondPath attaches both nodes to a second segment, where each
+	// broker listens too and which the bridge and the probe (so the
+	// heartbeat) use: a cut of the lab's own segment then leaves the
+	// broker path whole.
+	secondPath bool
+}
+
+// pathAddr is n's address on the second path: 198.18.1.N.
+func pathAddr(n *lab.Node) netip.Addr {
+	a := n.IP4.Addr().As4()
+	return netip.AddrFrom4([4]byte{198, 18, 1, a[3]})
 }
 
 // static is the broker's static address on n: the DNAT target.
@@ -106,6 +121,11 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 		bin = os.Args[0]
 	}
 	var nodes [2]*brokerNode
+	if s.secondPath {
+		for _, n := range l.Nodes {
+			n.Attach(1)
+		}
+	}
 	for i, n := range l.Nodes {
 		b := &brokerNode{n: n, dir: t.TempDir(), static: netip.AddrPortFrom(s.static(n), 1883)}
 		peer := l.Nodes[1-i]
@@ -115,8 +135,13 @@ func newBrokerLab(t *testing.T, s brokerSetup) (*lab.Lab, netip.Addr, [2]*broker
 			// split at the first colon, so the bridge stays on IPv4.
 			bridge = append(bridge, fmt.Sprintf("listener 1883 %s", n.IP4.Addr()))
 		}
+		bridgeTo := peer.IP4.Addr()
+		if s.secondPath {
+			bridge = append(bridge, fmt.Sprintf("listener 1883 %s", pathAddr(n)))
+			bridgeTo = pathAddr(peer)
+		}
 		if i == 0 {
-			bridge = append(bridge, "connection peer", "address "+peer.IP4.Addr().String()+":1883",
+			bridge = append(bridge, "connection peer", "address "+bridgeTo.String()+":1883",
 				"remote_clientid bridge-n1", "try_private true", "cleansession true", "keepalive_interval 5",
 				`topic home/# both 2 "" ""`)
 		}
@@ -179,7 +204,14 @@ func carpdBrokerYAML(s brokerSetup, b *brokerNode, peer *lab.Node, vip netip.Add
 		failures = 3
 	}
 	peerLine := ", peer: '" + s.static(peer).String() + "'"
+	if s.secondPath {
+		peerLine = ", peer: '" + pathAddr(peer).String() + "'"
+	}
 	hassLine, vmacLine := "", ""
+	garpLine := "    garp: {repeat: 3, interval: 100ms, delay: 0}\n"
+	if s.defaultGARP {
+		garpLine = ""
+	}
 	if s.vmac {
 		vmacLine = "    vmac: true\n"
 	}
@@ -212,9 +244,8 @@ routers:
   - name: mqtt
     iface: %s
 %s    vips: ['%s']
-    garp: {repeat: 3, interval: 100ms, delay: 0}
-%s%s`, b.conf, s.garpBeforeReady, failures, probeInterval, probeDeadline, peerLine, hassLine, b.n.Iface, router, vip,
-		vmacLine, splitBrainLine(s.splitBrain))
+%s%s%s`, b.conf, s.garpBeforeReady, failures, probeInterval, probeDeadline, peerLine, hassLine, b.n.Iface, router, vip,
+		garpLine, vmacLine, splitBrainLine(s.splitBrain))
 }
 
 // splitBrainLine is the router's split_brain key, if set.
