@@ -17,7 +17,7 @@
 #   scripts/bench/run.sh --stability DUR  window of the sub-second pairs, idle and again
 #                                   loaded, per pair: default 10m (the full run then takes about
 #                                   85 min more), 10s with --quick; 5s..15m
-#   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs
+#   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs; the report keeps those of docs/bench/results.json
 #   scripts/bench/run.sh --only subsecond  measure the sub-second pairs alone and merge them into
 #                                   docs/bench/results.json (the other parts keep their figures)
 #   scripts/bench/run.sh --only subsecond --systems carpd  re-measure only the pairs whose system

@@ -144,9 +144,16 @@ func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab
 			router = fmt.Sprintf("    proto: carp\n    vhid: %d\n    advbase: 1\n    advskew: %d\n    password: s3cret\n"+
 				"    preempt: %v\n", benchID, pickInt(master, 0, backupSkew), r.preempt)
 		}
+		// The probe, with its peer configured as in the classic setup
+		// (docs/config.md, probe.peer), also carries the heartbeat.
+		peer := l.Nodes[0]
+		if peer == n {
+			peer = l.Nodes[1]
+		}
 		yaml := fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
-			"  backoff: {base: 100ms, cap: 400ms}\nrouters:\n  - name: mqtt\n    iface: %s\n%s    vips: [%s]\n",
-			conf, n.Iface, router, benchVIP)
+			"  backoff: {base: 100ms, cap: 400ms}\n  probe: {topic: home/carpd-probe, peer: '%s'}\n"+
+			"routers:\n  - name: mqtt\n    iface: %s\n%s    vips: [%s]\n",
+			conf, peer.IP4.Addr(), n.Iface, router, benchVIP)
 		writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
 		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
 		return &node{n: n, daemon: p, dir: dir, masterEntries: func() int {
