@@ -23,11 +23,13 @@ import (
 // system calls for the same reason as link's sockets: neither blocks, and
 // syscall.Syscall would wake sysmon.
 //
-// The reader stays in one RawConn.Read for its life and calls fire from
-// inside it, so it reads the timerfd only once the poller said it is
-// readable: a Read per expiry would start with a read that fails with
-// EAGAIN, as the poller's readiness is reset when a Read begins
-// (internal/poll FD.RawRead, prepareRead).
+// Two system calls per advert are saved besides. The reader stays in one
+// RawConn.Read for its life and calls fire from inside it, so it reads
+// the timerfd only once the poller said it is readable: a Read per expiry
+// would start with a read that fails with EAGAIN, as the poller's
+// readiness is reset when a Read begins (internal/poll FD.RawRead,
+// prepareRead). And a MASTER's timer is periodic (it_interval), so it
+// needs no timerfd_settime per advert.
 type fdTimer struct {
 	f    *os.File
 	fd   uintptr
@@ -117,15 +119,24 @@ func (t *fdTimer) run() {
 	}
 }
 
-// Set arms the timer for dl.
-func (t *fdTimer) Set(dl time.Time, _ time.Duration) {
+// Set arms the timer for dl, periodic with every if every > 0. A periodic
+// arming whose next expiry is dl already is left alone: the kernel
+// re-arms it at each expiry, one period after the previous (hrtimer
+// forwarding), which is when the machine's next advert is due.
+func (t *fdTimer) Set(dl time.Time, every time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if every > 0 && every == t.every && dl.Equal(t.next) {
+		return
+	}
 	// Relative to now; the kernel's expiry falls after dl by the time
 	// between time.Until and the call, never before it, so the machine
 	// never finds its deadline not yet due. A zero it_value disarms: a
 	// due deadline fires at once instead.
-	t.set(max(time.Until(dl), time.Nanosecond), 0)
+	t.set(max(time.Until(dl), time.Nanosecond), every)
+	if every > 0 {
+		t.next, t.every = dl, every
+	}
 }
 
 // Stop disarms the timer.

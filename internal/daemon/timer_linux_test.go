@@ -84,3 +84,53 @@ func TestFDTimer(t *testing.T) {
 		t.Error("the reader still runs after Close")
 	}
 }
+
+// TestFDTimerPeriodic checks a MASTER's timer: armed once with a period,
+// it fires at each deadline, never before it, and Set with the next
+// deadline of the period makes no system call; the reader reads the
+// timerfd only when the poller found it readable, so no read comes back
+// empty but for the one at start and one per expiry it read late.
+func TestFDTimerPeriodic(t *testing.T) {
+	ft, c := newTestTimer(t)
+	const every = 20 * time.Millisecond
+	dl := time.Now().Add(every)
+	ft.Set(dl, every)
+	sets := ft.sets
+	for i := range 5 {
+		at := await(t, c, "periodic")
+		ft.mu.Lock()
+		next := ft.next
+		ft.mu.Unlock()
+		// The expiry read was for next−every (or later ones, read late).
+		if at.Before(dl) {
+			t.Fatalf("expiry %d at %v, before its deadline %v", i, at, dl)
+		}
+		if next.Sub(dl) <= 0 || next.Sub(dl)%every != 0 {
+			t.Fatalf("after expiry %d the next deadline is dl+%v, want dl+k·%v", i, next.Sub(dl), every)
+		}
+		dl = next
+		ft.Set(next, every) // what the router does after each advert
+	}
+	ft.mu.Lock()
+	gotSets, empty, expiries, fired := ft.sets, ft.empty, ft.expiries, ft.fired
+	ft.mu.Unlock()
+	if gotSets != sets {
+		t.Errorf("%d timerfd_settime calls for the deadlines of the period, want none", gotSets-sets)
+	}
+	if _, p := armed(t, ft); p != every {
+		t.Errorf("period %v, want %v", p, every)
+	}
+	if empty > 1+expiries-fired {
+		t.Errorf("%d reads found no expiry in %d reads of %d expiries: the reader does not wait for the poller",
+			empty, fired, expiries)
+	}
+	// Another deadline, or none, re-arms it.
+	ft.Set(dl.Add(every/2), every)
+	if ft.sets != gotSets+1 {
+		t.Errorf("Set off the period: %d timerfd_settime calls, want 1", ft.sets-gotSets)
+	}
+	ft.Set(dl.Add(time.Hour), 0)
+	if _, p := armed(t, ft); p != 0 {
+		t.Errorf("period %v after Set(…, 0), want none", p)
+	}
+}
