@@ -95,8 +95,8 @@ func BenchmarkAdvertSend(b *testing.B) {
 
 // BenchmarkAdvertReceive is one advert of a higher-priority VRRPv3 master
 // received by a backup: the socket reader's read, demultiplexing and
-// decoding, the hand-over to the router goroutine, the machine, the
-// heard-advert record and the status snapshot.
+// decoding, then on the same goroutine (the router being idle) the
+// machine, the heard-advert record, the status snapshot and the timer.
 func BenchmarkAdvertReceive(b *testing.B) {
 	rc := vrrpRouter("r", 1, 100, "10.0.0.100/32")
 	rc.Machine.Interval = time.Second

@@ -6,20 +6,24 @@
 //
 // Goroutines and ownership:
 //
-//   - One router goroutine per virtual router owns its carp.Machine. It
-//     wakes on the machine's Deadline and on events (decoded adverts, link
-//     and tracking changes, demotion, resign, reconfigure, shutdown), sends
+//   - One router goroutine per virtual router owns its carp.Machine,
+//     under the router's mutex. It handles events (decoded adverts, the
+//     expiries of the machine's Deadline, link and tracking changes,
+//     demotion, resign, reconfigure, shutdown) one at a time, sends
 //     advertisements itself, and hands every state change to its executor.
 //     Nothing it does can block for long: a hook or a netlink call never
-//     delays an advertisement.
+//     delays an advertisement. An advert or an expiry that finds the
+//     router idle with nothing queued is handled in the same way, in order,
+//     on the socket reader's or the timer's goroutine instead (tryInline):
+//     a hand-over per advert cost a thread wakeup.
 //   - One executor goroutine per virtual router runs the transition steps
 //     (VIPs, gratuitous ARP, hooks, notify) in order from an unbounded
 //     queue, one at a time, each step timed and logged.
 //   - One reader goroutine per shared socket (interface, family, source,
 //     group, unicast) reads protocol 112, demultiplexes by vhid/vrid,
 //     decodes and verifies, counts what it drops, and passes the adverts to
-//     the router goroutines through bounded channels; a full channel drops
-//     (and counts) instead of blocking.
+//     the routers, queued to a busy one through a bounded channel; a full
+//     channel drops (and counts) instead of blocking.
 //   - Trackers (track_interface, track_script), the link watch, the control
 //     socket and the status writer each have their own goroutine.
 //

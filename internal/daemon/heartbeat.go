@@ -89,13 +89,16 @@ func (d *Daemon) heartbeatIn(b heartbeat.Beat, at time.Time) {
 	}
 	pb := peerBeat{b, at}
 	for range 2 {
+		r.pending.Add(1) // see router.tryInline
 		select {
 		case r.peerIn <- pb:
 			return
 		default:
+			r.pending.Add(-1)
 		}
 		select {
 		case <-r.peerIn:
+			r.pending.Add(-1)
 		default:
 		}
 	}

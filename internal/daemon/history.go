@@ -11,8 +11,8 @@ import (
 
 // record keeps what status shows of a router beyond its snapshot: the
 // last advert its machine accepted and its recent transitions with their
-// steps. The router goroutine writes heard and begins transitions; the
-// executor fills in the steps; status reads.
+// steps. The router, under its mutex, writes heard and begins
+// transitions; the executor fills in the steps; status reads.
 type record struct {
 	ready     chan struct{} // closed once the router has its first state
 	readyOnce sync.Once

@@ -177,8 +177,8 @@ func (d *Daemon) startRouter(s *config.Router) error {
 	r := &router{
 		d: d, base: s, log: log, sock: sock, ctr: &counters{}, rp: rp,
 		adverts: make(chan carp.Advert, d.opts.QueueLen), ctl: make(chan func(time.Time), 16),
-		peerIn: make(chan peerBeat, 4),
-		done:   make(chan struct{}), spec: s, m: m, enc: enc, vsend: vsend,
+		peerIn: make(chan peerBeat, 4), tick: make(chan struct{}, 1),
+		done: make(chan struct{}), spec: s, m: m, enc: enc, vsend: vsend,
 		faults: make(map[fault]bool), track: make(map[string]int), rec: newRecord(d.statusChanged),
 	}
 	r.exec = newExecutor(d.hookCtx, log, s, res.addrs, res.ann, d.net.Label(addrIface(s), s.Machine.Proto, s.Machine.ID),

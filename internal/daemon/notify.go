@@ -84,13 +84,17 @@ func (d *Daemon) alive(timeout time.Duration, quit <-chan struct{}) error {
 	defer deadline.Stop()
 	for _, r := range d.all() {
 		ran := make(chan struct{})
+		r.pending.Add(1) // see router.tryInline
 		select {
 		case r.ctl <- func(time.Time) { close(ran) }:
 		case <-r.done:
+			r.pending.Add(-1)
 			continue
 		case <-quit:
+			r.pending.Add(-1)
 			return nil
 		case <-deadline.C:
+			r.pending.Add(-1)
 			return fmt.Errorf("router %s is not answering", r.base.Name)
 		}
 		select {

@@ -2,14 +2,17 @@ package daemon
 
 import "time"
 
-// routerTimer is the router loop's one timer: the machine's next
-// deadline (the advertisement timer of a MASTER, the master-down timer of
-// a BACKUP). Reset replaces the deadline, armed or not. C may deliver a
-// tick that Stop or Reset came too late to withdraw; the loop tolerates
-// it, as the machine's Tick does nothing before its deadline.
+// routerTimer is a router's one timer: the machine's next deadline (the
+// advertisement timer of a MASTER, the master-down timer of a BACKUP).
+// It calls its callback, on a goroutine of its own, when a deadline is
+// due. Set replaces the deadline, armed or not. The callback may run for
+// a deadline that Stop or Set came too late to withdraw; the router
+// tolerates it, as the machine's Tick does nothing before its deadline.
 type routerTimer interface {
-	C() <-chan time.Time
-	Reset(d time.Duration)
+	// Set arms the timer for dl. every > 0 says that the deadlines after
+	// dl will be dl+every, dl+2·every, ... as long as Set is called with
+	// them; a timer may then keep firing at that period by itself.
+	Set(dl time.Time, every time.Duration)
 	Stop()
 	Close()
 }
@@ -17,25 +20,25 @@ type routerTimer interface {
 // timerMaker is implemented by a Net that has a cheaper timer than the
 // runtime's (net_linux.go); the fakes of the tests do not.
 type timerMaker interface {
-	NewTimer() (routerTimer, error)
+	NewTimer(fire func()) (routerTimer, error)
 }
 
-// newRouterTimer returns the Net's timer, or the runtime's.
-func newRouterTimer(n Net) routerTimer {
+// newRouterTimer returns the Net's timer, or the runtime's, calling fire
+// at each due deadline.
+func newRouterTimer(n Net, fire func()) routerTimer {
 	if tm, ok := n.(timerMaker); ok {
-		if t, err := tm.NewTimer(); err == nil {
+		if t, err := tm.NewTimer(fire); err == nil {
 			return t
 		}
 	}
-	t := time.NewTimer(time.Hour)
+	t := time.AfterFunc(time.Hour, fire)
 	t.Stop()
 	return goTimer{t}
 }
 
-// goTimer is a time.Timer as a routerTimer.
+// goTimer is a time.AfterFunc timer as a routerTimer.
 type goTimer struct{ t *time.Timer }
 
-func (g goTimer) C() <-chan time.Time   { return g.t.C }
-func (g goTimer) Reset(d time.Duration) { g.t.Reset(d) }
-func (g goTimer) Stop()                 { g.t.Stop() }
-func (g goTimer) Close()                { g.t.Stop() }
+func (g goTimer) Set(dl time.Time, _ time.Duration) { g.t.Reset(time.Until(dl)) }
+func (g goTimer) Stop()                             { g.t.Stop() }
+func (g goTimer) Close()                            { g.t.Stop() }

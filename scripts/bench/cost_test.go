@@ -26,6 +26,10 @@ const (
 	// envCostOnly, when set, keeps the cases whose name contains it
 	// ("carpd", "keepalived", "10ms", ...).
 	envCostOnly = "CARPD_COST_ONLY"
+	// envCostBaseline names a second carpd binary, measured as "carpd
+	// baseline" next to carpd at each timer, so that a change is
+	// compared with what it changes under the same load.
+	envCostBaseline = "CARPD_COST_BASELINE"
 )
 
 // costCase is one pair measured by TestTimerCost: carpd alone (no broker)
@@ -52,7 +56,8 @@ type costNode struct {
 //	CARPD_COST_WINDOWS=5 go test -run '^TestTimerCost$' -v -timeout 60m .
 //
 // builds carpd as scripts/install.sh does (CGO_ENABLED=0, -trimpath),
-// unless CARPD_BENCH_CARPD names a binary. CPU is utime+stime from
+// unless CARPD_BENCH_CARPD names a binary; CARPD_COST_BASELINE adds
+// another binary's cases. CPU is utime+stime from
 // /proc/PID/stat (10 ms ticks) and, finer, the sum_exec_runtime of every
 // thread from /proc/PID/task/*/schedstat; each figure is the median over
 // the windows, which damps other work on a shared machine.
@@ -74,14 +79,21 @@ func TestTimerCost(t *testing.T) {
 	if bin == "" {
 		bin = buildCarpd(t)
 	}
+	baseline := os.Getenv(envCostBaseline)
+	// The systems of one timer one after the other: the load of a shared
+	// machine drifts less between them.
 	var cases []costCase
 	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
 		cases = append(cases, costCase{"carpd VRRPv3 " + iv.String(), costCarpd(bin, vrrpRouter(iv))})
+		if baseline != "" {
+			cases = append(cases, costCase{"carpd baseline VRRPv3 " + iv.String(), costCarpd(baseline, vrrpRouter(iv))})
+		}
+		cases = append(cases, costCase{"keepalived VRRPv3 " + iv.String(), costKeepalived(iv)})
 	}
 	// advbase 0 advskew 26: CARP's fastest usual setting, 26/256 s.
 	cases = append(cases, costCase{"carpd CARP advbase 0 advskew 26", costCarpd(bin, carpRouter)})
-	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
-		cases = append(cases, costCase{"keepalived VRRPv3 " + iv.String(), costKeepalived(iv)})
+	if baseline != "" {
+		cases = append(cases, costCase{"carpd baseline CARP advbase 0 advskew 26", costCarpd(baseline, carpRouter)})
 	}
 	only := os.Getenv(envCostOnly)
 	var rows []string
