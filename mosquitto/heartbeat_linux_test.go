@@ -61,29 +61,24 @@ func heartbeatOneBroker(t *testing.T, alias string) {
 	// side's subscription is complete is lost, as it should be. n1 sends
 	// first alone, so that n1 receiving anything before n2 sends would
 	// be its own heartbeat.
-	waitCond(t, 5*time.Second, "n2 receiving n1's heartbeat", func() bool {
-		if err := p1.PublishHeartbeat([]byte("from n1")); err != nil {
-			t.Fatalf("PublishHeartbeat: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got["n2"]) > 0
-	})
+	sendUntilHeard := func(from *Probe, name, to string) {
+		waitCond(t, 5*time.Second, to+" receiving "+name+"'s heartbeat", func() bool {
+			if err := from.PublishHeartbeat([]byte("from " + name)); err != nil {
+				t.Fatalf("PublishHeartbeat: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got[to]) > 0
+		})
+	}
+	sendUntilHeard(p1, "n1", "n2")
 	mu.Lock()
 	if len(got["n1"]) != 0 {
 		t.Errorf("n1 received its own heartbeat: %q", got["n1"])
 	}
 	mu.Unlock()
-	waitCond(t, 5*time.Second, "n1 receiving n2's heartbeat", func() bool {
-		if err := p2.PublishHeartbeat([]byte("from n2")); err != nil {
-			t.Fatalf("PublishHeartbeat: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got["n1"]) > 0
-	})
+	sendUntilHeard(p2, "n2", "n1")
 	mu.Lock()
 	defer mu.Unlock()
 	for node, want := range map[string]string{"n1": "from n2", "n2": "from n1"} {
