@@ -399,8 +399,11 @@ func macChanges(ss []vipSample, before string) int {
 }
 
 // longestGap is the longest time without an arrival that began within
-// [from, to): between two arrivals, or from the last one to end.
-func longestGap(as []mqttstream.Arrival, from, to, end time.Time) time.Duration {
+// [from, to), between two arrivals or from the last one to end; with
+// spanning, also a gap that began before from and was still open at from
+// (a fault that stops the stream at once falls into the publisher's
+// 10 ms between two messages).
+func longestGap(as []mqttstream.Arrival, from, to, end time.Time, spanning bool) time.Duration {
 	var g time.Duration
 	for i := range as {
 		start := as[i].At
@@ -408,7 +411,11 @@ func longestGap(as []mqttstream.Arrival, from, to, end time.Time) time.Duration 
 		if i+1 < len(as) {
 			stop = as[i+1].At
 		}
-		if !start.Before(from) && start.Before(to) {
+		in := !start.Before(from) && start.Before(to)
+		if spanning && start.Before(from) && stop.After(from) {
+			in = true
+		}
+		if in {
 			g = max(g, stop.Sub(start))
 		}
 	}
@@ -594,10 +601,10 @@ func runNodeFault(t *testing.T, sys faultSystem, f nodeFault, trial int) FaultTr
 	r.DualMS, r.NoneMS = ms(dual), ms(none)
 	r.ARPChanges = macChanges(ss, last.mac)
 	as := p.s.Arrivals()
-	r.OutageFaultMS = ms(longestGap(as, start, healAt, end))
+	r.OutageFaultMS = ms(longestGap(as, start, healAt, end, true))
 	r.OutageHealMS = -1
 	if f.heal != nil {
-		r.OutageHealMS = ms(longestGap(as, healAt, end, end))
+		r.OutageHealMS = ms(longestGap(as, healAt, end, end, false))
 	}
 	res := p.s.Stop(time.Second)
 	r.Sent, r.Lost, r.Dups = res.Sent, res.Lost, res.Dups
@@ -708,7 +715,7 @@ func runLoss(t *testing.T, sys faultSystem, pcts []int, window time.Duration) []
 		// flight arrive.
 		time.Sleep(3 * time.Second)
 		as := p.s.Arrivals()
-		r.OutageFaultMS = ms(longestGap(as, start, end, end))
+		r.OutageFaultMS = ms(longestGap(as, start, end, end, true))
 		r.Sent, r.Lost = seq1-seq0, lostBetween(as, seq0, seq1)
 		t.Logf("%s %s j %d%%: %d spurious entries into MASTER over %.0f s (%.0f/h), two MASTERs %.0f ms, none %.0f ms, "+
 			"longest outage %.0f ms, lost %d of %d, ARP changes %d", sys.name, sys.timer, pct, r.Entries, r.WindowS,

@@ -48,14 +48,22 @@ func TestLongestGapAndLost(t *testing.T) {
 	}
 	// The gap from 10 to 500 begins in [0, 100); in [100, 700) the
 	// longest is the tail from the last arrival (600) to the end.
-	if got := longestGap(as, at(0), at(100), at(700)); got != 490*time.Millisecond {
+	if got := longestGap(as, at(0), at(100), at(700), false); got != 490*time.Millisecond {
 		t.Errorf("gap in the first window = %v, want 490ms", got)
 	}
-	if got := longestGap(as, at(100), at(700), at(700)); got != 100*time.Millisecond {
+	if got := longestGap(as, at(100), at(700), at(700), false); got != 100*time.Millisecond {
 		t.Errorf("gap in the second window = %v, want 100ms (the tail)", got)
 	}
-	if got := longestGap(as, at(100), at(700), at(1000)); got != 400*time.Millisecond {
+	if got := longestGap(as, at(100), at(700), at(1000), false); got != 400*time.Millisecond {
 		t.Errorf("gap with a later end = %v, want 400ms", got)
+	}
+	// A gap open at the window's start counts only when asked: 10 to
+	// 500 is open at 300.
+	if got := longestGap(as, at(300), at(505), at(700), false); got != 10*time.Millisecond {
+		t.Errorf("gap without spanning = %v, want 10ms", got)
+	}
+	if got := longestGap(as, at(300), at(505), at(700), true); got != 490*time.Millisecond {
+		t.Errorf("gap with spanning = %v, want 490ms", got)
 	}
 	if got := lostBetween(as, 0, 8); got != 2 {
 		t.Errorf("lostBetween(0, 8) = %d, want 2 (6 and 8)", got)
