@@ -20,7 +20,8 @@ cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 trials=3 duration= quick=0 reportonly=0 only= faults= shared=
-cmd="scripts/bench/faults.sh${*:+ $*}"
+# The command as the report shows it: --shared goes to its own line there.
+cmd="scripts/bench/faults.sh"
 usage() {
 	echo "usage: $0 [--quick] [--duration DUR] [--trials N] [--only SYSTEM,..] [--faults ID,..]" \
 		"[--shared TEXT] [--report-only]" >&2
@@ -28,13 +29,18 @@ usage() {
 }
 while (($#)); do
 	case "$1" in
+	--shared) ;;
+	--quick|--report-only) cmd="$cmd $1" ;;
+	*) cmd="$cmd $1 ${2:-}" ;;
+	esac
+	case "$1" in
 	--quick) quick=1 trials=1 ;;
 	--report-only) reportonly=1 ;;
 	--trials) [ $# -ge 2 ] || usage; trials="$2"; shift ;;
 	--duration) [ $# -ge 2 ] || usage; duration="$2"; shift ;;
 	--only) [ $# -ge 2 ] || usage; only="$2"; shift ;;
 	--faults) [ $# -ge 2 ] || usage; faults="$2"; shift ;;
-	--shared) [ $# -ge 2 ] || usage; shared="$2"; shift ;;
+	--shared) [ $# -ge 2 ] || usage; shared="$2"; shift 2; continue ;;
 	*) usage ;;
 	esac
 	shift

@@ -461,7 +461,7 @@ func notMeasuredSection(b *strings.Builder, run FaultRun) {
 		}
 	}
 	missing = append(missing, "k with the broker setups (carpd's heartbeat under starvation): the sub-second pairs run without a broker",
-		"j and k at 100 ms for carpd CARP (advbase 0 is k's), and for ucarp at 100 ms outside k")
+		"j for CARP at sub-second timers (carpd and ucarp run CARP at advbase 0, advskew 26, only in k)")
 	b.WriteString("\n## Not measured\n\n")
 	for _, m := range missing {
 		fmt.Fprintf(b, "- %s\n", strings.ReplaceAll(m, "|", "\\|"))
