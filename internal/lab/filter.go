@@ -29,6 +29,14 @@ type filterState struct {
 	loss       map[*Node]lossRule
 	partitions [][2]*Node
 	noMcast    map[*Node]bool
+	oneWay     []oneWayRule
+}
+
+// oneWayRule drops frames forwarded from one node's port to another's, of
+// the given IP protocols only when protos is not empty.
+type oneWayRule struct {
+	from, to *Node
+	protos   []uint8
 }
 
 // Loss drops pct % (0..100, chosen at random per frame) of the frames the
@@ -68,11 +76,28 @@ func (l *Lab) Partition(a, b *Node) {
 	l.applyFilter()
 }
 
-// Heal removes all partitions; loss and multicast blocks stay.
+// OneWay drops every frame from `from` to `to`, or only their IPv4 and
+// IPv6 packets of the given protocols (112: CARP and VRRP adverts), while
+// frames from `to` to `from` and to everyone else pass: the asymmetric
+// faults (a half-broken cable or switch port, a filter on one side) where
+// one node still hears the other but not the reverse. Heal undoes it.
+func (l *Lab) OneWay(from, to *Node, protos ...uint8) {
+	l.tb.Helper()
+	l.checkPort(from)
+	l.checkPort(to)
+	l.mu.Lock()
+	l.filter.oneWay = append(l.filter.oneWay, oneWayRule{from: from, to: to, protos: slices.Clone(protos)})
+	l.mu.Unlock()
+	l.applyFilter()
+}
+
+// Heal removes all partitions and one-way drops; loss and multicast blocks
+// stay.
 func (l *Lab) Heal() {
 	l.tb.Helper()
 	l.mu.Lock()
 	l.filter.partitions = nil
+	l.filter.oneWay = nil
 	l.mu.Unlock()
 	l.applyFilter()
 }
@@ -131,6 +156,16 @@ func (l *Lab) filterScript() string {
 		rules = append(rules,
 			fmt.Sprintf("iifname %q oifname %q counter drop", p[0].port, p[1].port),
 			fmt.Sprintf("iifname %q oifname %q counter drop", p[1].port, p[0].port))
+	}
+	for _, o := range l.filter.oneWay {
+		if len(o.protos) == 0 {
+			rules = append(rules, fmt.Sprintf("iifname %q oifname %q counter drop", o.from.port, o.to.port))
+		}
+		for _, proto := range o.protos {
+			rules = append(rules,
+				fmt.Sprintf("iifname %q oifname %q ip protocol %d counter drop", o.from.port, o.to.port, proto),
+				fmt.Sprintf("iifname %q oifname %q ip6 nexthdr %d counter drop", o.from.port, o.to.port, proto))
+		}
 	}
 	for _, n := range append(slices.Clone(l.Nodes), l.Client) {
 		if l.filter.noMcast[n] {

@@ -47,6 +47,12 @@ func TestFilterScript(t *testing.T) {
 			"\t\tiifname \"pc\" oifname \"p1\" counter drop\n" +
 			"\t\toifname \"p2\" ip daddr 224.0.0.18 counter drop\n" +
 			"\t\toifname \"p2\" ip6 daddr ff02::12 counter drop\n" + tail},
+		{"one way, all and adverts", filterState{
+			oneWay: []oneWayRule{{from: n1, to: n2}, {from: n2, to: l.Client, protos: []uint8{112}}},
+		}, head + chain +
+			"\t\tiifname \"p1\" oifname \"p2\" counter drop\n" +
+			"\t\tiifname \"p2\" oifname \"pc\" ip protocol 112 counter drop\n" +
+			"\t\tiifname \"p2\" oifname \"pc\" ip6 nexthdr 112 counter drop\n" + tail},
 	}
 	for _, tt := range tests {
 		l.filter = tt.state
@@ -268,5 +274,33 @@ func TestLinkDown(t *testing.T) {
 	}
 	if !reaches(t, n2, n1, false, 2*time.Second) {
 		t.Error("n2 does not reach n1 after LinkUp")
+	}
+}
+
+func TestOneWay(t *testing.T) {
+	t.Parallel()
+	l := New(t, 2, WithoutIPv6())
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	l.OneWay(n1, n2, 112)
+	if got := rawCount(t, n1, n2, false, dropWait); got != 0 {
+		t.Errorf("protocol 112 n1->n2 dropped one way: %d arrived", got)
+	}
+	if got := rawCount(t, n2, n1, false, 2*time.Second); got != 1 {
+		t.Errorf("protocol 112 n2->n1: %d arrived, want 1", got)
+	}
+	if !reaches(t, n1, n2, false, 2*time.Second) {
+		t.Error("UDP n1->n2 dropped by a protocol 112 one-way rule")
+	}
+	l.Heal()
+	l.OneWay(n1, n2)
+	if reaches(t, n1, n2, false, dropWait) {
+		t.Error("UDP n1->n2 passes a one-way drop of every frame")
+	}
+	if got := rawCount(t, n2, n1, false, 2*time.Second); got != 1 {
+		t.Errorf("protocol 112 n2->n1 under n1->n2 drop: %d arrived, want 1", got)
+	}
+	l.Heal()
+	if got := rawCount(t, n1, n2, false, 2*time.Second); got != 1 {
+		t.Errorf("healed: protocol 112 n1->n2: %d arrived, want 1", got)
 	}
 }

@@ -74,7 +74,9 @@ func markdown(run Run, cs []cell) string {
 	p("\nThe benchmark measures IPv4 VIPs; the planned handover of an IPv6-only router is measured by " +
 		"TestLabClientOutage6 ([ipv6-handover.md](ipv6-handover.md)). The outage of a client that ignores " +
 		"gratuitous ARP, without and with vmac and with keepalived use_vmac in one run, is measured by " +
-		"TestLabVMACGARPDeafClient ([vmac.md](vmac.md)).\n")
+		"TestLabVMACGARPDeafClient ([vmac.md](vmac.md)). Faults other than node death, handover, broker crash and failback (cuts, " +
+		"filtered or one-way adverts, a killed daemon, a stopped broker, hung hooks, deleted nft rules or VIP, random " +
+		"loss, CPU starvation) are in [reliability.md](reliability.md) (scripts/bench/faults.sh).\n")
 	p("\n## Plots\n\n![MQTT client outage per system and scenario](bench/outage.png)\n\n" +
 		"![Takeover after node death vs advertisement interval](bench/takeover.png)\n")
 	return b.String()
