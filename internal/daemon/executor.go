@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -81,6 +82,10 @@ type executor struct {
 	closed bool
 	wake   chan struct{}
 	done   chan struct{}
+	// hookStop ends the running hook once a newer transition is queued
+	// and supersededGrace has passed (supersede); nil between hooks.
+	hookStop  context.CancelCauseFunc
+	hookTimer *time.Timer
 
 	// Owned by the executor goroutine.
 	spec    *config.Router
@@ -112,11 +117,58 @@ func (e *executor) enqueue(j job) {
 	}
 	if j.kind == jobPromote || j.kind == jobDemote {
 		j.seq = e.rec.begin(j)
+		e.supersede()
 	}
 	e.q = append(e.q, j)
 	select {
 	case e.wake <- struct{}{}:
 	default:
+	}
+}
+
+// supersededGrace is how long a hook may go on once a newer transition is
+// queued behind it: hooks run one at a time, so a hung one would hold the
+// next transition's steps, a demotion's VIP and DNAT removal included,
+// for up to hooks.timeout (two MASTERs for that long after a preemption).
+// A hook that finishes within the grace is not disturbed.
+const supersededGrace = 2 * time.Second
+
+// errSuperseded is the cause of a hook ended by supersede.
+var errSuperseded = errors.New("a newer transition was queued")
+
+// supersede arms the running hook's end, if a hook runs; e.mu is held.
+func (e *executor) supersede() {
+	if e.hookStop == nil || e.hookTimer != nil {
+		return
+	}
+	stop := e.hookStop
+	e.hookTimer = time.AfterFunc(supersededGrace, func() { stop(errSuperseded) })
+}
+
+// transitionQueued reports whether a transition waits in the queue; e.mu
+// is held.
+func (e *executor) transitionQueued() bool {
+	return slices.ContainsFunc(e.q, func(j job) bool { return j.kind == jobPromote || j.kind == jobDemote })
+}
+
+// hookContext is the context of a hook about to run, ended after the
+// grace when a newer transition is (or gets) queued; done releases it.
+func (e *executor) hookContext() (ctx context.Context, done func()) {
+	ctx, stop := context.WithCancelCause(e.ctx)
+	e.mu.Lock()
+	e.hookStop = stop
+	if e.transitionQueued() {
+		e.supersede()
+	}
+	e.mu.Unlock()
+	return ctx, func() {
+		e.mu.Lock()
+		if e.hookTimer != nil {
+			e.hookTimer.Stop()
+		}
+		e.hookStop, e.hookTimer = nil, nil
+		e.mu.Unlock()
+		stop(nil)
 	}
 }
 

@@ -259,3 +259,43 @@ func TestExecutorRefresh(t *testing.T) {
 		}
 	})
 }
+
+// TestExecutorSupersededHook ends a hanging MASTER hook supersededGrace
+// after a demotion is queued behind it, well before its own timeout, so
+// the demotion's steps (VIP and DNAT removal) do not wait out a hung hook;
+// the demotion's own hook then runs.
+func TestExecutorSupersededHook(t *testing.T) {
+	tr := newTracer(t)
+	spec := vrrpRouter("vr", 7, 100, "198.18.0.100/32")
+	spec.Hooks = config.Hooks{
+		Master:  []string{"sh", "-c", `echo "master start" >> "$0"; exec sleep 30`, tr.path},
+		Backup:  []string{"sh", "-c", `echo "backup" >> "$0"`, tr.path},
+		Timeout: 30 * time.Second,
+	}
+	e, p := newTestExecutor(t, &spec, nil)
+	e.enqueue(job{kind: jobPromote, to: carp.Master, notify: "MASTER", queued: time.Now()})
+	// The hook is a real process: wait (bounded) until it runs.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tr.lines()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the MASTER hook did not start within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	queued := time.Now()
+	e.enqueue(job{kind: jobDemote, from: carp.Master, to: carp.Backup, notify: "BACKUP", queued: queued})
+	e.close()
+	<-e.done
+	took := time.Since(queued)
+	t.Logf("the demotion finished %v after it was queued (grace %v)", took.Round(time.Millisecond), supersededGrace)
+	if took < supersededGrace || took > supersededGrace+5*time.Second {
+		t.Errorf("the demotion finished %v after it was queued, want the grace %v plus a little", took, supersededGrace)
+	}
+	if diff := cmp.Diff([]string{"master start", "backup"}, tr.lines()); diff != "" {
+		t.Errorf("hooks run (-want +got):\n%s", diff)
+	}
+	recs := p.logs.records("transition step failed")
+	if len(recs) != 1 || recs[0]["step"] != "notify" || !strings.Contains(recs[0]["error"].(string), "a newer transition was queued") {
+		t.Errorf("failed-step logs %v, want the MASTER notify step ended as superseded", recs)
+	}
+}

@@ -190,8 +190,13 @@ func (e *executor) notify(j *job) error {
 
 // hook runs one hook and logs its outcome and output.
 func (e *executor) hook(which string, argv, env []string) error {
+	ctx, done := e.hookContext()
+	defer done()
 	start := time.Now()
-	out, err := runHook(e.ctx, argv, env, e.spec.Hooks.Timeout, e.user)
+	out, err := runHook(ctx, argv, env, e.spec.Hooks.Timeout, e.user)
+	if err != nil && errors.Is(context.Cause(ctx), errSuperseded) {
+		err = fmt.Errorf("ended %v after %w", supersededGrace, errSuperseded)
+	}
 	attrs := []any{"hook", which, "argv", argv, "took", time.Since(start)}
 	if len(out) > 0 {
 		attrs = append(attrs, "output", strings.TrimRight(string(out), "\n"))
