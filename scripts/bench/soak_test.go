@@ -181,6 +181,12 @@ func TestSoak(t *testing.T) {
 	}
 	save()
 
+	// The same check on the running pair must see the master's VIP and
+	// table and both nodes' processes, or its "nothing" would prove nothing.
+	if seen := strings.Join(leftovers(t, nodes, vip), "; "); !strings.Contains(seen, "n1 holds") ||
+		!strings.Contains(seen, "n1 has nft table ip carpd") || !strings.Contains(seen, "(mosquitto)") {
+		t.Fatalf("the leftover check on the running pair saw only: %s", seen)
+	}
 	// Both stop at once, as a node's shutdown does; each removes its VIP,
 	// its DNAT table and its broker on the way out.
 	for _, n := range nodes {
