@@ -34,6 +34,10 @@ const (
 	// environment (GOGC=50, GOMEMLIMIT=8MiB, GODEBUG=madvdontneed=1: its
 	// GODEBUG joins the trace settings), to compare memory behaviour.
 	envSoakEnv = "CARPD_SOAK_ENV"
+	// envSoakIdle "1" samples the pair without moving its master: the
+	// control that separates what the demotes cost from what a carpd
+	// reaches anyway.
+	envSoakIdle = "CARPD_SOAK_IDLE"
 	// envSoakCommand is how the run was started, for the report.
 	envSoakCommand = "CARPD_SOAK_COMMAND"
 )
@@ -99,12 +103,16 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("%s: %v", envSoakEnv, err)
 	}
 	run := SoakRun{Started: time.Now().UTC().Format(time.RFC3339), DurationS: dur.Seconds(), CarpdEnv: env,
-		VHID: benchID, Advskew: [2]int{0, backupSkew},
+		VHID: benchID, Advskew: [2]int{0, backupSkew}, Idle: os.Getenv(envSoakIdle) == "1",
 		Machine: machine(bin), LoadStart: loadAvg(),
 		Command: cmp.Or(os.Getenv(envSoakCommand), fmt.Sprintf("cd scripts/bench && %s=%s go test -count=1 "+
 			"-timeout %v -run '^TestSoak$' -v .", envSoakDuration, ds, (dur+15*time.Minute).Round(time.Minute)))}
-	if e := os.Getenv(envSoakEnv); e != "" && os.Getenv(envSoakCommand) == "" {
-		run.Command = strings.Replace(run.Command, "&& ", fmt.Sprintf("&& %s=%q ", envSoakEnv, e), 1)
+	if os.Getenv(envSoakCommand) == "" {
+		for _, k := range []string{envSoakEnv, envSoakIdle} {
+			if e := os.Getenv(k); e != "" {
+				run.Command = strings.Replace(run.Command, "&& ", fmt.Sprintf("&& %s=%q ", k, e), 1)
+			}
+		}
 	}
 	save := func() {
 		b, err := json.MarshalIndent(run, "", "  ")
@@ -148,6 +156,9 @@ func TestSoak(t *testing.T) {
 			save()
 		}
 		time.Sleep(time.Until(at))
+		if run.Idle {
+			continue
+		}
 		// n1 is the master here unless a preemption was missed; the
 		// demote goes to whichever node is, so a miss costs one cycle.
 		m, b := nodes[0], nodes[1]
