@@ -194,7 +194,7 @@ func TestSoak(t *testing.T) {
 
 	// The same check on the running pair must see the master's VIP and
 	// table and both nodes' processes, or its "nothing" would prove nothing.
-	if seen := strings.Join(leftovers(t, nodes, vip), "; "); !strings.Contains(seen, "n1 holds") ||
+	if seen := strings.Join(soakLeftovers(t, nodes, vip), "; "); !strings.Contains(seen, "n1 holds") ||
 		!strings.Contains(seen, "n1 has nft table ip carpd") || !strings.Contains(seen, "(mosquitto)") {
 		t.Fatalf("the leftover check on the running pair saw only: %s", seen)
 	}
@@ -214,7 +214,7 @@ func TestSoak(t *testing.T) {
 			n.proc.Kill()
 		}
 	}
-	run.Leftovers = leftovers(t, nodes, vip)
+	run.Leftovers = soakLeftovers(t, nodes, vip)
 	run.LoadEnd = loadAvg()
 	run.Finished = time.Now().UTC().Format(time.RFC3339)
 	v := judgeSoak(run)
@@ -413,9 +413,9 @@ func scrape(n *lab.Node) (map[string]float64, error) {
 	return parseMetrics(string(b)), nil
 }
 
-// leftovers lists what the stopped nodes still hold: the VIP, carpd's nft
+// soakLeftovers lists what the stopped nodes still hold: the VIP, carpd's nft
 // table, any process in their namespaces.
-func leftovers(t *testing.T, nodes [2]*soakNode, vip netip.Addr) []string {
+func soakLeftovers(t *testing.T, nodes [2]*soakNode, vip netip.Addr) []string {
 	t.Helper()
 	var left []string
 	for _, n := range nodes {
