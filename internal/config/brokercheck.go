@@ -238,7 +238,7 @@ func (p *parser) brokerProbe(s *brokerSpec, routers []*spec) {
 // broker to test the network path between the nodes; a bridge carrying
 // them too would deliver copies over the bridge and send each node's own
 // heartbeats back to the peer's broker. A warning, not an error: the
-// copies are harmless to the rules (each node reads only the other's
+// copies are harmless to the rules (each node drops its own
 // topic), and a bridge of "#" leaves no topic outside it.
 func (p *parser) heartbeatTopic(s *brokerSpec, at int) {
 	t := s.b.Probe.HeartbeatTopic

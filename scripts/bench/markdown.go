@@ -150,7 +150,8 @@ func steadyTable(b *strings.Builder, ss []Steady) {
 	p("## Steady state\n\n")
 	p("CPU time (utime + stime from /proc/PID/stat, 10 ms ticks) and RSS (VmRSS) of the daemon's own " +
 		"processes only (carpd alone, without its mosquitto; ucarp; keepalived's parent and VRRP child), " +
-		"one settled pair with brokers running, no client traffic. Of RSS, anon (RssAnon) is the process's " +
+		"one settled pair with brokers running, no client traffic; carpd runs the bridge probe with its " +
+		"peer set, so the heartbeat too (docs/daemon.md, \"Cost of an advertisement\"). Of RSS, anon (RssAnon) is the process's " +
 		"own memory; the rest is file-backed pages of the binary and its libraries, shared with the page " +
 		"cache.\n\n")
 	p("| system | timer | node | processes | window s | CPU s | CPU %% of a core | RSS MiB | of it anon MiB |\n" +
