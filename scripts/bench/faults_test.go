@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -754,17 +753,8 @@ func runStarvation(t *testing.T, sys subSystem, window time.Duration) FaultTrial
 	b := sys.start(t, l.Nodes[1], false)
 	time.Sleep(2 * time.Second)
 	r.Error = ""
-	var spin []*lab.Proc
-	for range runtime.NumCPU() {
-		spin = append(spin, l.Nodes[2].Start(t, "sh", "-c", "while :; do :; done"))
-	}
-	from := time.Now()
-	time.Sleep(window)
-	to := time.Now()
-	for _, p := range spin {
-		p.Kill()
-	}
-	r.Busy = len(spin)
+	from, to, busy := watchWindow(t, l.Nodes[2], window, true)
+	r.Busy = busy
 	r.WindowS = to.Sub(from).Seconds()
 	ea, eb := a.events(), b.events()
 	r.Entries = entries(ea, from, to) + entries(eb, from, to)

@@ -254,21 +254,10 @@ func subTrial(t *testing.T, sys subSystem, window time.Duration) ([]Stability, S
 	var stab []Stability
 	var spans [][2]time.Time
 	for _, load := range []string{"idle", "loaded"} {
-		var spin []*lab.Proc
-		if load == "loaded" {
-			for range runtime.NumCPU() {
-				spin = append(spin, l.Nodes[2].Start(t, "sh", "-c", "while :; do :; done"))
-			}
-		}
-		from := time.Now()
-		time.Sleep(window)
-		to := time.Now()
-		for _, p := range spin {
-			p.Kill()
-		}
+		from, to, busy := watchWindow(t, l.Nodes[2], window, load == "loaded")
 		spans = append(spans, [2]time.Time{from, to})
 		r := Stability{System: sys.name, Timer: sys.timer, Setting: sys.setting, Load: load,
-			WindowS: to.Sub(from).Seconds(), Busy: len(spin)}
+			WindowS: to.Sub(from).Seconds(), Busy: busy}
 		for i, n := range nodes {
 			ev := n.events()
 			r.Entries[i] = entries(ev, from, to)
@@ -414,4 +403,24 @@ func jitter(at []time.Time, from, to time.Time) Jitter {
 func rank(sorted []float64, p int) float64 {
 	r := (p*len(sorted) + 99) / 100
 	return sorted[max(r, 1)-1]
+}
+
+// watchWindow waits out window, with a busy loop per core running in n
+// when busy (the CPU starvation of the sub-second pairs and of the fault
+// matrix), and returns the window's bounds and the number of loops.
+func watchWindow(t *testing.T, n *lab.Node, window time.Duration, busy bool) (from, to time.Time, loops int) {
+	t.Helper()
+	var spin []*lab.Proc
+	if busy {
+		for range runtime.NumCPU() {
+			spin = append(spin, n.Start(t, "sh", "-c", "while :; do :; done"))
+		}
+	}
+	from = time.Now()
+	time.Sleep(window)
+	to = time.Now()
+	for _, p := range spin {
+		p.Kill()
+	}
+	return from, to, len(spin)
 }
