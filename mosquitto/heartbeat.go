@@ -27,12 +27,7 @@ var errNoPeerSession = errors.New("no connection to the peer's broker")
 // not be the one the peer names itself by (its broker's addr), for
 // instance when the probe goes over a second path. A heartbeat names its
 // sender inside, so the topic's last level only keeps our own out.
-func (p *Probe) heartbeatTopics() (out, in string) {
-	if p.cfg.HeartbeatTopic == "" || p.cfg.OnHeartbeat == nil {
-		return "", ""
-	}
-	return p.cfg.HeartbeatTopic + "/" + p.cfg.Node, p.cfg.HeartbeatTopic + "/+"
-}
+func (p *Probe) heartbeatTopics() (out, in string) { return p.hbOut, p.hbIn }
 
 // heartbeatHandler hands the peer's heartbeats to OnHeartbeat; our own,
 // should a bridge carry them back, are not the peer's.

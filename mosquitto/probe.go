@@ -157,7 +157,9 @@ type Probe struct {
 	// (heartbeat.go).
 	hbPeer, hbLocal atomic.Pointer[session]
 	kick            chan struct{}
-	lastRedial      time.Time // owned by Run
+	// hbOut and hbIn are heartbeatTopics' results, fixed by the config.
+	hbOut, hbIn string
+	lastRedial  time.Time // owned by Run
 	// roundFailed and nextRound are owned by Run: whether the last round
 	// failed on some path, and when the next one starts (redial).
 	roundFailed bool
@@ -195,6 +197,9 @@ func NewProbe(cfg ProbeConfig) (*Probe, error) {
 		paths: make(map[mqconf.Direction]*PathStatus),
 		sys:   make(map[string]string),
 		kick:  make(chan struct{}, 1),
+	}
+	if cfg.HeartbeatTopic != "" && cfg.OnHeartbeat != nil {
+		p.hbOut, p.hbIn = cfg.HeartbeatTopic+"/"+cfg.Node, cfg.HeartbeatTopic+"/+"
 	}
 	for _, d := range []mqconf.Direction{mqconf.Out, mqconf.In} {
 		if cfg.Direction&d != 0 {
