@@ -129,7 +129,7 @@ func TestLoss(t *testing.T) {
 	// 50% of 100 datagrams: outside 15..85 is 7 standard deviations away.
 	l.Loss(n2, 50)
 	c := listenUDP(t, n2, n2.IP4.Addr())
-	sendUDP(t, n1, n2.IP4.Addr(), 100)
+	sendUDP(t, n1, c, 100)
 	if got := received(t, c, 100, time.Second); got < 15 || got > 85 {
 		t.Errorf("n2 got %d of 100 datagrams through 50%% loss", got)
 	}

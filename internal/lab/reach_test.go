@@ -9,23 +9,22 @@ import (
 	"time"
 )
 
-// testPort is the UDP port the reachability probes use.
-const testPort = 9999
-
-// groupPort is where the multicast tests listen. A socket of
-// net.ListenMulticastUDP binds the wildcard address with SO_REUSEADDR, so a
-// unicast listener on the same port of the same node failed now and then
-// with EADDRINUSE (TestBlockMulticast, once in a full run).
+// groupPort is where the multicast tests listen. Their sockets set
+// SO_REUSEADDR, so a copy held by a forked child does not block the next one.
 const groupPort = 9998
 
-// listenUDP opens a UDP socket in n's namespace on addr:testPort, closed when
-// the test ends.
+// listenUDP opens a UDP socket in n's namespace on addr and a port the
+// kernel picks, closed when the test ends. A fixed port failed now and then
+// with EADDRINUSE right after the previous probe's Close (TestPartition and
+// TestBlockMulticast, once each in a full run): a parallel test forking ip
+// or nft lends the child every open descriptor until its execve, so a
+// closed socket can hold its port a little longer.
 func listenUDP(t *testing.T, n *Node, addr netip.Addr) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
 	err := n.Do(func() error {
 		var err error
-		c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, testPort)))
+		c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 		return err
 	})
 	if err != nil {
@@ -35,10 +34,12 @@ func listenUDP(t *testing.T, n *Node, addr netip.Addr) *net.UDPConn {
 	return c
 }
 
-// sendUDP sends count datagrams from n's namespace to dst:testPort.
-func sendUDP(t *testing.T, n *Node, dst netip.Addr, count int) {
+// sendUDP sends count datagrams from n's namespace to the address c listens
+// on.
+func sendUDP(t *testing.T, n *Node, c *net.UDPConn, count int) {
 	t.Helper()
-	sendUDPPort(t, n, dst, testPort, count)
+	to := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	sendUDPPort(t, n, to.Addr().Unmap(), to.Port(), count)
 }
 
 // sendUDPPort sends count datagrams from n's namespace to dst:port.
@@ -96,6 +97,6 @@ func reachesAddr(t *testing.T, src, dst *Node, addr netip.Addr, wait time.Durati
 	t.Helper()
 	c := listenUDP(t, dst, addr)
 	defer c.Close()
-	sendUDP(t, src, addr, 1)
+	sendUDP(t, src, c, 1)
 	return received(t, c, 1, wait) == 1
 }
