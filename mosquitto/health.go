@@ -125,7 +125,7 @@ func (h *Health) round(ctx context.Context) (time.Duration, error) {
 		h.drop()
 	}
 	if h.s == nil {
-		s, err := dialSession(ctx, h.cfg.Broker, h.cfg.ClientID, []sub{{h.cfg.Topic, h.w.deliver}})
+		s, err := dialSession(ctx, h.cfg.Broker, h.cfg.ClientID, []sub{{h.cfg.Topic, h.w.deliver}}, nil)
 		if err != nil {
 			return 0, err
 		}

@@ -54,10 +54,7 @@ func (p *Probe) PublishHeartbeat(payload []byte) error {
 		// A broker restarted (on_promote: restart does it at every
 		// failover): redial now rather than at the next round, up to
 		// Interval away, during which no heartbeat would pass.
-		select {
-		case p.kick <- struct{}{}:
-		default:
-		}
+		p.kickRedial()
 	}
 	if s == nil {
 		return errNoPeerSession
@@ -71,7 +68,17 @@ func (p *Probe) PublishHeartbeat(payload []byte) error {
 	}
 }
 
-// redialGap spaces the redials heartbeats ask for.
+// kickRedial asks Run to replace a dead connection between rounds.
+func (p *Probe) kickRedial() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// redialGap spaces the redials: those heartbeats and lost connections
+// ask for, and the retries of one that failed (a restarting broker
+// refuses connections until it listens again).
 const redialGap = 200 * time.Millisecond
 
 // redial replaces a dead connection between rounds, for the heartbeat,
@@ -82,12 +89,15 @@ const redialGap = 200 * time.Millisecond
 // redial could time out: the rounds dial by themselves then, and a redial
 // waiting out its Deadline on a cut path would hold the next round back,
 // which detects the cut (broken after BrokenAfter rounds).
-func (p *Probe) redial(ctx context.Context) {
+//
+// It reports whether to try again in redialGap: a connection is still
+// dead and the next round is not the one to replace it.
+func (p *Probe) redial(ctx context.Context) (again bool) {
 	if p.roundFailed || time.Until(p.nextRound) < p.cfg.Deadline {
-		return
+		return false
 	}
 	if time.Since(p.lastRedial) < redialGap {
-		return
+		return true
 	}
 	p.lastRedial = time.Now()
 	for _, s := range []**session{&p.local, &p.peer} {
@@ -97,11 +107,14 @@ func (p *Probe) redial(ctx context.Context) {
 		}
 	}
 	if p.local != nil && p.peer != nil {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
 	defer cancel()
-	if localErr, peerErr := p.connect(ctx); localErr != nil || peerErr != nil {
+	localErr, peerErr := p.connect(ctx)
+	if localErr != nil || peerErr != nil {
 		p.log.Debug("redialling for the heartbeat", "local", localErr, "peer", peerErr)
+		return true
 	}
+	return false
 }

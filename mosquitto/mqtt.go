@@ -186,9 +186,13 @@ func (b Broker) open(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	return alertConn{tc}, nil
 }
 
-// connect returns a connected client.
-func (b Broker) connect(ctx context.Context, clientID string) (mqtt.Client, error) {
-	c := mqtt.NewClient(b.clientOptions(clientID))
+// connect returns a connected client; opts adjust its settings.
+func (b Broker) connect(ctx context.Context, clientID string, opts ...func(*mqtt.ClientOptions)) (mqtt.Client, error) {
+	o := b.clientOptions(clientID)
+	for _, f := range opts {
+		f(o)
+	}
+	c := mqtt.NewClient(o)
 	if err := waitToken(ctx, c.Connect(), b.timeout(), "connecting to "+b.Addr); err != nil {
 		c.Disconnect(0)
 		return nil, err
@@ -243,9 +247,17 @@ type sub struct {
 	fn     func(message)
 }
 
-// dialSession connects and subscribes.
-func dialSession(ctx context.Context, b Broker, clientID string, subs []sub) (*session, error) {
-	c, err := b.connect(ctx, clientID)
+// dialSession connects and subscribes. lost, when not nil, is called (on
+// a paho goroutine; it must not block) when the broker closes the
+// connection or it breaks.
+func dialSession(ctx context.Context, b Broker, clientID string, subs []sub, lost func()) (*session, error) {
+	var opts []func(*mqtt.ClientOptions)
+	if lost != nil {
+		opts = append(opts, func(o *mqtt.ClientOptions) {
+			o.SetConnectionLostHandler(func(mqtt.Client, error) { lost() })
+		})
+	}
+	c, err := b.connect(ctx, clientID, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -257,6 +257,8 @@ func (p *Probe) Run(ctx context.Context) error {
 		p.policy(ctx)
 		p.roundFailed = slices.ContainsFunc(results, func(r result) bool { return r.err != nil })
 		p.nextRound = time.Now().Add(p.cfg.Interval)
+		// At most one redial per redialGap until the next round: bounded.
+		var retry <-chan time.Time
 		for waiting := true; waiting; {
 			select {
 			case <-ctx.Done():
@@ -264,7 +266,13 @@ func (p *Probe) Run(ctx context.Context) error {
 			case <-tick.C:
 				waiting = false
 			case <-p.kick:
-				p.redial(ctx)
+			case <-retry:
+			}
+			if waiting {
+				retry = nil
+				if p.redial(ctx) {
+					retry = time.After(redialGap)
+				}
 			}
 		}
 	}

@@ -20,6 +20,13 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 			*s = nil
 		}
 	}
+	// With the heartbeat on, a lost connection is redialled at once
+	// (Run, redial) rather than at the next heartbeat, which may be
+	// heartbeat.Quiet away while the pair is settled.
+	var lost func()
+	if out, _ := p.heartbeatTopics(); out != "" {
+		lost = p.kickRedial
+	}
 	var wg sync.WaitGroup
 	if p.local == nil {
 		subs := []sub{{stateFilter, p.sysHandler("local")}}
@@ -32,7 +39,7 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.local, localErr = dialSession(ctx, p.cfg.Local, p.cfg.ClientID+"-local", subs)
+			p.local, localErr = dialSession(ctx, p.cfg.Local, p.cfg.ClientID+"-local", subs, lost)
 		}()
 	}
 	if p.peer == nil {
@@ -43,7 +50,7 @@ func (p *Probe) connect(ctx context.Context) (localErr, peerErr error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.peer, peerErr = dialSession(ctx, p.cfg.Peer, p.cfg.ClientID+"-peer", subs)
+			p.peer, peerErr = dialSession(ctx, p.cfg.Peer, p.cfg.ClientID+"-peer", subs, lost)
 		}()
 	}
 	wg.Wait()
