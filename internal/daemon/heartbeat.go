@@ -41,6 +41,11 @@ type hbState struct {
 	seq  uint64
 	last time.Time // when we last published
 	next time.Time // when the next periodic one is due
+	fast bool      // publishing at the advert rate (hbFast)
+	// heard is when a BACKUP last heard an advert, or became BACKUP;
+	// want says it asks the peer for heartbeats at the advert rate.
+	heard time.Time
+	want  bool
 
 	seen      bool
 	peer      heartbeat.Beat // the last accepted from the peer
@@ -110,8 +115,96 @@ func (r *router) hbOn() bool { return r.d.hb != nil }
 // splitOn says whether this router consumes them.
 func (r *router) splitOn() bool { return r.d.hb != nil && r.spec.SplitBrain != carp.SplitOff }
 
-// hbEvery is the periodic heartbeat's interval.
-func (r *router) hbEvery() time.Duration { return max(r.m.AdvInterval(), heartbeat.Floor) }
+// The heartbeat's rate. The rules only read it when adverts stop while
+// both nodes live, so it goes at the advert rate (at least
+// heartbeat.Floor apart) only while someone needs it, and every
+// heartbeat.Quiet otherwise:
+//
+//   - a BACKUP that has heard no advert for half its master-down interval
+//     wants it (hbWantAt): it publishes at once with Want set, and at the
+//     advert rate while it wants, so the request survives a lost message;
+//   - a node whose peer wants it, or that is MASTER while the peer says
+//     MASTER too (rule a), answers at once and goes at the advert rate.
+//
+// The MASTER's answer arrives about half a master-down interval before
+// the BACKUP's timer, which leaves it fresh then (carp.StaleAfter: the
+// master-down interval less one advert interval) with room for the MQTT
+// round trip. A state change is still published at once, whatever the
+// rate.
+
+// hbWantAt is when a BACKUP that hears no advert starts wanting the
+// peer's heartbeat at the advert rate; zero when that does not apply.
+func (r *router) hbWantAt() time.Time {
+	if !r.hbOn() || r.hb.want || r.m.State() != carp.Backup {
+		return time.Time{}
+	}
+	return r.hb.heard.Add(r.m.DownInterval() / 2)
+}
+
+// hbFast says whether heartbeats go at the advert rate now. The peer's
+// request, or its MASTER, counts while its last heartbeat is younger than
+// two of the periods it announced.
+func (r *router) hbFast(now time.Time) bool {
+	if r.hb.want {
+		return true
+	}
+	if !r.hb.seen || now.Sub(r.hb.view.At) >= 2*r.hb.peer.Period() {
+		return false
+	}
+	return r.hb.peer.Want || (r.m.State() == carp.Master && r.hb.peer.State == carp.Master)
+}
+
+// hbEvery is the periodic heartbeat's interval now.
+func (r *router) hbEvery(now time.Time) time.Duration {
+	every := max(r.m.AdvInterval(), heartbeat.Floor)
+	if r.hbFast(now) {
+		return every
+	}
+	return max(every, heartbeat.Quiet)
+}
+
+// hbRefresh publishes at once when the heartbeat has to speed up. Slowing
+// down waits for the next one, which announces the new period.
+func (r *router) hbRefresh(now time.Time) {
+	if !r.hbOn() {
+		return
+	}
+	fast := r.hbFast(now)
+	if fast == r.hb.fast {
+		return
+	}
+	r.hb.fast = fast
+	if !fast {
+		return
+	}
+	if now.Sub(r.hb.last) >= heartbeat.Floor*9/10 {
+		r.beat(now)
+	} else if next := r.hb.last.Add(heartbeat.Floor); next.Before(r.hb.next) {
+		r.hb.next = next
+	}
+}
+
+// hbWant starts or ends our request for the peer's heartbeat.
+func (r *router) hbWant(now time.Time, on bool) {
+	if r.hb.want == on {
+		return
+	}
+	r.hb.want = on
+	if on {
+		r.log.Debug("no advert for half the master-down interval: asking the peer for its heartbeat at the advert rate",
+			"heard", r.hb.heard.Format(time.RFC3339Nano))
+	}
+	r.hbRefresh(now)
+}
+
+// hbHeard notes an advert heard: a BACKUP no longer needs the peer's
+// heartbeat at the advert rate.
+func (r *router) hbHeard(now time.Time) {
+	if r.hbOn() {
+		r.hb.heard = now
+		r.hbWant(now, false)
+	}
+}
 
 // beat publishes our heartbeat now. It builds a value and queues it: the
 // encoding happens on the broker's publisher goroutine.
@@ -119,36 +212,46 @@ func (r *router) beat(now time.Time) {
 	if !r.hbOn() {
 		return
 	}
+	every := r.hbEvery(now)
 	r.hb.seq++
-	r.hb.last, r.hb.next = now, now.Add(r.hbEvery())
+	r.hb.last, r.hb.next, r.hb.fast = now, now.Add(every), r.hbFast(now)
 	r.d.hb.PublishHeartbeat(heartbeat.Beat{
 		Boot: r.d.hbBoot, Seq: r.hb.seq, Router: r.base.Name,
 		Proto: r.base.Machine.Proto, ID: r.base.Machine.ID, State: r.m.State(),
 		Fault: r.m.State() == carp.Init && len(r.faults) > 0, Advert: r.m.Advertised(), Interval: r.m.AdvInterval(),
+		Every: every, Want: r.hb.want,
 	})
 }
 
-// beatWithAdvert publishes a MASTER's heartbeat with its periodic advert,
-// at most every heartbeat.Floor: a peer that dies then stops both at
-// once, which is what keeps rule c from delaying a takeover
-// (carp.StaleAfter).
+// beatState publishes a state change at once; a new BACKUP starts its
+// wait for adverts afresh.
+func (r *router) beatState(now time.Time) {
+	r.hb.heard, r.hb.want = now, false
+	r.beat(now)
+}
+
+// beatWithAdvert publishes a MASTER's periodic heartbeat with an advert:
+// a peer that dies then stops both at once, which is what keeps rule c
+// from delaying a takeover (carp.StaleAfter).
 func (r *router) beatWithAdvert(now time.Time) {
-	if r.hbOn() && r.m.State() == carp.Master && now.Sub(r.hb.last) >= heartbeat.Floor*9/10 {
+	if r.hbOn() && r.m.State() == carp.Master && now.Sub(r.hb.last) >= r.hbEvery(now)*9/10 {
 		r.beat(now)
 	}
 }
 
-// peerBeat takes a heartbeat of the peer.
+// peerBeat takes a heartbeat of the peer. A router with split_brain off
+// still reads the peer's request for heartbeats; only the rules ignore
+// the peer.
 func (r *router) peerBeat(now time.Time, pb peerBeat) {
-	if !r.splitOn() {
-		return
-	}
 	if r.hb.seen && pb.b.Node == r.hb.peer.Node && !heartbeat.Newer(&pb.b, &r.hb.peer) {
 		return
 	}
 	r.hb.seen, r.hb.peer, r.hb.received = true, pb.b, r.hb.received+1
 	r.hb.view = carp.Peer{At: pb.at, State: pb.b.State, Advert: pb.b.Advert}
-	r.split(now)
+	r.hbRefresh(now)
+	if r.splitOn() {
+		r.split(now)
+	}
 }
 
 // split applies carp.DecideSplit: rule a's step-down or re-announcement,
@@ -246,13 +349,18 @@ func (r *router) wake() time.Time {
 	if r.hbOn() && r.m.State() != carp.Master {
 		earlier(r.hb.next)
 	}
+	earlier(r.hbWantAt())
 	earlier(r.hb.wake)
 	return dl
 }
 
-// timerFired runs what is due: the periodic heartbeat of a router that
-// does not advertise, the split-brain rules, then the machine's timer.
+// timerFired runs what is due: the request for the peer's heartbeat, the
+// periodic heartbeat of a router that does not advertise, the split-brain
+// rules, then the machine's timer.
 func (r *router) timerFired(now time.Time) {
+	if at := r.hbWantAt(); !at.IsZero() && !now.Before(at) {
+		r.hbWant(now, true)
+	}
 	if r.hbOn() && r.m.State() != carp.Master && !now.Before(r.hb.next) {
 		r.beat(now)
 	}
@@ -296,6 +404,7 @@ func (r *router) peerSnap() {
 		DualSeconds: r.hb.dualTotal.Seconds()}
 	if r.hb.seen {
 		r.snap.peer.Node, r.snap.peer.State, r.snap.peer.At = r.hb.peer.Node, r.hb.peer.StateName(), r.hb.view.At
+		r.snap.peer.Every = status.Duration(r.hb.peer.Period())
 	}
 	r.snap.peerAdv, r.snap.dualSince = r.hb.view.Advert, r.hb.dualSince
 	r.snap.peerStale = carp.StaleAfter(r.m.AdvInterval(), r.m.DownInterval())

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +90,13 @@ func (b *hbBroker) setCut(on bool) {
 	b.mu.Unlock()
 }
 
+// beats returns the heartbeats sent so far.
+func (b *hbBroker) beats() []heartbeat.Beat {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.sent)
+}
+
 // states returns the states of the heartbeats sent so far.
 func (b *hbBroker) states() []carp.State {
 	b.mu.Lock()
@@ -123,7 +131,7 @@ func hbPair(t *testing.T, mode carp.SplitMode) (seg *segment, a, b *node, ba, bb
 	if mode != carp.SplitOff {
 		waitFor(t, 2*time.Second, "b hearing a MASTER over the heartbeat", func() bool {
 			p := b.router("vr").Peer
-			return p != nil && p.Fresh && p.State == "MASTER"
+			return p != nil && p.Heartbeats > 0 && p.State == "MASTER"
 		})
 	}
 	return seg, a, b, ba, bb
@@ -146,6 +154,16 @@ func TestHeartbeatHoldsBackup(t *testing.T) {
 		p := b.router("vr").Peer
 		return p != nil && p.AdvertsLost && p.AdvertsLostTotal == 1
 	})
+	// b asked for a's heartbeat at the advert rate, and a answered
+	// before b's master-down timer.
+	want := slices.IndexFunc(bb.beats(), func(hb heartbeat.Beat) bool { return hb.Want })
+	if want < 0 {
+		t.Fatal("b never asked for the heartbeat at the advert rate")
+	}
+	fast := slices.IndexFunc(ba.beats(), func(hb heartbeat.Beat) bool { return hb.Every == testInterval })
+	if fast < 0 {
+		t.Fatal("a never went to the advert rate")
+	}
 	if st := b.router("vr").State; st != "BACKUP" {
 		t.Fatalf("b with the master's heartbeat fresh: %s, want BACKUP", st)
 	}
@@ -170,6 +188,49 @@ func TestHeartbeatHoldsBackup(t *testing.T) {
 	// episode, OFF once the takeover ends it.
 	if diff := cmp.Diff([]string{"add vr", "vr true", "vr false"}, bb.hassCalls()); diff != "" {
 		t.Errorf("adverts-lost sensor calls (-want +got):\n%s", diff)
+	}
+}
+
+// A settled pair, whose adverts arrive, publishes every heartbeat.Quiet,
+// not every advert interval; once the BACKUP goes deaf both go to the
+// advert rate, and back to quiet when adverts return.
+func TestHeartbeatQuiet(t *testing.T) {
+	seg, _, b, ba, bb := hbPair(t, carp.SplitResolve)
+	// Past start-up, whose state changes publish at once.
+	time.Sleep(heartbeat.Quiet)
+	na, nb := len(ba.beats()), len(bb.beats())
+	window := 2*heartbeat.Quiet + heartbeat.Quiet/2
+	time.Sleep(window)
+	quiet := func(who string, beats []heartbeat.Beat) {
+		t.Helper()
+		// At the advert rate there would be 25; quiet, 2 or 3.
+		if len(beats) < 1 || len(beats) > 4 {
+			t.Errorf("%s published %d heartbeats in %v, want 1..4 (every %v)", who, len(beats), window, heartbeat.Quiet)
+		}
+		for _, hb := range beats {
+			if hb.Every != heartbeat.Quiet || hb.Want {
+				t.Errorf("%s's heartbeat says every %v, want %v: %+v", who, hb.Every, hb.Want, hb)
+			}
+		}
+	}
+	quiet("a", ba.beats()[na:])
+	quiet("b", bb.beats()[nb:])
+	if p := b.router("vr").Peer; p == nil || time.Duration(p.Every) != heartbeat.Quiet {
+		t.Errorf("b's status of the peer: %+v, want every %v", p, heartbeat.Quiet)
+	}
+
+	seg.setDeaf(b, true)
+	waitFor(t, 3*time.Second, "a at the advert rate", func() bool {
+		beats := ba.beats()
+		return beats[len(beats)-1].Every == testInterval
+	})
+	seg.setDeaf(b, false)
+	waitFor(t, 3*time.Second, "a and b quiet again", func() bool {
+		x, y := ba.beats(), bb.beats()
+		return x[len(x)-1].Every == heartbeat.Quiet && y[len(y)-1].Every == heartbeat.Quiet && !y[len(y)-1].Want
+	})
+	if st := b.router("vr").State; st != "BACKUP" {
+		t.Errorf("b is %s, want BACKUP throughout", st)
 	}
 }
 

@@ -269,6 +269,7 @@ func (r *router) receive(now time.Time, ad carp.Advert) {
 	}
 	r.ctr.received.Add(1)
 	r.rec.hear(now, ad)
+	r.hbHeard(now)
 	r.advertsBack()
 	r.do(now, acts)
 	if r.hb.dualSince.IsZero() != (r.m.State() != carp.Master) {
@@ -318,7 +319,7 @@ func (r *router) doFor(now time.Time, acts []carp.Action, c cause) {
 	switch {
 	case changed:
 		r.advertsBack()
-		r.beat(now)
+		r.beatState(now)
 	case sent:
 		r.beatWithAdvert(now)
 	}

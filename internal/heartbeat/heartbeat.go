@@ -25,6 +25,13 @@ const MaxLen = 512
 // MQTT is not the place for that rate.
 const Floor = 100 * time.Millisecond
 
+// Quiet is the longest time between the periodic heartbeats of a router
+// while neither node needs them at the advert rate (docs/daemon.md,
+// "Heartbeat"): adverts arrive, so only a change of state matters, and
+// that is published at once. At fast timers most of the heartbeat's cost
+// was MQTT traffic nobody read.
+const Quiet = time.Second
+
 // Beat is one heartbeat of one virtual router.
 type Beat struct {
 	// Node is the sender's broker address, as the probe names nodes.
@@ -43,9 +50,24 @@ type Beat struct {
 	// Advert is what the router advertises (demotion applied), with its
 	// primary address in Src: the preference the peer compares.
 	Advert carp.Advert
-	// Interval is the router's advert interval: the time to the next
-	// heartbeat (at least Floor).
+	// Interval is the router's advert interval.
 	Interval time.Duration
+	// Every is the time to the sender's next periodic heartbeat: its
+	// advert interval (at least Floor) while fast, else at least Quiet.
+	// Zero from a sender that predates it, which beat every Interval.
+	Every time.Duration
+	// Want asks the peer for heartbeats at its advert rate: the sender is
+	// a BACKUP that has heard no advert for half its master-down
+	// interval, so its rules need the peer's view fresh.
+	Want bool
+}
+
+// Period is the time to the sender's next periodic heartbeat.
+func (b *Beat) Period() time.Duration {
+	if b.Every > 0 {
+		return b.Every
+	}
+	return max(b.Interval, Floor)
 }
 
 // StateName is State as status shows it: INIT, BACKUP, MASTER or FAULT.
@@ -71,6 +93,8 @@ type wire struct {
 	Demote     uint8  `json:"demote"`
 	Priority   uint8  `json:"priority"`
 	IntervalNS int64  `json:"interval_ns"`
+	EveryNS    int64  `json:"every_ns"`
+	Want       bool   `json:"want"`
 }
 
 // Append appends b's JSON encoding to dst; with a dst of enough capacity
@@ -107,6 +131,10 @@ func Append(dst []byte, b *Beat) []byte {
 	num("priority", uint64(b.Advert.Priority))
 	dst = append(dst, `"interval_ns":`...)
 	dst = strconv.AppendInt(dst, int64(b.Interval), 10)
+	dst = append(dst, `,"every_ns":`...)
+	dst = strconv.AppendInt(dst, int64(b.Every), 10)
+	dst = append(dst, `,"want":`...)
+	dst = strconv.AppendBool(dst, b.Want)
 	return append(dst, '}')
 }
 
@@ -120,7 +148,10 @@ func Parse(p []byte) (Beat, error) {
 		return Beat{}, fmt.Errorf("heartbeat: %w", err)
 	}
 	b := Beat{Node: w.Node, Boot: w.Boot, Seq: w.Seq, Router: w.Router, ID: w.ID,
-		Interval: time.Duration(w.IntervalNS)}
+		Interval: time.Duration(w.IntervalNS), Every: time.Duration(w.EveryNS), Want: w.Want}
+	if b.Every < 0 {
+		return Beat{}, errors.New("heartbeat: negative every_ns")
+	}
 	switch w.Proto {
 	case "carp":
 		b.Proto = carp.ProtoCARP

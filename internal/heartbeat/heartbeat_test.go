@@ -13,10 +13,11 @@ func TestRoundTrip(t *testing.T) {
 	addr := netip.MustParseAddr("198.18.0.11")
 	for _, b := range []Beat{
 		{Node: "198.18.0.11", Boot: 1<<63 + 5, Seq: 42, Router: "carp1", Proto: carp.ProtoCARP, ID: 1,
-			State: carp.Master, Interval: time.Second + 50*time.Second/256,
+			State: carp.Master, Interval: time.Second + 50*time.Second/256, Every: Quiet + 50*time.Second/256,
 			Advert: carp.Advert{Src: addr, AdvBase: 1, AdvSkew: 50, Demote: 3}},
 		{Node: "n\"2", Seq: 1, Router: "vrrp7", Proto: carp.ProtoVRRP3, ID: 7, State: carp.Init, Fault: true,
-			Interval: 200 * time.Millisecond, Advert: carp.Advert{Src: netip.MustParseAddr("2001:2::1"), Priority: 90}},
+			Interval: 200 * time.Millisecond, Every: 200 * time.Millisecond, Want: true,
+			Advert: carp.Advert{Src: netip.MustParseAddr("2001:2::1"), Priority: 90}},
 	} {
 		p := Append(nil, &b)
 		got, err := Parse(p)
@@ -43,9 +44,28 @@ func TestParseRefuses(t *testing.T) {
 		"state":       strings.Replace(ok, `"MASTER"`, `"LEADER"`, 1),
 		"addr":        strings.Replace(ok, `"198.18.0.1"`, `"x"`, 1),
 		"no interval": strings.Replace(ok, `1000000000`, `0`, 1),
+		"every":       strings.Replace(ok, `}`, `,"every_ns":-1}`, 1),
+		"want":        strings.Replace(ok, `}`, `,"want":"yes"}`, 1),
 	} {
 		if _, err := Parse([]byte(p)); err == nil {
 			t.Errorf("%s: accepted %s", name, p)
+		}
+	}
+}
+
+// A sender that predates every_ns beat every advert interval, at least
+// Floor apart.
+func TestPeriod(t *testing.T) {
+	for _, tc := range []struct {
+		b    Beat
+		want time.Duration
+	}{
+		{Beat{Interval: time.Second}, time.Second},
+		{Beat{Interval: 50 * time.Millisecond}, Floor},
+		{Beat{Interval: 100 * time.Millisecond, Every: Quiet}, Quiet},
+	} {
+		if got := tc.b.Period(); got != tc.want {
+			t.Errorf("Period of %+v = %v, want %v", tc.b, got, tc.want)
 		}
 	}
 }

@@ -19,6 +19,10 @@ type Peer struct {
 	// Fresh: the last heartbeat is younger than the master-down interval
 	// minus one advert interval, so the rules use it.
 	Fresh bool `json:"fresh"`
+	// Every is the time to the peer's next heartbeat, as its last one
+	// said: its advert interval while either node needs the heartbeat
+	// fast, else at least a second (docs/daemon.md, "Heartbeat").
+	Every Duration `json:"every,omitempty"`
 	// Advertised is the peer's preference as its heartbeat gave it.
 	Advertised *Advertised `json:"advertised,omitempty"`
 	// Heartbeats counts heartbeats received from the peer.

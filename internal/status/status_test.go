@@ -268,3 +268,28 @@ func TestRenderPeerStrings(t *testing.T) {
 		t.Errorf("output does not end with %q:\n%s", want, buf.String())
 	}
 }
+
+// Between the quiet heartbeats of a settled pair the peer's last one is
+// too old for the rules but due; past two periods it is stale.
+func TestPeerFreshness(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		age   time.Duration
+		fresh bool
+		every time.Duration
+		want  string
+	}{
+		{"fresh", 80 * time.Millisecond, true, 100 * time.Millisecond, "(fresh)"},
+		{"quiet", 700 * time.Millisecond, false, time.Second, "(quiet, every 1s)"},
+		{"stale", 2100 * time.Millisecond, false, time.Second, "(stale)"},
+		{"old peer", 700 * time.Millisecond, false, 0, "(stale)"},
+	} {
+		var b strings.Builder
+		p := &printer{w: &b, now: now}
+		p.peer(&Peer{SplitBrain: "resolve", Node: "198.18.0.2", State: "MASTER", At: now.Add(-tc.age),
+			Fresh: tc.fresh, Every: Duration(tc.every)})
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%s: %q, want it to contain %q", tc.name, b.String(), tc.want)
+		}
+	}
+}

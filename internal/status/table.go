@@ -284,9 +284,14 @@ func (p *printer) peer(pr *Peer) {
 	if pr.At.IsZero() {
 		p.printf("  peer        no heartbeat yet (split_brain %s)\n", pr.SplitBrain)
 	} else {
+		// Between the quiet heartbeats of a settled pair the last one is
+		// too old for the rules, and due: not a fault.
 		fresh := "stale"
-		if pr.Fresh {
+		switch {
+		case pr.Fresh:
 			fresh = "fresh"
+		case pr.Every > 0 && p.now.Sub(pr.At) < 2*time.Duration(pr.Every):
+			fresh = "quiet, every " + time.Duration(pr.Every).String()
 		}
 		pref := "-"
 		if pr.Advertised != nil {

@@ -36,7 +36,7 @@ const (
 // or keepalived alone (no notify scripts), one router, master on n1.
 type costCase struct {
 	name  string
-	start func(t *testing.T, n *lab.Node, master bool) costNode
+	start func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode
 }
 
 // costNode is one running side of a pair.
@@ -89,6 +89,13 @@ func TestTimerCost(t *testing.T) {
 			cases = append(cases, costCase{"carpd baseline VRRPv3 " + iv.String(), costCarpd(baseline, vrrpRouter(iv))})
 		}
 		cases = append(cases, costCase{"keepalived VRRPv3 " + iv.String(), costKeepalived(iv)})
+		if iv >= 100*time.Millisecond {
+			// The classic setup's broker section: probe and heartbeat.
+			cases = append(cases, costCase{"carpd+probe VRRPv3 " + iv.String(), costCarpdProbe(bin, iv)})
+			if baseline != "" {
+				cases = append(cases, costCase{"carpd+probe baseline VRRPv3 " + iv.String(), costCarpdProbe(baseline, iv)})
+			}
+		}
 	}
 	// advbase 0 advskew 26: CARP's fastest usual setting, 26/256 s.
 	cases = append(cases, costCase{"carpd CARP advbase 0 advskew 26", costCarpd(bin, carpRouter)})
@@ -135,8 +142,8 @@ func carpRouter(master bool) string {
 	return fmt.Sprintf("proto: carp, vhid: %d, advbase: 0, advskew: %d, password: s3cret", benchID, pickInt(master, 26, backupSkew))
 }
 
-func costCarpd(bin string, router func(master bool) string) func(*testing.T, *lab.Node, bool) costNode {
-	return func(t *testing.T, n *lab.Node, master bool) costNode {
+func costCarpd(bin string, router func(master bool) string) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
+	return func(t *testing.T, _ *lab.Lab, n *lab.Node, master bool) costNode {
 		dir := t.TempDir()
 		writeFile(t, dir+"/carpd.yaml", fmt.Sprintf("routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
 			n.Iface, router(master), benchVIP), 0o600)
@@ -152,8 +159,35 @@ func costCarpd(bin string, router func(master bool) string) func(*testing.T, *la
 	}
 }
 
-func costKeepalived(iv time.Duration) func(*testing.T, *lab.Node, bool) costNode {
-	return func(t *testing.T, n *lab.Node, master bool) costNode {
+// costCarpdProbe is a carpd VRRPv3 pair at interval iv with the broker
+// section of the benchmark's pairs: Mosquitto bridged, the probe with its
+// peer set, hence the heartbeat. Only carpd's CPU counts, not Mosquitto's.
+func costCarpdProbe(bin string, iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
+	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode {
+		dir := t.TempDir()
+		peer := l.Nodes[0]
+		if peer == n {
+			peer = l.Nodes[1]
+		}
+		yaml := fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
+			"  probe: {topic: home/carpd-probe, peer: '%s'}\n"+
+			"routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
+			mosquittoConf(t, l, n, dir, false), peer.IP4.Addr(), n.Iface, vrrpRouter(iv)(master), benchVIP)
+		writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
+		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
+		c := &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
+		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string {
+			r, err := c.tryReport()
+			if err != nil || len(r.Routers) != 1 {
+				return ""
+			}
+			return r.Routers[0].State
+		}}
+	}
+}
+
+func costKeepalived(iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
+	return func(t *testing.T, _ *lab.Lab, n *lab.Node, master bool) costNode {
 		dir := t.TempDir()
 		p := startKeepalivedProc(t, n, dir, benchID, pickInt(master, 150, backupPrio), iv, benchVIP, false)
 		return costNode{pids: func() []int {
@@ -182,9 +216,9 @@ func costKeepalived(iv time.Duration) func(*testing.T, *lab.Node, bool) costNode
 // the table rows of master and backup.
 func costPair(t *testing.T, c costCase, windows int, window time.Duration) []string {
 	l := lab.New(t, 2, lab.WithoutIPv6())
-	a := c.start(t, l.Nodes[0], true)
+	a := c.start(t, l, l.Nodes[0], true)
 	lab.Wait(t, 20*time.Second, "n1 MASTER", func() bool { return a.state() == "MASTER" })
-	b := c.start(t, l.Nodes[1], false)
+	b := c.start(t, l, l.Nodes[1], false)
 	lab.Wait(t, 20*time.Second, "n2 BACKUP", func() bool { return b.state() == "BACKUP" })
 	// Start-up work (config parsing, the first GC cycles) is not the
 	// steady state.

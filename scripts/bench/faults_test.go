@@ -239,7 +239,7 @@ func startFaultPair(t *testing.T, sys faultSystem, extra int) *faultPair {
 	if strings.HasSuffix(sys.id, "-resolve") {
 		lab.Wait(t, 20*time.Second, "n2 hearing n1 MASTER over the heartbeat", func() bool {
 			r, err := b.status.tryReport()
-			return err == nil && len(r.Routers) == 1 && r.Routers[0].Peer != nil && r.Routers[0].Peer.Fresh &&
+			return err == nil && len(r.Routers) == 1 && r.Routers[0].Peer != nil && r.Routers[0].Peer.Heartbeats > 0 &&
 				r.Routers[0].Peer.State == "MASTER"
 		})
 	}
