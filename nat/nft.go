@@ -60,8 +60,8 @@ func hooks() []struct {
 // conn opens a fresh nftables connection for one transaction. A fresh one
 // each time matters with v0.3.0: a serialisation error stays stored in a Conn
 // and makes every later Flush on it fail (docs/design.md §5.4).
-func (t *Table) conn() (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
+func (t *Table) conn(more ...nftables.ConnOption) (*nftables.Conn, error) {
+	opts := more
 	if t.netns != 0 {
 		opts = append(opts, nftables.WithNetNSFd(t.netns))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/nftables"
 	"github.com/mdlayher/netlink/nltest"
 )
 
@@ -104,10 +105,14 @@ func (t *Table) replace(v4, v6 []Rule) error {
 // the rules returned are those of the prerouting chain as far as they could
 // be read.
 func (t *Table) Rules() ([]Rule, error) {
-	c, err := t.conn()
+	// One netlink socket for the whole read, not one per request (eight
+	// when both families have a table): the daemon reads the table back
+	// every second, and the dials were most of that check's cost.
+	c, err := t.conn(nftables.AsLasting())
 	if err != nil {
 		return nil, err
 	}
+	defer c.CloseLasting()
 	var all []Rule
 	for _, f := range families() {
 		rules, err := t.read(c, f)
