@@ -3,6 +3,7 @@
 package mosquitto
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -88,4 +89,43 @@ func heartbeatOneBroker(t *testing.T, alias string) {
 			}
 		}
 	}
+}
+
+// TestHeartbeatRedialAfterRestart: a broker restart (on_promote: restart
+// at every failover) closes both of the probe's connections; with the
+// heartbeat on they are replaced at once, without a heartbeat to ask for
+// it (a settled pair publishes one a second) and long before the next
+// probe round.
+func TestHeartbeatRedialAfterRestart(t *testing.T) {
+	needMosquitto(t)
+	testutil.CheckGoroutines(t)
+	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
+	addr := testutil.FreeAddr(t)
+	child, ev := startBroker(t, addr, log)
+	ev.wait(t, supervisor.EventReady, 10*time.Second)
+	const interval = 5 * time.Second
+	p, err := NewProbe(ProbeConfig{
+		Node: "n1", PeerNode: "n2", Local: testBroker(addr), Peer: testBroker(addr),
+		Prefix: "home/carpd-probe", Interval: interval, Deadline: time.Second,
+		Logger: log, HeartbeatTopic: "carpd-heartbeat", OnHeartbeat: func([]byte, time.Time) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runProbe(t, p)
+	waitPaths(t, p, PathOK, 5*time.Second)
+	local, peer := p.hbLocal.Load(), p.hbPeer.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := child.Restart(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, interval/2, "both connections replaced", func() bool {
+		l, pe := p.hbLocal.Load(), p.hbPeer.Load()
+		return l != local && pe != peer && l.alive() && pe.alive()
+	})
+	t.Logf("connections replaced %v after the restart began (broker ready after %v); next round %v after",
+		time.Since(start).Round(time.Millisecond), res.Total.Round(time.Millisecond), interval)
 }
