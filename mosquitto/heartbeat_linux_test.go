@@ -24,13 +24,21 @@ func TestHeartbeatOneBroker(t *testing.T) {
 	}
 }
 
-func heartbeatOneBroker(t *testing.T, alias string) {
+// readyBroker starts a supervised broker on a free address, checks the
+// test's goroutines, and waits until the broker is ready.
+func readyBroker(t *testing.T) (*supervisor.Child, string, *slog.Logger) {
+	t.Helper()
 	needMosquitto(t)
 	testutil.CheckGoroutines(t)
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
 	addr := testutil.FreeAddr(t)
-	_, ev := startBroker(t, addr, log)
+	child, ev := startBroker(t, addr, log)
 	ev.wait(t, supervisor.EventReady, 10*time.Second)
+	return child, addr, log
+}
+
+func heartbeatOneBroker(t *testing.T, alias string) {
+	_, addr, log := readyBroker(t)
 
 	var mu sync.Mutex
 	got := map[string][]string{}
@@ -97,12 +105,7 @@ func heartbeatOneBroker(t *testing.T, alias string) {
 // it (a settled pair publishes one a second) and long before the next
 // probe round.
 func TestHeartbeatRedialAfterRestart(t *testing.T) {
-	needMosquitto(t)
-	testutil.CheckGoroutines(t)
-	log := slog.New(slog.NewTextHandler(&lockedBuffer{t: t}, nil))
-	addr := testutil.FreeAddr(t)
-	child, ev := startBroker(t, addr, log)
-	ev.wait(t, supervisor.EventReady, 10*time.Second)
+	child, addr, log := readyBroker(t)
 	const interval = 5 * time.Second
 	p, err := NewProbe(ProbeConfig{
 		Node: "n1", PeerNode: "n2", Local: testBroker(addr), Peer: testBroker(addr),

@@ -145,18 +145,24 @@ func carpRouter(master bool) string {
 func costCarpd(bin string, router func(master bool) string) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
 	return func(t *testing.T, _ *lab.Lab, n *lab.Node, master bool) costNode {
 		dir := t.TempDir()
-		writeFile(t, dir+"/carpd.yaml", fmt.Sprintf("routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
-			n.Iface, router(master), benchVIP), 0o600)
-		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
-		c := &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
-		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string {
-			r, err := c.tryReport()
-			if err != nil || len(r.Routers) != 1 {
-				return ""
-			}
-			return r.Routers[0].State
-		}}
+		return startCostCarpd(t, n, bin, dir, fmt.Sprintf("routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
+			n.Iface, router(master), benchVIP))
 	}
+}
+
+// startCostCarpd starts bin in n with the configuration yaml, written to
+// dir.
+func startCostCarpd(t *testing.T, n *lab.Node, bin, dir, yaml string) costNode {
+	writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
+	p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
+	c := &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
+	return costNode{pids: func() []int { return []int{p.PID} }, state: func() string {
+		r, err := c.tryReport()
+		if err != nil || len(r.Routers) != 1 {
+			return ""
+		}
+		return r.Routers[0].State
+	}}
 }
 
 // costCarpdProbe is a carpd VRRPv3 pair at interval iv with the broker
@@ -165,24 +171,10 @@ func costCarpd(bin string, router func(master bool) string) func(*testing.T, *la
 func costCarpdProbe(bin string, iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
 	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode {
 		dir := t.TempDir()
-		peer := l.Nodes[0]
-		if peer == n {
-			peer = l.Nodes[1]
-		}
-		yaml := fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
+		return startCostCarpd(t, n, bin, dir, fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
 			"  probe: {topic: home/carpd-probe, peer: '%s'}\n"+
 			"routers:\n  - {name: r, iface: %s, %s, vips: [%s]}\n",
-			mosquittoConf(t, l, n, dir, false), peer.IP4.Addr(), n.Iface, vrrpRouter(iv)(master), benchVIP)
-		writeFile(t, dir+"/carpd.yaml", yaml, 0o600)
-		p := n.Start(t, bin, "run", "--state-dir", dir+"/state", "--log-format", "json", "-c", dir+"/carpd.yaml")
-		c := &carpdOnly{proc: p, n: n, dir: dir, bin: bin}
-		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string {
-			r, err := c.tryReport()
-			if err != nil || len(r.Routers) != 1 {
-				return ""
-			}
-			return r.Routers[0].State
-		}}
+			mosquittoConf(t, l, n, dir, false), peerOf(l, n).IP4.Addr(), n.Iface, vrrpRouter(iv)(master), benchVIP))
 	}
 }
 

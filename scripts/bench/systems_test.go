@@ -125,6 +125,14 @@ func mosquittoConf(t *testing.T, l *lab.Lab, n *lab.Node, dir string, daemonize 
 	return path
 }
 
+// peerOf is the other node of a two-node lab.
+func peerOf(l *lab.Lab, n *lab.Node) *lab.Node {
+	if n == l.Nodes[0] {
+		return l.Nodes[1]
+	}
+	return l.Nodes[0]
+}
+
 func writeFile(t *testing.T, path, text string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), mode); err != nil {
@@ -146,10 +154,7 @@ func startCarpd(bin, proto string, interval time.Duration) func(*testing.T, *lab
 		}
 		// The probe, with its peer configured as in the classic setup
 		// (docs/config.md, probe.peer), also carries the heartbeat.
-		peer := l.Nodes[0]
-		if peer == n {
-			peer = l.Nodes[1]
-		}
+		peer := peerOf(l, n)
 		yaml := fmt.Sprintf("broker:\n  config: %s\n  ready_timeout: 5s\n  stop_timeout: 2s\n"+
 			"  backoff: {base: 100ms, cap: 400ms}\n  probe: {topic: home/carpd-probe, peer: '%s'}\n"+
 			"routers:\n  - name: mqtt\n    iface: %s\n%s    vips: [%s]\n",
