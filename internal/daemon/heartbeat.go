@@ -133,9 +133,10 @@ func (r *router) splitOn() bool { return r.d.hb != nil && r.spec.SplitBrain != c
 // rate.
 
 // hbWantAt is when a BACKUP that hears no advert starts wanting the
-// peer's heartbeat at the advert rate; zero when that does not apply.
+// peer's heartbeat at the advert rate; zero when that does not apply,
+// as with split_brain off, whose rules would not read it.
 func (r *router) hbWantAt() time.Time {
-	if !r.hbOn() || r.hb.want || r.m.State() != carp.Backup {
+	if !r.splitOn() || r.hb.want || r.m.State() != carp.Backup {
 		return time.Time{}
 	}
 	return r.hb.heard.Add(r.m.DownInterval() / 2)

@@ -305,3 +305,14 @@ func TestHeartbeatInRouting(t *testing.T) {
 		}
 	}
 }
+
+// With split_brain off a BACKUP that misses adverts does not ask for the
+// peer's heartbeat: its rules would not read it.
+func TestHeartbeatOffAsksNothing(t *testing.T) {
+	seg, _, b, _, bb := hbPair(t, carp.SplitOff)
+	seg.setDeaf(b, true)
+	b.waitState("vr", "MASTER", 3*time.Second)
+	if i := slices.IndexFunc(bb.beats(), func(hb heartbeat.Beat) bool { return hb.Want }); i >= 0 {
+		t.Errorf("b with split_brain off asked for the heartbeat: %+v", bb.beats()[i])
+	}
+}
