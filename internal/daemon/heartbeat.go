@@ -155,10 +155,11 @@ func (r *router) hbFast(now time.Time) bool {
 	return r.hb.peer.Want || (r.m.State() == carp.Master && r.hb.peer.State == carp.Master)
 }
 
-// hbEvery is the periodic heartbeat's interval now.
-func (r *router) hbEvery(now time.Time) time.Duration {
+// hbEvery is the periodic heartbeat's interval, at the advert rate when
+// fast (hbFast).
+func (r *router) hbEvery(fast bool) time.Duration {
 	every := max(r.m.AdvInterval(), heartbeat.Floor)
-	if r.hbFast(now) {
+	if fast {
 		return every
 	}
 	return max(every, heartbeat.Quiet)
@@ -213,9 +214,10 @@ func (r *router) beat(now time.Time) {
 	if !r.hbOn() {
 		return
 	}
-	every := r.hbEvery(now)
+	fast := r.hbFast(now)
+	every := r.hbEvery(fast)
 	r.hb.seq++
-	r.hb.last, r.hb.next, r.hb.fast = now, now.Add(every), r.hbFast(now)
+	r.hb.last, r.hb.next, r.hb.fast = now, now.Add(every), fast
 	r.d.hb.PublishHeartbeat(heartbeat.Beat{
 		Boot: r.d.hbBoot, Seq: r.hb.seq, Router: r.base.Name,
 		Proto: r.base.Machine.Proto, ID: r.base.Machine.ID, State: r.m.State(),
@@ -235,7 +237,7 @@ func (r *router) beatState(now time.Time) {
 // a peer that dies then stops both at once, which is what keeps rule c
 // from delaying a takeover (carp.StaleAfter).
 func (r *router) beatWithAdvert(now time.Time) {
-	if r.hbOn() && r.m.State() == carp.Master && now.Sub(r.hb.last) >= r.hbEvery(now)*9/10 {
+	if r.hbOn() && r.m.State() == carp.Master && now.Sub(r.hb.last) >= r.hbEvery(r.hbFast(now))*9/10 {
 		r.beat(now)
 	}
 }
