@@ -52,6 +52,7 @@ func neighMAC(t *testing.T, c *lab.Node, addr netip.Addr) string {
 // once at the cut and once at the heal, not flip between the two; and
 // not at all when the brokers' path survives the cut.
 func TestLabCutClientView(t *testing.T) {
+	t.Parallel()
 	t.Run("vrrp3", func(t *testing.T) { cutClientView(t, brokerSetup{vrid: 61}, 4*time.Second) })
 	t.Run("carp", func(t *testing.T) { cutClientView(t, brokerSetup{vrid: 62, carp: true}, 8*time.Second) })
 	t.Run("carp-default-garp", func(t *testing.T) {

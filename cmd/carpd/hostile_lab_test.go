@@ -581,6 +581,7 @@ func TestLabHostileCARP(t *testing.T) {
 // a member's address and the same password in clear (v2) or nothing (v3),
 // so no receiver can tell them apart: they are logged, not checked.
 func TestLabHostileVRRP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, proto string }{
 		{"vrrp2", "vrrp2"},
 		{"vrrp3", "vrrp3"},
