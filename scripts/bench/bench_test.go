@@ -32,7 +32,9 @@ const (
 	// loaded), a duration; "0" or unset skips them.
 	envStability = "CARPD_BENCH_STABILITY"
 	// envOnly "subsecond" measures the sub-second pairs alone and merges
-	// them into the existing results.json.
+	// them into the existing results.json; "cost" does the same for the
+	// CPU of the fast-timer pairs (TestTimerCost's, with its
+	// CARPD_COST_WINDOWS and CARPD_COST_WINDOW).
 	envOnly = "CARPD_BENCH_ONLY"
 	// envSystems, with envOnly=subsecond, re-measures only the pairs of
 	// these comma-separated system name prefixes ("carpd") and keeps the
@@ -131,17 +133,41 @@ func TestBench(t *testing.T) {
 			t.Fatal(err)
 		}
 		return
+	case "cost":
+		// The other parts keep the figures of the run that made them.
+		b, err := os.ReadFile(filepath.Join(out, "bench", "results.json"))
+		if err != nil {
+			t.Fatalf("%s=cost adds to an earlier run's results: %v", envOnly, err)
+		}
+		cost := Cost{Command: run.Command, Machine: run.Machine, Started: time.Now().UTC().Format(time.RFC3339)}
+		run = Run{}
+		if err := json.Unmarshal(b, &run); err != nil {
+			t.Fatal(err)
+		}
+		windows, window := costWindows(t)
+		cost.Windows, cost.WindowS = windows, window.Seconds()
+		cost.Rows = measureCost(t, costCases(carpd, "", []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond}, false),
+			"", windows, window)
+		cost.Finished = time.Now().UTC().Format(time.RFC3339)
+		run.Cost = &cost
+		save()
+		if err := WriteReport(out, run); err != nil {
+			t.Fatal(err)
+		}
+		return
 	default:
-		t.Fatalf("%s=%q: want subsecond or nothing", envOnly, only)
+		t.Fatalf("%s=%q: want subsecond, cost or nothing", envOnly, only)
 	}
-	if stability == 0 {
-		// run.sh --no-subsecond: the sub-second part is long and has its
-		// own metadata; keep the figures of the run that made them.
-		if b, err := os.ReadFile(filepath.Join(out, "bench", "results.json")); err == nil {
-			var prev Run
-			if err := json.Unmarshal(b, &prev); err != nil {
-				t.Fatal(err)
-			}
+	// The cost pairs (run.sh --only cost) are measured only on request,
+	// and so is the sub-second part with run.sh --no-subsecond, which is
+	// long: keep the figures of the runs that made them.
+	if b, err := os.ReadFile(filepath.Join(out, "bench", "results.json")); err == nil {
+		var prev Run
+		if err := json.Unmarshal(b, &prev); err != nil {
+			t.Fatal(err)
+		}
+		run.Cost = prev.Cost
+		if stability == 0 {
 			run.Subsecond = prev.Subsecond
 		}
 	}

@@ -35,9 +35,11 @@ const (
 // costCase is one pair measured by TestTimerCost: carpd alone (no broker)
 // or keepalived alone (no notify scripts), one router, master on n1.
 type costCase struct {
-	name  string
-	start func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode
+	system, timer string
+	start         func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode
 }
+
+func (c costCase) name() string { return c.system + " " + c.timer }
 
 // costNode is one running side of a pair.
 type costNode struct {
@@ -46,6 +48,38 @@ type costNode struct {
 	pids func() []int
 	// state returns "MASTER", "BACKUP" or "" when unknown yet.
 	state func() string
+}
+
+// costCases are the pairs at each of timers, the systems of one timer one
+// after the other (the load of a shared machine drifts less between
+// them): carpd and keepalived alone, and, at 100 ms and slower, carpd with
+// the classic setup's broker section (probe and heartbeat). baseline, when
+// set, adds another carpd binary's cases next to bin's; carp adds CARP at
+// advbase 0.
+func costCases(bin, baseline string, timers []time.Duration, carp bool) []costCase {
+	var cases []costCase
+	for _, iv := range timers {
+		tm := iv.String()
+		cases = append(cases, costCase{"carpd VRRPv3", tm, costCarpd(bin, vrrpRouter(iv))})
+		if baseline != "" {
+			cases = append(cases, costCase{"carpd baseline VRRPv3", tm, costCarpd(baseline, vrrpRouter(iv))})
+		}
+		cases = append(cases, costCase{"keepalived VRRPv3", tm, costKeepalived(iv)})
+		if iv >= 100*time.Millisecond {
+			cases = append(cases, costCase{"carpd+probe VRRPv3", tm, costCarpdProbe(bin, iv)})
+			if baseline != "" {
+				cases = append(cases, costCase{"carpd+probe baseline VRRPv3", tm, costCarpdProbe(baseline, iv)})
+			}
+		}
+	}
+	if carp {
+		// advbase 0 advskew 26: CARP's fastest usual setting, 26/256 s.
+		cases = append(cases, costCase{"carpd CARP", "advbase 0 advskew 26", costCarpd(bin, carpRouter)})
+		if baseline != "" {
+			cases = append(cases, costCase{"carpd baseline CARP", "advbase 0 advskew 26", costCarpd(baseline, carpRouter)})
+		}
+	}
+	return cases
 }
 
 // TestTimerCost measures the steady-state CPU and RSS of a settled pair
@@ -60,12 +94,34 @@ type costNode struct {
 // another binary's cases. CPU is utime+stime from
 // /proc/PID/stat (10 ms ticks) and, finer, the sum_exec_runtime of every
 // thread from /proc/PID/task/*/schedstat; each figure is the median over
-// the windows, which damps other work on a shared machine.
+// the windows, which damps other work on a shared machine. run.sh --only
+// cost measures the same pairs at 1 s, 100 ms and 50 ms into
+// docs/BENCHMARKS.md.
 func TestTimerCost(t *testing.T) {
-	windows, err := strconv.Atoi(os.Getenv(envCostWindows))
+	windows, window := costWindows(t)
+	bin := os.Getenv(envCarpd)
+	if bin == "" {
+		bin = buildCarpd(t)
+	}
+	cases := costCases(bin, os.Getenv(envCostBaseline),
+		[]time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond}, true)
+	var rows []string
+	for _, r := range measureCost(t, cases, os.Getenv(envCostOnly), windows, window) {
+		rows = append(rows, fmt.Sprintf("| %s %s | %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.1f |", r.System, r.Timer,
+			r.Node, r.Stat.Median, r.Stat.Min, r.Stat.Max, r.Sched.Median, r.Sched.Min, r.Sched.Max, r.RSSMiB))
+	}
+	t.Logf("%d windows of %v each, medians (min–max):\n| system | node | CPU %% (stat) | CPU %% (schedstat) | RSS MiB |\n|---|---|---|---|---|\n%s",
+		windows, window, strings.Join(rows, "\n"))
+}
+
+// costWindows reads CARPD_COST_WINDOWS and CARPD_COST_WINDOW, skipping the
+// test when the first is unset.
+func costWindows(t *testing.T) (int, time.Duration) {
+	t.Helper()
 	if os.Getenv(envCostWindows) == "" {
 		t.Skipf("opt-in measurement: set %s (windows per case, 1..20)", envCostWindows)
 	}
+	windows, err := strconv.Atoi(os.Getenv(envCostWindows))
 	if err != nil || windows < 1 || windows > 20 {
 		t.Fatalf("%s=%q: want 1..20", envCostWindows, os.Getenv(envCostWindows))
 	}
@@ -75,45 +131,22 @@ func TestTimerCost(t *testing.T) {
 			t.Fatalf("%s=%q: want a duration of 1s..5m", envCostWindow, s)
 		}
 	}
-	bin := os.Getenv(envCarpd)
-	if bin == "" {
-		bin = buildCarpd(t)
-	}
-	baseline := os.Getenv(envCostBaseline)
-	// The systems of one timer one after the other: the load of a shared
-	// machine drifts less between them.
-	var cases []costCase
-	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
-		cases = append(cases, costCase{"carpd VRRPv3 " + iv.String(), costCarpd(bin, vrrpRouter(iv))})
-		if baseline != "" {
-			cases = append(cases, costCase{"carpd baseline VRRPv3 " + iv.String(), costCarpd(baseline, vrrpRouter(iv))})
-		}
-		cases = append(cases, costCase{"keepalived VRRPv3 " + iv.String(), costKeepalived(iv)})
-		if iv >= 100*time.Millisecond {
-			// The classic setup's broker section: probe and heartbeat.
-			cases = append(cases, costCase{"carpd+probe VRRPv3 " + iv.String(), costCarpdProbe(bin, iv)})
-			if baseline != "" {
-				cases = append(cases, costCase{"carpd+probe baseline VRRPv3 " + iv.String(), costCarpdProbe(baseline, iv)})
-			}
-		}
-	}
-	// advbase 0 advskew 26: CARP's fastest usual setting, 26/256 s.
-	cases = append(cases, costCase{"carpd CARP advbase 0 advskew 26", costCarpd(bin, carpRouter)})
-	if baseline != "" {
-		cases = append(cases, costCase{"carpd baseline CARP advbase 0 advskew 26", costCarpd(baseline, carpRouter)})
-	}
-	only := os.Getenv(envCostOnly)
-	var rows []string
+	return windows, window
+}
+
+// measureCost runs the cases whose name contains only (all when empty),
+// each as a subtest, and returns their rows.
+func measureCost(t *testing.T, cases []costCase, only string, windows int, window time.Duration) []CostRow {
+	var rows []CostRow
 	for _, c := range cases {
-		if only != "" && !strings.Contains(c.name, only) {
+		if only != "" && !strings.Contains(c.name(), only) {
 			continue
 		}
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.name(), func(t *testing.T) {
 			rows = append(rows, costPair(t, c, windows, window)...)
 		})
 	}
-	t.Logf("%d windows of %v each, medians (min–max):\n| system | node | CPU %% (stat) | CPU %% (schedstat) | RSS MiB |\n|---|---|---|---|---|\n%s",
-		windows, window, strings.Join(rows, "\n"))
+	return rows
 }
 
 // buildCarpd builds cmd/carpd with the flags of scripts/install.sh.
@@ -205,8 +238,8 @@ func costKeepalived(iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool
 }
 
 // costPair settles one pair of c and measures it over windows, returning
-// the table rows of master and backup.
-func costPair(t *testing.T, c costCase, windows int, window time.Duration) []string {
+// the rows of master and backup.
+func costPair(t *testing.T, c costCase, windows int, window time.Duration) []CostRow {
 	l := lab.New(t, 2, lab.WithoutIPv6())
 	a := c.start(t, l, l.Nodes[0], true)
 	lab.Wait(t, 20*time.Second, "n1 MASTER", func() bool { return a.state() == "MASTER" })
@@ -242,11 +275,10 @@ func costPair(t *testing.T, c costCase, windows int, window time.Duration) []str
 	if sa, sb := a.state(), b.state(); sa != "MASTER" || sb != "BACKUP" {
 		t.Errorf("after the windows n1 is %q and n2 %q: the pair did not stay settled", sa, sb)
 	}
-	var rows []string
+	var rows []CostRow
 	for i := range nodes {
-		st, sc, rs := stats(stat[i]), stats(sched[i]), stats(rss[i])
-		rows = append(rows, fmt.Sprintf("| %s | %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.1f |", c.name,
-			pick(i == 0, "master", "backup"), st.Median, st.Min, st.Max, sc.Median, sc.Min, sc.Max, rs.Median))
+		rows = append(rows, CostRow{System: c.system, Timer: c.timer, Node: pick(i == 0, "master", "backup"),
+			Stat: stats(stat[i]), Sched: stats(sched[i]), RSSMiB: stats(rss[i]).Median})
 	}
 	return rows
 }

@@ -91,7 +91,34 @@ func judgeLoad(run Run) []string {
 	if len(run.Floods) == 0 {
 		out = append(out, "Forged flood with zero spurious transitions: not measured in this run.")
 	}
-	return append(out, judgeSubsecond(run.Subsecond)...)
+	out = append(out, judgeSubsecond(run.Subsecond)...)
+	return append(out, judgeCost(run.Cost)...)
+}
+
+// judgeCost compares carpd's CPU (schedstat medians, the finer figure)
+// and RSS at each fast timer with keepalived's at the same timer and
+// node: the target is at or below.
+func judgeCost(c *Cost) []string {
+	if c == nil {
+		return []string{"CPU at 1 s, 100 ms and 50 ms at or below keepalived's: not measured in this run."}
+	}
+	var out []string
+	for _, r := range c.Rows {
+		if !strings.HasPrefix(r.System, "carpd") {
+			continue
+		}
+		i := slices.IndexFunc(c.Rows, func(k CostRow) bool {
+			return strings.HasPrefix(k.System, "keepalived") && k.Timer == r.Timer && k.Node == r.Node
+		})
+		if i < 0 {
+			continue
+		}
+		k := c.Rows[i]
+		out = append(out, fmt.Sprintf("CPU, %s %s %s: %.3f %% vs keepalived's %.3f %% (schedstat medians): %s; "+
+			"RSS %.1f vs %.1f MiB: %s", r.System, r.Timer, r.Node, r.Sched.Median, k.Sched.Median,
+			verdict(r.Sched.Median <= k.Sched.Median), r.RSSMiB, k.RSSMiB, verdict(r.RSSMiB <= k.RSSMiB)))
+	}
+	return out
 }
 
 // judgeSubsecond judges carpd's sub-second pairs: no spurious
@@ -113,6 +140,22 @@ func judgeSubsecond(s *Subsecond) []string {
 			out = append(out, fmt.Sprintf("Takeover after node death, %s %s: %.0f ms vs bound %.1f + 20 ms: %s",
 				r.System, r.Timer, r.TakeoverMS, r.BoundMS, verdict(r.TakeoverMS >= 0 && r.TakeoverMS <= r.BoundMS+20)))
 		}
+	}
+	// Send jitter: carpd's p99 gap below keepalived's at the same timer
+	// and load.
+	for _, j := range s.Jitter {
+		if !strings.HasPrefix(j.System, "carpd VRRP") {
+			continue
+		}
+		i := slices.IndexFunc(s.Jitter, func(k Jitter) bool {
+			return strings.HasPrefix(k.System, "keepalived") && k.Timer == j.Timer && k.Load == j.Load
+		})
+		if i < 0 {
+			continue
+		}
+		k := s.Jitter[i]
+		out = append(out, fmt.Sprintf("Send jitter, %s %s %s: p99 gap %.1f ms vs keepalived's %.1f ms: %s",
+			j.System, j.Timer, j.Load, j.P99MS, k.P99MS, verdict(j.P99MS <= k.P99MS)))
 	}
 	return out
 }
@@ -145,6 +188,9 @@ func notMeasured(run Run) string {
 	}
 	if run.Subsecond == nil {
 		missing = append(missing, "the sub-second stability and send jitter")
+	}
+	if run.Cost == nil {
+		missing = append(missing, "the CPU at fast timers (run.sh --only cost)")
 	}
 	if len(missing) == 0 {
 		return "Every target was measured."

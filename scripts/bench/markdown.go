@@ -65,6 +65,7 @@ func markdown(run Run, cs []cell) string {
 	steadyTable(&b, run.Steady)
 	loadTables(&b, run)
 	subsecondTables(&b, run.Subsecond)
+	costTable(&b, run.Cost)
 	p("## Targets\n\n")
 	for _, line := range judge(run, cs) {
 		p("- %s\n", line)
@@ -349,6 +350,37 @@ func subsecondTables(b *strings.Builder, s *Subsecond) {
 	for _, j := range s.Jitter {
 		p("| %s | %s | %s | %.1f | %.1f | %d | %.1f | %.1f | %.1f | %.1f |\n", j.System, j.Timer, j.Load,
 			j.IntervalMS, j.WindowS, j.Adverts, j.MinMS, j.P50MS, j.P99MS, j.MaxMS)
+	}
+	p("\n")
+}
+
+// costTable is the CPU of the fast-timer pairs (run.sh --only cost).
+func costTable(b *strings.Builder, c *Cost) {
+	if c == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## CPU at fast timers\n\n")
+	p("Command: `%s`, started %s, finished %s.\n\n", c.Command, c.Started, orDash(c.Finished))
+	if len(c.Machine) > 0 {
+		p("Machine during this part:\n\n")
+		for _, m := range c.Machine {
+			p("- %s\n", m)
+		}
+		p("\n")
+	}
+	p("One settled VRRPv3 pair per row in a fresh two-node lab, master on n1 (priority 150), backup on n2 "+
+		"(100). carpd and keepalived alone: no broker, no notify scripts, one VIP. carpd+probe: the classic "+
+		"setup's broker section as in the trials above (mosquitto bridged, the probe with its peer set, so the "+
+		"heartbeat too); only carpd's own CPU counts, not mosquitto's. Measured over %d windows of %.0f s "+
+		"once the pair has settled; CPU is %% of a core, utime+stime from /proc/PID/stat (10 ms ticks) and, "+
+		"finer, the threads' run time from /proc/PID/task/*/schedstat; median (min–max) of the windows. "+
+		"keepalived counts its parent and its VRRP child. docs/daemon.md (\"Cost of an advertisement\") says "+
+		"where the time goes.\n\n", c.Windows, c.WindowS)
+	p("| system | timer | node | CPU %% (stat) | CPU %% (schedstat) | RSS MiB |\n|---|---|---|---|---|---|\n")
+	for _, r := range c.Rows {
+		p("| %s | %s | %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.1f |\n", r.System, r.Timer, r.Node,
+			r.Stat.Median, r.Stat.Min, r.Stat.Max, r.Sched.Median, r.Sched.Min, r.Sched.Max, r.RSSMiB)
 	}
 	p("\n")
 }

@@ -39,6 +39,34 @@ type Run struct {
 	// Subsecond is the sub-second timers' run, which run.sh --only
 	// subsecond can redo alone: it has its own start and command.
 	Subsecond *Subsecond `json:"subsecond,omitempty"`
+	// Cost is the CPU of settled pairs at fast timers (TestTimerCost),
+	// which run.sh --only cost measures alone.
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is one run of the fast-timer cost pairs: carpd and keepalived
+// alone, and carpd with the classic broker section, at 1 s, 100 ms and
+// 50 ms.
+type Cost struct {
+	Started  string    `json:"started"`
+	Finished string    `json:"finished,omitempty"`
+	Command  string    `json:"command"`
+	Windows  int       `json:"windows"`
+	WindowS  float64   `json:"window_s"`
+	Machine  []string  `json:"machine"`
+	Rows     []CostRow `json:"rows"`
+}
+
+// CostRow is one node of one pair: CPU in % of a core over the windows
+// (utime+stime from /proc/PID/stat, and the threads' schedstat run time),
+// median and range, and the median RSS.
+type CostRow struct {
+	System string  `json:"system"` // "carpd VRRPv3", "keepalived VRRPv3", "carpd+probe VRRPv3"
+	Timer  string  `json:"timer"`
+	Node   string  `json:"node"` // master, backup
+	Stat   Stats   `json:"stat"`
+	Sched  Stats   `json:"sched"`
+	RSSMiB float64 `json:"rss_mib"`
 }
 
 // Subsecond is the stability, takeover and send jitter of pairs at

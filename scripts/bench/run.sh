@@ -20,6 +20,9 @@
 #   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs; the report keeps those of docs/bench/results.json
 #   scripts/bench/run.sh --only subsecond  measure the sub-second pairs alone and merge them into
 #                                   docs/bench/results.json (the other parts keep their figures)
+#   scripts/bench/run.sh --only cost  CPU of settled carpd and keepalived pairs at 1 s, 100 ms and 50 ms
+#                                   (TestTimerCost's pairs; 5 windows of 20 s each, about 15 min),
+#                                   merged into docs/bench/results.json
 #   scripts/bench/run.sh --only subsecond --systems carpd  re-measure only the pairs whose system
 #                                   name starts with one of these comma-separated prefixes; the
 #                                   other pairs keep their rows, the report says which were redone
@@ -40,10 +43,13 @@ while (($#)); do
 	--no-subsecond) stability=0 ;;
 	--systems) systems="$2"; shift ;;
 	--only)
-		[ "${2:-}" = subsecond ] || { echo "--only: only 'subsecond' is known" >&2; exit 2; }
-		only=subsecond; shift ;;
+		case "${2:-}" in
+		subsecond | cost) only="$2" ;;
+		*) echo "--only: 'subsecond' or 'cost'" >&2; exit 2 ;;
+		esac
+		shift ;;
 	*) echo "usage: $0 [--quick] [--trials N] [--no-fast|--fast] [--stability DUR|--no-subsecond]" \
-		"[--only subsecond [--systems PREFIX,...]] [--report-only]" >&2; exit 2 ;;
+		"[--only subsecond [--systems PREFIX,...] | --only cost] [--report-only]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -78,6 +84,7 @@ CARPD_BENCH_OUT="$(cd ../../docs && pwd)" CARPD_BENCH_CARPD="$tmp/carpd" CARPD_B
 	CARPD_BENCH_WINDOW="$window" CARPD_BENCH_FAST="$fast" CARPD_BENCH_QUICK="$quick" \
 	CARPD_BENCH_COMMAND="$cmd" CARPD_BENCH_REPORT_ONLY="$reportonly" \
 	CARPD_BENCH_STABILITY="$stability" CARPD_BENCH_ONLY="$only" CARPD_BENCH_SYSTEMS="$systems" \
+	CARPD_COST_WINDOWS="${CARPD_COST_WINDOWS:-5}" CARPD_COST_WINDOW="${CARPD_COST_WINDOW:-20s}" \
 	go test -count=1 -timeout "$timeout" -run '^TestBench$' -v . 2>&1 | tee "$log" |
 	grep --line-buffered -E '^(=== RUN|--- FAIL|FAIL|ok|PASS)|: takeover |CPU .* over|pps for|spurious|gaps p50|killed, takeover' || true
 echo "full log: $log"

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,40 @@ func TestDropPicked(t *testing.T) {
 	}
 	if !picked(nil, "ucarp") || picked([]string{"carpd", "keep"}, "ucarp") {
 		t.Error("picked: nil must pick every system, and only the prefixes")
+	}
+}
+
+func TestJudgeCostAndJitter(t *testing.T) {
+	row := func(sys, timer, node string, sched, rss float64) CostRow {
+		return CostRow{System: sys, Timer: timer, Node: node, Sched: Stats{N: 3, Median: sched}, RSSMiB: rss}
+	}
+	got := judgeCost(&Cost{Rows: []CostRow{
+		row("carpd VRRPv3", "100ms", "master", 0.2, 11), row("carpd VRRPv3", "100ms", "backup", 0.05, 11),
+		row("keepalived VRRPv3", "100ms", "master", 0.15, 13), row("keepalived VRRPv3", "100ms", "backup", 0.05, 13),
+		row("carpd+probe VRRPv3", "1s", "master", 0.3, 15), // no keepalived at 1s: no line
+	}})
+	want := []string{
+		"CPU, carpd VRRPv3 100ms master: 0.200 % vs keepalived's 0.150 % (schedstat medians): **missed**; RSS 11.0 vs 13.0 MiB: **met**",
+		"CPU, carpd VRRPv3 100ms backup: 0.050 % vs keepalived's 0.050 % (schedstat medians): **met**; RSS 11.0 vs 13.0 MiB: **met**",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("judgeCost:\n got %q\nwant %q", got, want)
+	}
+	if got := judgeCost(nil); len(got) != 1 || !strings.Contains(got[0], "not measured") {
+		t.Errorf("judgeCost(nil) = %q", got)
+	}
+	j := judgeSubsecond(&Subsecond{Jitter: []Jitter{
+		{System: "carpd VRRPv3", Timer: "50ms", Load: "idle", P99MS: 52},
+		{System: "carpd VRRPv3", Timer: "50ms", Load: "loaded", P99MS: 51.8},
+		{System: "keepalived VRRPv3", Timer: "50ms", Load: "idle", P99MS: 50.4},
+		{System: "keepalived VRRPv3", Timer: "50ms", Load: "loaded", P99MS: 54.4},
+		{System: "carpd CARP", Timer: "advbase 0", Load: "idle", P99MS: 102},
+	}})
+	want = []string{
+		"Send jitter, carpd VRRPv3 50ms idle: p99 gap 52.0 ms vs keepalived's 50.4 ms: **missed**",
+		"Send jitter, carpd VRRPv3 50ms loaded: p99 gap 51.8 ms vs keepalived's 54.4 ms: **met**",
+	}
+	if !slices.Equal(j, want) {
+		t.Errorf("jitter judge:\n got %q\nwant %q", j, want)
 	}
 }
