@@ -295,13 +295,7 @@ func subsecondTables(b *strings.Builder, s *Subsecond) {
 		p(" (**quick**: short windows, indicative only)")
 	}
 	p(".\n\n")
-	if len(s.Machine) > 0 {
-		p("Machine during this part:\n\n")
-		for _, m := range s.Machine {
-			p("- %s\n", m)
-		}
-		p("\n")
-	}
+	partMachine(b, s.Machine)
 	for _, r := range s.Reruns {
 		p("The rows of %s were measured again by `%s` (windows %.0f s), started %s, finished %s, on:\n\n",
 			strings.Join(r.Systems, ", "), r.Command, r.WindowS, r.Started, orDash(r.Finished))
@@ -354,6 +348,19 @@ func subsecondTables(b *strings.Builder, s *Subsecond) {
 	p("\n")
 }
 
+// partMachine lists the machine of a part that ran apart from the main
+// run (sub-second pairs, cost pairs), when it was recorded.
+func partMachine(b *strings.Builder, machine []string) {
+	if len(machine) == 0 {
+		return
+	}
+	b.WriteString("Machine during this part:\n\n")
+	for _, m := range machine {
+		fmt.Fprintf(b, "- %s\n", m)
+	}
+	b.WriteString("\n")
+}
+
 // costTable is the CPU of the fast-timer pairs (run.sh --only cost).
 func costTable(b *strings.Builder, c *Cost) {
 	if c == nil {
@@ -362,13 +369,7 @@ func costTable(b *strings.Builder, c *Cost) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## CPU at fast timers\n\n")
 	p("Command: `%s`, started %s, finished %s.\n\n", c.Command, c.Started, orDash(c.Finished))
-	if len(c.Machine) > 0 {
-		p("Machine during this part:\n\n")
-		for _, m := range c.Machine {
-			p("- %s\n", m)
-		}
-		p("\n")
-	}
+	partMachine(b, c.Machine)
 	p("One settled VRRPv3 pair per row in a fresh two-node lab, master on n1 (priority 150), backup on n2 "+
 		"(100). carpd and keepalived alone: no broker, no notify scripts, one VIP. carpd+probe: the classic "+
 		"setup's broker section as in the trials above (mosquitto bridged, the probe with its peer set, so the "+
