@@ -73,7 +73,7 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=/tmp/carpd-faults-$$.log
-[ "$reportonly" = 1 ] || (cd ../.. && go build -o "$tmp/carpd" ./cmd/carpd)
+[ "$reportonly" = 1 ] || (cd ../.. && CGO_ENABLED=0 go build -trimpath -o "$tmp/carpd" ./cmd/carpd)
 CARPD_FAULTS_OUT="$(cd ../../docs && pwd)" CARPD_FAULTS_CARPD="$tmp/carpd" CARPD_FAULTS_TRIALS="$trials" \
 	CARPD_FAULTS_DURATION="$duration" CARPD_FAULTS_QUICK="$quick" CARPD_FAULTS_ONLY="$only" \
 	CARPD_FAULTS_FAULTS="$faults" CARPD_FAULTS_COMMAND="$cmd" CARPD_FAULTS_REPORT_ONLY="$reportonly" \

@@ -79,7 +79,8 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=/tmp/carpd-bench-$$.log
-(cd ../.. && go build -o "$tmp/carpd" ./cmd/carpd)
+# Built as scripts/install.sh builds it, so the figures are those of the installed daemon.
+(cd ../.. && CGO_ENABLED=0 go build -trimpath -o "$tmp/carpd" ./cmd/carpd)
 CARPD_BENCH_OUT="$(cd ../../docs && pwd)" CARPD_BENCH_CARPD="$tmp/carpd" CARPD_BENCH_TRIALS="$trials" \
 	CARPD_BENCH_WINDOW="$window" CARPD_BENCH_FAST="$fast" CARPD_BENCH_QUICK="$quick" \
 	CARPD_BENCH_COMMAND="$cmd" CARPD_BENCH_REPORT_ONLY="$reportonly" \
