@@ -321,3 +321,35 @@ func TestConnAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestConnCloseWriter checks the writer's own descriptor: packets leave
+// through it, Close closes it with the socket, and a write after Close
+// fails as on a closed socket instead of reaching whatever file took the
+// descriptor's number.
+func TestConnCloseWriter(t *testing.T) {
+	l := lab.New(t, 2)
+	a := listen(t, l.Nodes[0], "eth0", IPv4, Options{})
+	b := listen(t, l.Nodes[1], "eth0", IPv4, Options{})
+	sc := a.p4.(sys4).sysConn
+	wfd := sc.wfd
+	if wfd < 0 {
+		t.Fatal("no writer descriptor")
+	}
+	if err := a.WriteTo([]byte{0x31, 7, 100, 1, 0, 100, 0, 0}, a.Group()); err != nil {
+		t.Fatal(err)
+	}
+	read(t, b)
+	if _, err := unix.FcntlInt(uintptr(wfd), unix.F_GETFD, 0); err != nil {
+		t.Fatalf("writer descriptor %d before Close: %v", wfd, err)
+	}
+	a.Close()
+	if sc.wfd != -1 {
+		t.Errorf("writer descriptor %d after Close, want -1", sc.wfd)
+	}
+	if _, err := unix.FcntlInt(uintptr(wfd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("writer descriptor %d after Close: %v, want EBADF", wfd, err)
+	}
+	if err := a.WriteTo([]byte{0x31, 7, 100, 1, 0, 100, 0, 0}, a.Group()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WriteTo after Close: %v, want net.ErrClosed", err)
+	}
+}

@@ -56,7 +56,12 @@ type sysConn struct {
 	fromIP [net.IPv6len]byte
 
 	// Writer state, under wmu.
-	wmu   sync.Mutex
+	wmu sync.Mutex
+	// wfd is a duplicate of the socket's descriptor that only write
+	// uses and only Close closes, both under wmu, so it cannot be closed
+	// and reused by another file under a send; -1 once closed, or when
+	// dup failed (every send then goes through the poller).
+	wfd   int
 	wmsg  unix.Msghdr
 	wiov  unix.Iovec
 	woob  [128]byte
@@ -72,8 +77,15 @@ func newSysConn(pc *net.IPConn, v6 bool) (*sysConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sysConn{pc: pc, rc: rc, v6: v6}
+	s := &sysConn{pc: pc, rc: rc, v6: v6, wfd: -1}
 	s.rfn, s.wfn = s.recv, s.send
+	if cerr := rc.Control(func(fd uintptr) {
+		if d, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			s.wfd = d
+		}
+	}); cerr != nil {
+		return nil, cerr
+	}
 	s.rmsg.Name = &s.rname[0]
 	s.rmsg.Control = &s.roob[0]
 	s.wmsg.Name = &s.wname[0]
@@ -104,20 +116,24 @@ func (s *sysConn) recv(fd uintptr) bool {
 }
 
 // send is one sendmsg on fd, for RawConn.Write.
-func (s *sysConn) send(fd uintptr) bool {
+func (s *sysConn) send(fd uintptr) bool { return !s.send2(fd, 0) }
+
+// send2 is one sendmsg on fd with flags: it returns true when the
+// socket's buffer is full (EAGAIN), else false with wn and werr set.
+func (s *sysConn) send2(fd uintptr, flags int) (again bool) {
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.wmsg)), 0)
+		n, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.wmsg)), uintptr(flags))
 		switch errno {
 		case 0:
 			s.wn, s.werr = int(n), nil
-			return true
+			return false
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false
+			return true
 		}
 		s.wn, s.werr = 0, errno
-		return true
+		return false
 	}
 }
 
@@ -252,6 +268,22 @@ func (s *sysConn) readFrom6(b []byte) (int, *ipv6.ControlMessage, net.Addr, erro
 	return n, cm, s.source(), nil
 }
 
+// sendDirect is one sendmsg of wmsg on wfd, under wmu, without the
+// poller; it returns false when the socket's buffer is full (or there is
+// no wfd) and the caller must wait for the poller. Why not always
+// RawConn.Write: its descriptor lock and readiness reset (internal/poll
+// FD.RawWrite, prepareWrite) were a measurable part of a MASTER's wakeup
+// at a 100 ms interval (docs/daemon.md, "Cost of an advertisement"),
+// and a raw socket's buffer is never full at one advert per interval.
+func (s *sysConn) sendDirect() bool {
+	if s.wfd < 0 {
+		return false
+	}
+	// MSG_DONTWAIT: the descriptor is non-blocking already (shared file
+	// status flags), but a send here must never block whatever changes.
+	return !s.send2(uintptr(s.wfd), unix.MSG_DONTWAIT)
+}
+
 // write sends b with the control messages already in woob[:oobn].
 func (s *sysConn) write(b []byte, oobn int) (int, error) {
 	s.wiov.Base = nil
@@ -264,7 +296,10 @@ func (s *sysConn) write(b []byte, oobn int) (int, error) {
 		s.wmsg.Control = &s.woob[0]
 	}
 	s.wmsg.SetControllen(oobn)
-	err := s.rc.Write(s.wfn)
+	var err error
+	if !s.sendDirect() {
+		err = s.rc.Write(s.wfn)
+	}
 	s.wiov.Base = nil // b belongs to the caller
 	if err == nil {
 		err = s.werr
@@ -360,8 +395,19 @@ func (s *sysConn) writeTo6(b []byte, cm *ipv6.ControlMessage, dst net.Addr) (int
 	return s.write(b, oobn)
 }
 
-// Close closes the socket, unblocking a pending read.
-func (s *sysConn) Close() error { return s.pc.Close() }
+// Close closes the socket, unblocking a pending read or write, then the
+// writer's descriptor: after the socket, so that a write waiting for the
+// poller under wmu ends first.
+func (s *sysConn) Close() error {
+	err := s.pc.Close()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wfd >= 0 {
+		unix.Close(s.wfd)
+		s.wfd = -1
+	}
+	return err
+}
 
 // sys4 and sys6 are a sysConn as conn4 and conn6.
 type (
