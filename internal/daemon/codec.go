@@ -40,6 +40,16 @@ type encoder struct {
 	pseudo   bool // VRRPv3 over IPv4 with the pseudo-header
 	buf      []byte
 	vr       carp.VRRP
+
+	// The VRRP advertisement in buf, when valid: a MASTER sends the
+	// same bytes every interval until its priority, interval or source
+	// changes, so they are reused rather than laid out and checksummed
+	// again (docs/daemon.md, "Cost of an advertisement"). CARP's
+	// counter and HMAC change with every advert.
+	last      carp.Advert
+	lastSrc   netip.Addr
+	lastDst   netip.Addr
+	lastValid bool
 }
 
 // newEncoder prepares the encoder of r; rp nil means a state of its own.
@@ -66,7 +76,8 @@ func newEncoder(r *config.Router, rp *replay) (*encoder, error) {
 }
 
 // encode returns the advertisement ad from src to dst, valid until the
-// next call.
+// next call; the caller must not modify it, as the next call may return
+// the same bytes.
 func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 	if e.proto == carp.ProtoCARP {
 		c := carp.NextCounter(e.rp.sent.Load(), e.rp.node, e.now())
@@ -81,6 +92,10 @@ func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 		e.buf = b
 		return b, nil
 	}
+	if e.lastValid && ad == e.last && src == e.lastSrc && dst == e.lastDst {
+		return e.buf, nil
+	}
+	e.lastValid = false
 	v := &e.vr
 	*v = carp.VRRP{Version: 2, Type: 1, VRID: ad.ID, Priority: ad.Priority, Addrs: e.addrs, Src: src, Dst: dst,
 		PseudoHeader: e.pseudo}
@@ -100,6 +115,7 @@ func (e *encoder) encode(ad carp.Advert, src, dst netip.Addr) ([]byte, error) {
 		return nil, err
 	}
 	e.buf = b
+	e.last, e.lastSrc, e.lastDst, e.lastValid = ad, src, dst, true
 	return b, nil
 }
 

@@ -146,3 +146,56 @@ func TestDecodeSource(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeReuse checks the VRRP encoder's reuse of its last
+// advertisement: whatever sequence of adverts, sources and destinations it
+// is given, each result is byte for byte what a fresh encoder makes of the
+// same arguments, so a change of priority, interval, address or version is
+// never sent with stale bytes.
+func TestEncodeReuse(t *testing.T) {
+	v3 := vrrpRouter("v7", 7, 100, "198.18.0.102/32")
+	v2 := vrrpRouter("v6", 6, 100, "198.18.0.101/32")
+	v2.Machine.Proto, v2.Machine.Interval, v2.Password = carp.ProtoVRRP2, time.Second, []byte("pw")
+	// With the pseudo-header the checksum covers both addresses.
+	v3p := vrrpRouter("v8", 8, 100, "198.18.0.103/32")
+	v3p.V3PseudoHeader = true
+	for _, r := range []config.Router{v3, v3p, v2} {
+		ad := carp.Advert{Proto: r.Machine.Proto, ID: r.Machine.ID, Priority: 150, Interval: r.Machine.Interval}
+		lower, slower := ad, ad
+		lower.Priority = 149
+		slower.Interval *= 2
+		steps := []struct {
+			ad       carp.Advert
+			src, dst netip.Addr
+		}{
+			{ad, ownAddr, group4}, {ad, ownAddr, group4}, // reused
+			{lower, ownAddr, group4}, {lower, ownAddr, group4},
+			{ad, ownAddr, group4},
+			{slower, ownAddr, group4},
+			{ad, peerAddr, group4},                               // another source (an address change)
+			{ad, peerAddr, strangerAddr}, {ad, peerAddr, group4}, // unicast peers in turn
+		}
+		enc, err := newEncoder(&r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range steps {
+			got, err := enc.encode(s.ad, s.src, s.dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := newEncoder(&r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := fresh.encode(s.ad, s.src, s.dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s step %d (priority %d, interval %v, %v to %v): % x, a fresh encoder gives % x", r.Name, i,
+					s.ad.Priority, s.ad.Interval, s.src, s.dst, got, want)
+			}
+		}
+	}
+}
