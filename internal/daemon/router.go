@@ -399,10 +399,7 @@ func (r *router) prio() int {
 
 // demotion sums the demotion inputs.
 func (r *router) demotion() int {
-	sum := r.manual
-	for _, w := range r.track {
-		sum += w
-	}
+	sum := r.manual + r.trackSum()
 	if r.claimFail {
 		sum += claimFailWeight
 	}
@@ -529,6 +526,12 @@ func (r *router) clearTracker(now time.Time, name string) {
 
 // faultList returns the fault reasons, sorted.
 func (r *router) faultList() []string {
+	if len(r.faults) == 0 {
+		// The usual case, after every advert (publish): no map
+		// iteration and no sort (docs/daemon.md, "Cost of an
+		// advertisement").
+		return nil
+	}
 	var out []string
 	for k := range r.faults {
 		out = append(out, string(k))

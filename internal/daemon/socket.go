@@ -26,7 +26,11 @@ type rxEntry struct {
 
 // rxTable maps a vhid/vrid to the routers using it on one socket: at most
 // one CARP or VRRPv2 router (they share version 2) and one VRRPv3 router.
-type rxTable map[uint8][]*rxEntry
+// An array rather than a map: the reader indexes it for every packet, and
+// a map's hash and probe were a measurable part of a BACKUP's wakeup
+// (docs/daemon.md, "Cost of an advertisement"); it is copied only when a
+// router comes or goes.
+type rxTable [256][]*rxEntry
 
 // socket is a protocol 112 socket shared by the routers of one interface
 // and family (one socket per router would copy every advert to
@@ -59,11 +63,7 @@ func newSocket(key sockKey, conn PacketConn, log *slog.Logger) *socket {
 func (s *socket) set(e *rxEntry, del bool) {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
-	old := *s.table.Load()
-	t := make(rxTable, len(old)+1)
-	for id, es := range old {
-		t[id] = es
-	}
+	t := *s.table.Load()
 	var kept []*rxEntry
 	for _, x := range t[e.id] {
 		if x.name != e.name {
@@ -73,11 +73,7 @@ func (s *socket) set(e *rxEntry, del bool) {
 	if !del {
 		kept = append(kept, e)
 	}
-	if len(kept) == 0 {
-		delete(t, e.id)
-	} else {
-		t[e.id] = kept
-	}
+	t[e.id] = kept
 	s.table.Store(&t)
 }
 

@@ -122,16 +122,27 @@ func writeStatus(dir string, st status.Report) error {
 
 // publish refreshes the status snapshot from the machine.
 func (r *router) publish() {
-	track := 0
-	for _, w := range r.track {
-		track += w
-	}
+	track := r.trackSum()
 	faults := r.faultList()
 	r.smu.Lock()
 	defer r.smu.Unlock()
 	r.snap.state, r.snap.master, r.snap.adv = r.m.State(), r.m.Master(), r.m.Advertised()
 	r.snap.manual, r.snap.track, r.snap.claim, r.snap.faults = r.manual, track, r.claimFail, faults
 	r.peerSnap()
+}
+
+// trackSum is the sum of the tracked weights now applied. An empty map
+// is not ranged over: publish runs after every advert, and starting a map
+// iteration was a measurable part of an idle router's wakeup.
+func (r *router) trackSum() int {
+	if len(r.track) == 0 {
+		return 0
+	}
+	sum := 0
+	for _, w := range r.track {
+		sum += w
+	}
+	return sum
 }
 
 // setSpecSnap records what other goroutines read of the spec: the VIPs
