@@ -30,6 +30,10 @@ const (
 	// baseline" next to carpd at each timer, so that a change is
 	// compared with what it changes under the same load.
 	envCostBaseline = "CARPD_COST_BASELINE"
+	// envCostFloor, when set, adds at each timer a pair whose master is
+	// the floor program (./floor: the runtime's poller, a timerfd and a
+	// sendto, nothing else) and whose backup is carpd.
+	envCostFloor = "CARPD_COST_FLOOR"
 )
 
 // costCase is one pair measured by TestTimerCost: carpd alone (no broker)
@@ -56,13 +60,16 @@ type costNode struct {
 // the classic setup's broker section (probe and heartbeat). baseline, when
 // set, adds another carpd binary's cases next to bin's; carp adds CARP at
 // advbase 0.
-func costCases(bin, baseline string, timers []time.Duration, carp bool) []costCase {
+func costCases(bin, baseline, floor string, timers []time.Duration, carp bool) []costCase {
 	var cases []costCase
 	for _, iv := range timers {
 		tm := iv.String()
 		cases = append(cases, costCase{"carpd VRRPv3", tm, costCarpd(bin, vrrpRouter(iv))})
 		if baseline != "" {
 			cases = append(cases, costCase{"carpd baseline VRRPv3", tm, costCarpd(baseline, vrrpRouter(iv))})
+		}
+		if floor != "" {
+			cases = append(cases, costCase{"floor VRRPv3", tm, costFloor(bin, floor, iv)})
 		}
 		cases = append(cases, costCase{"keepalived VRRPv3", tm, costKeepalived(iv)})
 		if iv >= 100*time.Millisecond {
@@ -91,7 +98,7 @@ func costCases(bin, baseline string, timers []time.Duration, carp bool) []costCa
 //
 // builds carpd as scripts/install.sh does (CGO_ENABLED=0, -trimpath),
 // unless CARPD_BENCH_CARPD names a binary; CARPD_COST_BASELINE adds
-// another binary's cases. CPU is utime+stime from
+// another binary's cases, CARPD_COST_FLOOR=1 the floor program's. CPU is utime+stime from
 // /proc/PID/stat (10 ms ticks) and, finer, the sum_exec_runtime of every
 // thread from /proc/PID/task/*/schedstat; each figure is the median over
 // the windows, which damps other work on a shared machine. run.sh --only
@@ -103,7 +110,11 @@ func TestTimerCost(t *testing.T) {
 	if bin == "" {
 		bin = buildCarpd(t)
 	}
-	cases := costCases(bin, os.Getenv(envCostBaseline),
+	floor := ""
+	if os.Getenv(envCostFloor) != "" {
+		floor = buildFloor(t)
+	}
+	cases := costCases(bin, os.Getenv(envCostBaseline), floor,
 		[]time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond}, true)
 	var rows []string
 	for _, r := range measureCost(t, cases, os.Getenv(envCostOnly), windows, window) {
@@ -160,6 +171,32 @@ func buildCarpd(t *testing.T) string {
 		t.Fatalf("building carpd: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// buildFloor builds the floor program (./floor).
+func buildFloor(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "floor")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./floor")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building floor: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// costFloor is a pair whose master is the floor program at interval iv,
+// priority 150, and whose backup is carpd (bin): the floor holds no
+// state, so it reports MASTER from the start.
+func costFloor(bin, floor string, iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
+	backup := costCarpd(bin, vrrpRouter(iv))
+	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode {
+		if !master {
+			return backup(t, l, n, false)
+		}
+		p := n.Start(t, floor, n.Iface, n.IP4.Addr().String(), strconv.Itoa(benchID), "150", iv.String(), benchVIP)
+		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string { return "MASTER" }}
+	}
 }
 
 // vrrpRouter is the YAML of a VRRPv3 router at interval iv.
