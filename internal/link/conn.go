@@ -137,7 +137,11 @@ func Listen(ifname string, family Family, opt Options) (*Conn, error) {
 		}
 	}
 	if err != nil {
-		pc.Close()
+		if sc != nil {
+			sc.Close() // the socket and the writer's descriptor
+		} else {
+			pc.Close()
+		}
 		return nil, fmt.Errorf("setting up %s socket on %s: %w", family, ifname, err)
 	}
 	return c, nil
