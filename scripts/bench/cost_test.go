@@ -161,26 +161,21 @@ func measureCost(t *testing.T, cases []costCase, only string, windows int, windo
 }
 
 // buildCarpd builds cmd/carpd with the flags of scripts/install.sh.
-func buildCarpd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "carpd")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/carpd")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building carpd: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildCarpd(t *testing.T) string { return goBuild(t, "../..", "./cmd/carpd", "carpd") }
 
-// buildFloor builds the floor program (./floor).
-func buildFloor(t *testing.T) string {
+// buildFloor builds the floor program (./floor), as carpd is built.
+func buildFloor(t *testing.T) string { return goBuild(t, ".", "./floor", "floor") }
+
+// goBuild builds pkg, from dir, into a temporary binary named name with
+// the flags of scripts/install.sh (CGO_ENABLED=0, -trimpath).
+func goBuild(t *testing.T, dir, pkg, name string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "floor")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./floor")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building floor: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", name, err, out)
 	}
 	return bin
 }
