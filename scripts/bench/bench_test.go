@@ -146,7 +146,7 @@ func TestBench(t *testing.T) {
 		}
 		windows, window := costWindows(t)
 		cost.Windows, cost.WindowS = windows, window.Seconds()
-		cost.Rows = measureCost(t, costCases(carpd, "", "", []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond}, false),
+		cost.Rows = measureCost(t, costCases(carpd, "", buildFloors(t), []time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond}, false),
 			"", windows, window)
 		cost.Finished = time.Now().UTC().Format(time.RFC3339)
 		run.Cost = &cost

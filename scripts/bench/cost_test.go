@@ -32,7 +32,9 @@ const (
 	envCostBaseline = "CARPD_COST_BASELINE"
 	// envCostFloor, when set, adds at each timer a pair whose master is
 	// the floor program (./floor: the runtime's poller, a timerfd and a
-	// sendto, nothing else) and whose backup is carpd.
+	// sendto, nothing else) and whose backup is carpd, and one whose
+	// master is the C floor (./cfloor: the same on a plain thread, no
+	// runtime), when a C compiler is found.
 	envCostFloor = "CARPD_COST_FLOOR"
 )
 
@@ -60,7 +62,7 @@ type costNode struct {
 // the classic setup's broker section (probe and heartbeat). baseline, when
 // set, adds another carpd binary's cases next to bin's; carp adds CARP at
 // advbase 0.
-func costCases(bin, baseline, floor string, timers []time.Duration, carp bool) []costCase {
+func costCases(bin, baseline string, floors floors, timers []time.Duration, carp bool) []costCase {
 	var cases []costCase
 	for _, iv := range timers {
 		tm := iv.String()
@@ -68,8 +70,12 @@ func costCases(bin, baseline, floor string, timers []time.Duration, carp bool) [
 		if baseline != "" {
 			cases = append(cases, costCase{"carpd baseline VRRPv3", tm, costCarpd(baseline, vrrpRouter(iv))})
 		}
-		if floor != "" {
-			cases = append(cases, costCase{"floor VRRPv3", tm, costFloor(bin, floor, iv)})
+		if floors.goBin != "" {
+			cases = append(cases, costCase{"floor VRRPv3", tm, costFloor(bin, floors.goBin, iv.String(), iv)})
+		}
+		if floors.cBin != "" {
+			ms := strconv.FormatInt(iv.Milliseconds(), 10)
+			cases = append(cases, costCase{"C floor VRRPv3", tm, costFloor(bin, floors.cBin, ms, iv)})
 		}
 		cases = append(cases, costCase{"keepalived VRRPv3", tm, costKeepalived(iv)})
 		if iv >= 100*time.Millisecond {
@@ -98,7 +104,7 @@ func costCases(bin, baseline, floor string, timers []time.Duration, carp bool) [
 //
 // builds carpd as scripts/install.sh does (CGO_ENABLED=0, -trimpath),
 // unless CARPD_BENCH_CARPD names a binary; CARPD_COST_BASELINE adds
-// another binary's cases, CARPD_COST_FLOOR=1 the floor program's. CPU is utime+stime from
+// another binary's cases, CARPD_COST_FLOOR=1 the floor programs'. CPU is utime+stime from
 // /proc/PID/stat (10 ms ticks) and, finer, the sum_exec_runtime of every
 // thread from /proc/PID/task/*/schedstat; each figure is the median over
 // the windows, which damps other work on a shared machine. run.sh --only
@@ -110,11 +116,11 @@ func TestTimerCost(t *testing.T) {
 	if bin == "" {
 		bin = buildCarpd(t)
 	}
-	floor := ""
+	var fl floors
 	if os.Getenv(envCostFloor) != "" {
-		floor = buildFloor(t)
+		fl = buildFloors(t)
 	}
-	cases := costCases(bin, os.Getenv(envCostBaseline), floor,
+	cases := costCases(bin, os.Getenv(envCostBaseline), fl,
 		[]time.Duration{time.Second, 100 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond}, true)
 	var rows []string
 	for _, r := range measureCost(t, cases, os.Getenv(envCostOnly), windows, window) {
@@ -163,8 +169,25 @@ func measureCost(t *testing.T, cases []costCase, only string, windows int, windo
 // buildCarpd builds cmd/carpd with the flags of scripts/install.sh.
 func buildCarpd(t *testing.T) string { return goBuild(t, "../..", "./cmd/carpd", "carpd") }
 
-// buildFloor builds the floor program (./floor), as carpd is built.
-func buildFloor(t *testing.T) string { return goBuild(t, ".", "./floor", "floor") }
+// floors are the binaries of the floor programs; "" = not measured.
+type floors struct{ goBin, cBin string }
+
+// buildFloors builds the floor program (./floor), as carpd is built, and
+// the C floor (./cfloor) with cc, which a machine may lack: then the C
+// floor is left out, and said so.
+func buildFloors(t *testing.T) floors {
+	fl := floors{goBin: goBuild(t, ".", "./floor", "floor")}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Logf("no C compiler (%v): the C floor is not measured", err)
+		return fl
+	}
+	fl.cBin = filepath.Join(t.TempDir(), "cfloor")
+	if out, err := exec.Command(cc, "-O2", "-Wall", "-o", fl.cBin, "cfloor/cfloor.c").CombinedOutput(); err != nil {
+		t.Fatalf("building the C floor: %v\n%s", err, out)
+	}
+	return fl
+}
 
 // goBuild builds pkg, from dir, into a temporary binary named name with
 // the flags of scripts/install.sh (CGO_ENABLED=0, -trimpath).
@@ -180,16 +203,17 @@ func goBuild(t *testing.T, dir, pkg, name string) string {
 	return bin
 }
 
-// costFloor is a pair whose master is the floor program at interval iv,
-// priority 150, and whose backup is carpd (bin): the floor holds no
-// state, so it reports MASTER from the start.
-func costFloor(bin, floor string, iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
+// costFloor is a pair whose master is a floor program (floor) at
+// interval iv, written for its command line as ivArg, priority 150, and
+// whose backup is carpd (bin): a floor holds no state, so it reports
+// MASTER from the start.
+func costFloor(bin, floor, ivArg string, iv time.Duration) func(*testing.T, *lab.Lab, *lab.Node, bool) costNode {
 	backup := costCarpd(bin, vrrpRouter(iv))
 	return func(t *testing.T, l *lab.Lab, n *lab.Node, master bool) costNode {
 		if !master {
 			return backup(t, l, n, false)
 		}
-		p := n.Start(t, floor, n.Iface, n.IP4.Addr().String(), strconv.Itoa(benchID), "150", iv.String(), benchVIP)
+		p := n.Start(t, floor, n.Iface, n.IP4.Addr().String(), strconv.Itoa(benchID), "150", ivArg, benchVIP)
 		return costNode{pids: func() []int { return []int{p.PID} }, state: func() string { return "MASTER" }}
 	}
 }

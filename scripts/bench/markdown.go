@@ -376,7 +376,10 @@ func costTable(b *strings.Builder, c *Cost) {
 		"heartbeat too); only carpd's own CPU counts, not mosquitto's. Measured over %d windows of %.0f s "+
 		"once the pair has settled; CPU is %% of a core, utime+stime from /proc/PID/stat (10 ms ticks) and, "+
 		"finer, the threads' run time from /proc/PID/task/*/schedstat; median (min–max) of the windows. "+
-		"keepalived counts its parent and its VRRP child. docs/daemon.md (\"Cost of an advertisement\") says "+
+		"keepalived counts its parent and its VRRP child. floor and C floor: the master is the least a "+
+		"daemon can do per advert (a periodic timerfd and one sendto of a fixed advert), in Go on the "+
+		"runtime's poller (scripts/bench/floor) and in C on a plain thread (scripts/bench/cfloor), with a carpd "+
+		"backup; they are yardsticks, not systems. docs/daemon.md (\"Cost of an advertisement\") says "+
 		"where the time goes.\n\n", c.Windows, c.WindowS)
 	p("| system | timer | node | CPU %% (stat) | CPU %% (schedstat) | RSS MiB |\n|---|---|---|---|---|---|\n")
 	for _, r := range c.Rows {

@@ -5,19 +5,21 @@
 #
 #   scripts/bench/pstat.sh SYSTEM INTERVAL_S SECONDS [record | record-backup]
 #
-# SYSTEM is carpd (a carpd pair), keepalived (a keepalived --vrrp pair) or
-# floor (the floor program as MASTER, carpd as BACKUP). The MASTER has
+# SYSTEM is carpd (a carpd pair), keepalived (a keepalived --vrrp pair),
+# floor (the floor program as MASTER, carpd as BACKUP) or cfloor (the same
+# with the C floor, cfloor/cfloor.c, built with cc). The MASTER has
 # priority 150 on n1, the BACKUP 100 on n2; both are measured over SECONDS
 # from 15 s after start. record writes perf.data of the MASTER (or the
 # BACKUP) to $OUT (default ./SYSTEM-INTERVAL.data) instead, sampled at 20 kHz
 # with call graphs. CARPD and FLOOR name the binaries (default: build them
-# into the lab's directory as scripts/install.sh builds carpd).
+# into the lab's directory as scripts/install.sh builds carpd); CFLOOR the C
+# floor's.
 set -euo pipefail
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 here=$(cd "$(dirname "$0")" && pwd)
-(($# >= 3)) || { echo "usage: $0 carpd|keepalived|floor INTERVAL_S SECONDS [record|record-backup]" >&2; exit 2; }
+(($# >= 3)) || { echo "usage: $0 carpd|keepalived|floor|cfloor INTERVAL_S SECONDS [record|record-backup]" >&2; exit 2; }
 sys=$1 iv=$2 secs=$3 rec=${4:-}
-case "$sys" in carpd | keepalived | floor) ;; *) echo "SYSTEM: carpd, keepalived or floor" >&2; exit 2 ;; esac
+case "$sys" in carpd | keepalived | floor | cfloor) ;; *) echo "SYSTEM: carpd, keepalived, floor or cfloor" >&2; exit 2 ;; esac
 case "$rec" in "" | record | record-backup) ;; *) echo "mode: record or record-backup" >&2; exit 2 ;; esac
 [[ $secs =~ ^[0-9]+$ ]] && ((secs >= 1 && secs <= 600)) || { echo "SECONDS: 1..600" >&2; exit 2; }
 command -v perf >/dev/null || { echo "perf not found" >&2; exit 1; }
@@ -32,6 +34,10 @@ fi
 if [[ -z ${FLOOR:-} && $sys == floor ]]; then
 	FLOOR=$LAB_DIR/floor
 	(cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$FLOOR" ./floor)
+fi
+if [[ -z ${CFLOOR:-} && $sys == cfloor ]]; then
+	CFLOOR=$LAB_DIR/cfloor
+	cc -O2 -Wall -o "$CFLOOR" "$here/cfloor/cfloor.c"
 fi
 lab_switch
 lab_node 1
@@ -70,6 +76,10 @@ carpd)
 floor)
 	lab_bg 1 "$LAB_DIR/n1.log" "$FLOOR" eth0 198.18.0.1 51 150 "${iv}s" 198.18.0.10; M=$LAB_LAST_PID
 	carpd_node 2 100; B=$LAB_LAST_PID ;;
+cfloor)
+	lab_bg 1 "$LAB_DIR/n1.log" "$CFLOOR" eth0 198.18.0.1 51 150 "$(awk -v s="$iv" 'BEGIN { printf "%d", s * 1000 }')" 198.18.0.10
+	M=$LAB_LAST_PID
+	carpd_node 2 100; B=$LAB_LAST_PID ;;
 keepalived)
 	keepalived_node 1 150
 	keepalived_node 2 100 ;;
@@ -79,7 +89,7 @@ if [[ $sys == keepalived ]]; then
 	# keepalived's VRRP child does the work; its parent only supervises.
 	M=$(cat "$LAB_DIR/v1.pid") B=$(cat "$LAB_DIR/v2.pid")
 fi
-[[ $sys == floor ]] || lab_wait 100 0.2 "n1 MASTER" lab_has_addr 1 198.18.0.10
+[[ $sys == *floor ]] || lab_wait 100 0.2 "n1 MASTER" lab_has_addr 1 198.18.0.10
 if [[ -n $rec ]]; then
 	pid=$M
 	[[ $rec == record-backup ]] && pid=$B

@@ -20,7 +20,7 @@
 #   scripts/bench/run.sh --no-subsecond  skip the sub-second pairs; the report keeps those of docs/bench/results.json
 #   scripts/bench/run.sh --only subsecond  measure the sub-second pairs alone and merge them into
 #                                   docs/bench/results.json (the other parts keep their figures)
-#   scripts/bench/run.sh --only cost  CPU of settled carpd and keepalived pairs at 1 s, 100 ms and 50 ms
+#   scripts/bench/run.sh --only cost  CPU of settled carpd and keepalived pairs (and the floors) at 1 s, 100 ms and 50 ms
 #                                   (TestTimerCost's pairs; 5 windows of 20 s each, about 15 min),
 #                                   merged into docs/bench/results.json
 #   scripts/bench/run.sh --only subsecond --systems carpd  re-measure only the pairs whose system
