@@ -36,17 +36,16 @@ git -C "$src" apply "$here/probe/daemon.patch" 2>"$LAB_DIR/apply.err" || {
 	cat "$LAB_DIR/apply.err" >&2
 	exit 1
 }
-(cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$LAB_DIR/carpd" ./cmd/carpd)
+CARPD=$LAB_DIR/carpd
+(cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$CARPD" ./cmd/carpd)
 
 lab_switch
 lab_node 1
 lab_node 2
-for n in 1 2; do
-	prio=$((n == 1 ? 150 : 100))
-	printf 'routers:\n  - {name: r, iface: eth0, proto: vrrp3, vrid: 51, interval: %ss, priority: %s, vips: [198.18.0.10]}\n' \
-		"$iv" "$prio" >"$LAB_DIR/c$n.yaml"
-	lab_bg "$n" "$LAB_DIR/n$n.log" "$LAB_DIR/carpd" run --state-dir "$LAB_DIR/st$n" -c "$LAB_DIR/c$n.yaml"
-done
+# shellcheck source=pair.sh
+source "$here/pair.sh"
+carpd_node 1 150
+carpd_node 2 100
 sleep 15
 lab_wait 100 0.2 "n1 MASTER" lab_has_addr 1 198.18.0.10
 from1=$(wc -l <"$LAB_DIR/n1.log") from2=$(wc -l <"$LAB_DIR/n2.log")

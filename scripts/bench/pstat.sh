@@ -43,11 +43,8 @@ lab_switch
 lab_node 1
 lab_node 2
 
-carpd_node() { # N PRIORITY
-	printf 'routers:\n  - {name: r, iface: eth0, proto: vrrp3, vrid: 51, interval: %ss, priority: %s, vips: [198.18.0.10]}\n' \
-		"$iv" "$2" >"$LAB_DIR/c$1.yaml"
-	lab_bg "$1" "$LAB_DIR/n$1.log" "$CARPD" run --state-dir "$LAB_DIR/st$1" -c "$LAB_DIR/c$1.yaml"
-}
+# shellcheck source=pair.sh
+source "$here/pair.sh"
 keepalived_node() { # N PRIORITY
 	cat >"$LAB_DIR/k$1.conf" <<K
 global_defs {
@@ -77,7 +74,7 @@ floor)
 	lab_bg 1 "$LAB_DIR/n1.log" "$FLOOR" eth0 198.18.0.1 51 150 "${iv}s" 198.18.0.10; M=$LAB_LAST_PID
 	carpd_node 2 100; B=$LAB_LAST_PID ;;
 cfloor)
-	lab_bg 1 "$LAB_DIR/n1.log" "$CFLOOR" eth0 198.18.0.1 51 150 "$(awk -v s="$iv" 'BEGIN { printf "%d", s * 1000 }')" 198.18.0.10
+	lab_bg 1 "$LAB_DIR/n1.log" "$CFLOOR" eth0 198.18.0.1 51 150 "$(awk -v s="$iv" 'BEGIN { printf "%d", s * 1000 + 0.5 }')" 198.18.0.10
 	M=$LAB_LAST_PID
 	carpd_node 2 100; B=$LAB_LAST_PID ;;
 keepalived)
